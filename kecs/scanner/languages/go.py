@@ -1,0 +1,69 @@
+"""Go: aws-sdk-go (v1) and aws-sdk-go-v2."""
+
+from __future__ import annotations
+
+import re
+
+import tree_sitter_go
+
+from kecs.scanner.source import Call, Context, LanguageSpec, Use
+
+QUERY = r"""
+(import_spec name: (_)? @import.alias path: (_) @import.module) @import
+(call_expression function: (_) @call.callee arguments: (argument_list) @call.args) @call
+(interpreted_string_literal) @string
+(raw_string_literal) @string
+(keyed_element . (literal_element (identifier) @pair.key) . (literal_element (_) @pair.value)) @pair
+(assignment_statement
+  left: (expression_list (selector_expression field: (field_identifier) @pair.key))
+  right: (expression_list (_) @pair.value)) @pair
+"""
+
+V1, V2 = "aws-sdk-go", "aws-sdk-go-v2"
+_MODULE = re.compile(
+    r"^github\.com/aws/(?P<sdk>aws-sdk-go-v2|aws-sdk-go)(?:/(?:service|feature)/(?P<svc>\w+))?"
+)
+_CONSTRUCTOR = re.compile(
+    r"^github\.com/aws/(aws-sdk-go-v2|aws-sdk-go)/(?:service|feature)/(\w+)(?:/[\w/]+)?\.(New\w*)$"
+)
+
+
+def bind_import(module: str, name: str | None, alias: str | None) -> list[tuple[str, str]]:
+    if alias in ("_", "."):
+        return []
+    parts = module.split("/")
+    local = parts[-1]
+    if re.fullmatch(r"v\d+", local) and len(parts) > 1:  # .../foo/v2 is package foo
+        local = parts[-2]
+    return [(alias or local, module)]
+
+
+def classify_import(module: str, ctx: Context) -> Use | None:
+    match = _MODULE.match(module)
+    if not match:
+        return None
+    sdk = V2 if match.group("sdk") == "aws-sdk-go-v2" else V1
+    service = ctx.catalog.lookup(match.group("svc")) if match.group("svc") else None
+    return Use(sdk, (service,) if service else ())
+
+
+def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
+    match = _CONSTRUCTOR.match(call.callee)
+    if not match:
+        return None
+    service = ctx.catalog.lookup(match.group(2))
+    if service is None:
+        return None
+    return "client", Use(V2 if match.group(1) == "aws-sdk-go-v2" else V1, (service,))
+
+
+SPEC = LanguageSpec(
+    name="go",
+    extensions=(".go",),
+    grammar=tree_sitter_go.language,
+    query=QUERY,
+    string_types=frozenset({"interpreted_string_literal", "raw_string_literal"}),
+    classify_import=classify_import,
+    classify_call=classify_call,
+    bind_import=bind_import,
+)

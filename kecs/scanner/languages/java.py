@@ -1,0 +1,27 @@
+"""Java: AWS SDK for Java v1 (com.amazonaws) and v2 (software.amazon.awssdk)."""
+
+from __future__ import annotations
+
+import tree_sitter_java
+
+from kecs.scanner.languages import jvm
+from kecs.scanner.source import LanguageSpec
+
+QUERY = r"""
+(import_declaration (scoped_identifier) @import.module (asterisk)? @import.name) @import
+(method_invocation arguments: (argument_list) @call.args) @call
+(object_creation_expression type: (_) @call.callee arguments: (argument_list) @call.args) @call
+(string_literal) @string
+"""
+
+SPEC = LanguageSpec(
+    name="java",
+    extensions=(".java",),
+    grammar=tree_sitter_java.language,
+    query=QUERY,
+    string_types=frozenset({"string_literal"}),
+    interpolation_types=frozenset({"string_interpolation"}),
+    classify_import=jvm.classify_import,
+    classify_call=jvm.classify_call,
+    bind_import=jvm.bind_import,
+)

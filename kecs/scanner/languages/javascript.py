@@ -1,0 +1,139 @@
+"""JavaScript and TypeScript: aws-sdk v2 (incl. aws-sdk/clients/*) and @aws-sdk/* v3."""
+
+from __future__ import annotations
+
+import re
+
+import tree_sitter_javascript
+import tree_sitter_typescript
+from tree_sitter import Node
+
+from kecs.scanner.source import Call, Context, LanguageSpec, Use, text
+
+_IMPORTS = r"""
+(import_statement (import_clause (identifier) @import.alias) source: (string) @import.module) @import
+(import_statement (import_clause (namespace_import (identifier) @import.alias))
+                  source: (string) @import.module) @import
+(import_statement (import_clause (named_imports (import_specifier name: (_) @import.name
+                                                                  alias: (_)? @import.alias)))
+                  source: (string) @import.module) @import
+(import_statement source: (string) @import.module) @import
+(call_expression function: (_) @call.callee arguments: (arguments) @call.args) @call
+(new_expression constructor: (_) @call.callee arguments: (arguments)? @call.args) @call
+(variable_declarator name: (_) @bind.name value: (_) @bind.value) @bind
+(assignment_expression left: (identifier) @bind.name right: (_) @bind.value) @bind
+(string) @string
+(template_string) @string
+(pair key: (_) @pair.key value: (_) @pair.value) @pair
+(assignment_expression left: [(member_expression) (subscript_expression)] @envtarget)
+"""
+_TS_EXTRA = r"""
+(import_require_clause (identifier) @import.alias (string) @import.module) @import
+"""
+
+V2, V3 = "aws-sdk-js", "aws-sdk-js-v3"
+# v3 packages that serve one service without being its client package.
+_V3_SERVICE_LIBS = {
+    "lib-dynamodb": "dynamodb",
+    "util-dynamodb": "dynamodb",
+    "lib-storage": "s3",
+    "s3-request-presigner": "s3",
+    "s3-presigned-post": "s3",
+    "cloudfront-signer": "cloudfront",
+    "rds-signer": "rds",
+    "dsql-signer": "dsql",
+}
+_V2_CLASS = re.compile(r"^aws-sdk(?:/global|/lib/aws|/clients/(\w+))?(?:\.(\w+))?(?:\.DocumentClient)?$")
+_V3_MEMBER = re.compile(r"^@aws-sdk/([\w-]+)\.(\w+)(?:\.from)?$")
+
+
+def bind_import(module: str, name: str | None, alias: str | None) -> list[tuple[str, str]]:
+    if name is not None:
+        return [(alias or name, f"{module}.{name}")]
+    if alias is not None:
+        return [(alias, module)]
+    return []
+
+
+def bind_names(node: Node, src: bytes, qualified: str) -> list[tuple[str, str]]:
+    if node.type != "object_pattern":
+        return [(text(node, src), qualified)]
+    out = []
+    for child in node.named_children:
+        if child.type == "shorthand_property_identifier_pattern":
+            name = text(child, src)
+            out.append((name, f"{qualified}.{name}"))
+        elif child.type == "pair_pattern":
+            key, value = child.child_by_field_name("key"), child.child_by_field_name("value")
+            if key is not None and value is not None and value.type == "identifier":
+                out.append((text(value, src), f"{qualified}.{text(key, src)}"))
+    return out
+
+
+def classify_import(module: str, ctx: Context) -> Use | None:
+    if module == "aws-sdk" or module.startswith("aws-sdk/"):
+        clients = re.match(r"^aws-sdk/clients/(\w+)$", module)
+        service = ctx.catalog.lookup(clients.group(1)) if clients else None
+        return Use(V2, (service,) if service else ())
+    if module.startswith("@aws-sdk/"):
+        package = module.split("/", 2)[1]
+        if package.startswith("client-"):
+            service = ctx.catalog.lookup(package[len("client-") :])
+        else:
+            service = _V3_SERVICE_LIBS.get(package)
+        return Use(V3, (service,) if service else ())
+    return None
+
+
+def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
+    callee = call.callee
+    if callee in ("require", "import") and call.args and call.args[0]:
+        use = classify_import(call.args[0], ctx)
+        return ("import", use) if use else None
+    is_new = call.node.type == "new_expression"
+    v2 = _V2_CLASS.match(callee)
+    if v2 and is_new:
+        name = v2.group(1) or v2.group(2)
+        service = ctx.catalog.lookup(name) if name else None
+        if service:
+            return "client", Use(V2, (service,))
+        return None
+    v3 = _V3_MEMBER.match(callee)
+    if v3:
+        package, member = v3.groups()
+        use = classify_import(f"@aws-sdk/{package}", ctx)
+        if use is None or not use.services:
+            return None
+        client_like = member.endswith("Client") or member in ("DynamoDBDocument", "Upload")
+        if (is_new or callee.endswith(".from")) and not member.endswith("Command") and (
+            client_like or package.startswith("client-")
+        ):
+            return "client", use
+    return None
+
+
+def _spec(name: str, extensions: tuple[str, ...], grammar, query: str) -> LanguageSpec:  # type: ignore[no-untyped-def]
+    return LanguageSpec(
+        name=name,
+        extensions=extensions,
+        grammar=grammar,
+        query=query,
+        string_types=frozenset({"string", "template_string"}),
+        interpolation_types=frozenset({"template_substitution"}),
+        classify_import=classify_import,
+        classify_call=classify_call,
+        bind_import=bind_import,
+        bind_names=bind_names,
+    )
+
+
+JAVASCRIPT = _spec(
+    "javascript", (".js", ".mjs", ".cjs", ".jsx"), tree_sitter_javascript.language, _IMPORTS
+)
+TYPESCRIPT = _spec(
+    "typescript",
+    (".ts", ".mts", ".cts"),
+    tree_sitter_typescript.language_typescript,
+    _IMPORTS + _TS_EXTRA,
+)
+TSX = _spec("typescript", (".tsx",), tree_sitter_typescript.language_tsx, _IMPORTS + _TS_EXTRA)

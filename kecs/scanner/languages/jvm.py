@@ -1,0 +1,63 @@
+"""What Java and Kotlin share: the package layouts of the Java v1/v2 and Kotlin SDKs."""
+
+from __future__ import annotations
+
+import re
+
+from kecs.scanner.source import Call, Context, Use
+
+JAVA_V1, JAVA_V2, KOTLIN = "aws-sdk-java", "aws-sdk-java-v2", "aws-sdk-kotlin"
+
+_PACKAGE = re.compile(
+    r"^(?P<root>com\.amazonaws|software\.amazon\.awssdk|aws\.sdk\.kotlin)"
+    r"(?:\.(?P<sub>services|enhanced|transfer)\.(?P<svc>\w+))?"
+)
+_CLIENT_CALL = re.compile(
+    r"^(?P<pkg>(?:com\.amazonaws|software\.amazon\.awssdk|aws\.sdk\.kotlin)\.[\w.]+?)"
+    r"\.(?P<cls>[A-Z]\w*(?:Client|ClientBuilder))"
+    r"(?:\.(?:builder|create|standard|defaultClient|fromEnvironment|asyncBuilder|crtBuilder"
+    r"|crtCreate|invoke))?$"
+)
+_BARE_CLIENT = re.compile(r"^[A-Z]\w*(?:Client|ClientBuilder)(?:\.\w+)?$")
+_SDK_BY_ROOT = {"com.amazonaws": JAVA_V1, "software.amazon.awssdk": JAVA_V2, "aws.sdk.kotlin": KOTLIN}
+
+
+def bind_import(module: str, name: str | None, alias: str | None) -> list[tuple[str, str]]:
+    if name == "*" or module.endswith(".*"):
+        return [("*", module.removesuffix(".*"))]
+    return [(alias or module.split(".")[-1], module)]
+
+
+def classify_import(module: str, ctx: Context) -> Use | None:
+    match = _PACKAGE.match(module)
+    if not match:
+        return None
+    sdk = _SDK_BY_ROOT[match.group("root")]
+    service = None
+    if match.group("sub") == "services":
+        service = ctx.catalog.lookup(match.group("svc"))
+    elif match.group("sub") in ("enhanced", "transfer"):  # enhanced.dynamodb, transfer.s3
+        service = ctx.catalog.lookup(match.group("svc"))
+    return Use(sdk, (service,) if service else ())
+
+
+def _client(qualified: str, ctx: Context) -> Use | None:
+    match = _CLIENT_CALL.match(qualified)
+    if not match:
+        return None
+    use = classify_import(match.group("pkg"), ctx)
+    return use if use is not None and use.services else None
+
+
+def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
+    use = _client(call.callee, ctx)
+    if use is None and ctx.wildcards and _BARE_CLIENT.match(call.callee):
+        # `import software.amazon.awssdk.services.dynamodb.*;` then `DynamoDbClient.create()`:
+        # take the wildcard package whose service the class name spells.
+        cls = call.callee.split(".")[0].lower()
+        for package in ctx.wildcards:
+            candidate = _client(f"{package}.{call.callee}", ctx)
+            if candidate and package.split(".")[-1].lower() in cls:
+                use = candidate
+                break
+    return ("client", use) if use else None

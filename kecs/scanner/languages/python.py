@@ -1,0 +1,94 @@
+"""Python: boto3, botocore, aioboto3, aiobotocore (and the boto3 type-stub packages)."""
+
+from __future__ import annotations
+
+import re
+
+import tree_sitter_python
+
+from kecs.scanner.source import Call, Context, LanguageSpec, Use
+
+SDKS = ("boto3", "botocore", "aioboto3", "aiobotocore")
+
+QUERY = r"""
+(import_statement name: (dotted_name) @import.module) @import
+(import_statement name: (aliased_import name: (dotted_name) @import.module
+                                        alias: (identifier) @import.alias)) @import
+(import_from_statement module_name: (dotted_name) @import.module
+                       name: (dotted_name) @import.name) @import
+(import_from_statement module_name: (dotted_name) @import.module
+                       name: (aliased_import name: (dotted_name) @import.name
+                                             alias: (identifier) @import.alias)) @import
+(import_from_statement module_name: (dotted_name) @import.module (wildcard_import)) @import
+(call function: (_) @call.callee arguments: (argument_list) @call.args) @call
+(assignment left: (identifier) @bind.name right: (_) @bind.value) @bind
+(with_item value: (as_pattern (_) @bind.value alias: (as_pattern_target (identifier) @bind.name))) @bind
+(string) @string
+(keyword_argument name: (identifier) @pair.key value: (_) @pair.value) @pair
+(assignment left: (subscript) @envtarget)
+"""
+
+# mypy_boto3_s3, types_aiobotocore_dynamodb: stubs for one service's client.
+_STUBS = re.compile(r"^(mypy_boto3|types_aiobotocore|types_aioboto3|types_boto3)_(\w+)$")
+_CLIENT = re.compile(
+    r"^(boto3|aioboto3|aiobotocore|botocore)(?:[.\w]|\(\))*?\.(client|resource|create_client)$"
+)
+_ANY_CLIENT = re.compile(r"\.(client|resource|create_client)$")
+
+
+def bind_import(module: str, name: str | None, alias: str | None) -> list[tuple[str, str]]:
+    if name is not None:
+        return [(alias or name.split(".")[-1], f"{module}.{name}")]
+    if alias is not None:
+        return [(alias, module)]
+    root = module.split(".")[0]
+    return [(root, root)]
+
+
+def classify_import(module: str, ctx: Context) -> Use | None:
+    root = module.split(".")[0]
+    if root in SDKS:
+        return Use(root)
+    stub = _STUBS.match(root)
+    if stub:
+        service = ctx.catalog.lookup(stub.group(2))
+        sdk = "aiobotocore" if "aiobotocore" in stub.group(1) else "boto3"
+        return Use(sdk, (service,) if service else ())
+    return None
+
+
+def _service_arg(call: Call, ctx: Context) -> str | None:
+    value = call.kwargs.get("service_name") or (call.args[0] if call.args else None)
+    if value and ctx.catalog.is_service(value):
+        return value
+    return None
+
+
+def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
+    if call.callee in ("importlib.import_module", "__import__") and call.args and call.args[0]:
+        use = classify_import(call.args[0], ctx)
+        return ("import", use) if use else None
+    service = _service_arg(call, ctx)
+    services = (service,) if service else ()
+    match = _CLIENT.match(call.callee)
+    if match:
+        return "client", Use(match.group(1), services)
+    # A session passed in as a parameter: `def f(session): session.client("s3")`.
+    # Only in a file that imports an SDK, and only with a real service name.
+    if service and ctx.imported_sdks and _ANY_CLIENT.search(call.callee):
+        return "client", Use(ctx.imported_sdks[0], services)
+    return None
+
+
+SPEC = LanguageSpec(
+    name="python",
+    extensions=(".py", ".pyi", ".pyw"),
+    grammar=tree_sitter_python.language,
+    query=QUERY,
+    string_types=frozenset({"string"}),
+    interpolation_types=frozenset({"interpolation"}),
+    classify_import=classify_import,
+    classify_call=classify_call,
+    bind_import=bind_import,
+    keyword_arg=("keyword_argument", "name", "value"),
+)

@@ -1,0 +1,380 @@
+"""Source analysis with tree-sitter: one engine, one small spec per language.
+
+Each language (kecs/scanner/languages/*.py) declares its grammar, a query whose
+captures use the names below, and how its import paths and qualified call names
+map to an SDK and services. The engine runs the query once per file, resolves local
+names through imports and simple bindings, and turns what it sees into findings.
+
+Capture names a language query may use:
+  @import, @import.module, @import.name, @import.alias   an import / use / require
+  @call, @call.callee, @call.args                       a call or a `new`
+  @bind, @bind.name, @bind.value                        `name = <call>`
+  @string                                               a string literal (lint)
+  @pair, @pair.key, @pair.value                         keyword argument / map entry
+  @envtarget                                            left side of an assignment
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tree_sitter import Language, Node, Parser, Query, QueryCursor
+
+from kecs.scanner.model import Finding
+from kecs.scanner.services import ServiceCatalog
+
+
+@dataclass(frozen=True)
+class Use:
+    """What a language rule recognised: an SDK and the services it names."""
+
+    sdk: str
+    services: tuple[str, ...] = ()
+
+
+@dataclass
+class Call:
+    node: Node
+    callee: str  # qualified, arguments elided: "boto3.session.Session().client"
+    args: list[str | None]  # positional literal strings (None: not a literal)
+    kwargs: dict[str, str | None]
+
+
+@dataclass
+class Context:
+    """What a classifier may consult about the file being analysed."""
+
+    catalog: ServiceCatalog
+    imported_sdks: list[str] = field(default_factory=list)
+    # Wildcard imports (`import software.amazon.awssdk.services.s3.*;`), for
+    # languages whose classifiers resolve bare class names against them.
+    wildcards: list[str] = field(default_factory=list)
+
+
+ImportBinder = Callable[[str, "str | None", "str | None"], list[tuple[str, str]]]
+NameBinder = Callable[[Node, bytes, str], list[tuple[str, str]]]
+ImportClassifier = Callable[[str, Context], "Use | None"]
+CallClassifier = Callable[[Call, Context], "tuple[str, Use] | None"]
+
+
+def default_bind_names(node: Node, src: bytes, qualified: str) -> list[tuple[str, str]]:
+    return [(text(node, src), qualified)]
+
+
+@dataclass(frozen=True)
+class LanguageSpec:
+    name: str
+    extensions: tuple[str, ...]
+    grammar: Callable[[], Any]
+    query: str
+    string_types: frozenset[str]
+    classify_import: ImportClassifier
+    # -> ("client" | "import", Use): calls can be dynamic imports too.
+    classify_call: CallClassifier
+    bind_import: ImportBinder
+    bind_names: NameBinder = default_bind_names
+    interpolation_types: frozenset[str] = frozenset()
+    # Argument wrapper nodes to look through (`argument`, `value_argument`).
+    arg_wrappers: frozenset[str] = frozenset()
+    # Keyword-argument nodes inside argument lists: (type, name field, value field).
+    keyword_arg: tuple[str, str, str] | None = None
+
+
+def text(node: Node, src: bytes) -> str:
+    return src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+
+_STRING_PREFIX = re.compile(r"""^(?:[rRbBuUfF@$]{1,3}#*)(?=["'`])""")
+_QUOTES = ('"""', "'''", '"', "'", "`")
+
+
+def strip_quotes(raw: str) -> str:
+    prefix = _STRING_PREFIX.match(raw)
+    if prefix:
+        raw = raw[prefix.end() :]
+        if "#" in prefix.group(0):  # Rust raw strings: r#"..."#
+            raw = raw.rstrip("#")
+    for quote in _QUOTES:
+        if len(raw) >= 2 * len(quote) and raw.startswith(quote) and raw.endswith(quote):
+            return raw[len(quote) : -len(quote)]
+    return raw
+
+
+def _has_interpolation(node: Node, types: frozenset[str]) -> bool:
+    return any(child.type in types for child in node.named_children)
+
+
+def elide_arguments(callee: str) -> str:
+    """`a.b(x, f(y)).c` -> `a.b().c`; whitespace dropped."""
+    out: list[str] = []
+    depth = 0
+    for ch in callee:
+        if ch == "(":
+            if depth == 0:
+                out.append("(")
+            depth += 1
+        elif ch == ")":
+            depth = max(depth - 1, 0)
+            if depth == 0:
+                out.append(")")
+        elif depth == 0 and not ch.isspace():
+            out.append(ch)
+    return "".join(out)
+
+
+_HEAD = re.compile(r"[$\\]?[A-Za-z_][\w$]*")
+
+
+class FileAnalyzer:
+    """Runs one language's query over files; holds the parser and compiled query."""
+
+    def __init__(self, spec: LanguageSpec, catalog: ServiceCatalog) -> None:
+        self.spec = spec
+        self.catalog = catalog
+        language = Language(spec.grammar())
+        self.parser = Parser(language)
+        self.query = Query(language, spec.query)
+
+    def literal(self, node: Node, src: bytes) -> str | None:
+        spec = self.spec
+        while node.type in spec.arg_wrappers and node.named_child_count == 1:
+            child = node.named_children[0]
+            assert child is not None
+            node = child
+        if node.type not in spec.string_types:
+            return None
+        if _has_interpolation(node, spec.interpolation_types):
+            return None
+        return strip_quotes(text(node, src))
+
+    def _literal_node(self, node: Node) -> Node | None:
+        """The string literal a value is or wraps: `"x"`, `aws.String("x")`, `URI.create("x")`."""
+        types = self.spec.string_types
+        if node.type in types:
+            return node
+        strings = [c for c in _descendants(node, depth=4) if c.type in types]
+        return strings[0] if len(strings) == 1 else None
+
+    def analyze(self, rel_path: str, src: bytes) -> list[Finding]:
+        spec = self.spec
+        tree = self.parser.parse(src)
+        matches = QueryCursor(self.query).matches(tree.root_node)
+        ctx = Context(catalog=self.catalog)
+        aliases: dict[str, str] = {}
+        findings: list[Finding] = []
+        binds: list[tuple[Node, Node]] = []
+        calls: list[tuple[Node, Node | None, Node | None]] = []
+        strings: list[Node] = []
+        pairs: list[tuple[Node, Node]] = []
+        env_targets: list[Node] = []
+        emitted_imports: set[int] = set()
+
+        def emit(node: Node, use: Use, kind: str, **extra: str) -> None:
+            findings.append(self._finding(rel_path, src, node, use, kind, **extra))
+
+        for _, caps in matches:
+            if "import" in caps:
+                node = caps["import"][0]
+                module = self._capture_text(caps, "import.module", src)
+                if module is None:
+                    continue
+                name = self._capture_text(caps, "import.name", src)
+                alias = self._capture_text(caps, "import.alias", src)
+                for local, qualified in spec.bind_import(module, name, alias):
+                    if local == "*":
+                        ctx.wildcards.append(qualified)
+                    else:
+                        aliases.setdefault(local, qualified)
+                use = spec.classify_import(module, ctx)
+                if use is not None and node.id not in emitted_imports:
+                    emitted_imports.add(node.id)
+                    if use.sdk not in ctx.imported_sdks:
+                        ctx.imported_sdks.append(use.sdk)
+                    emit(node, use, "import")
+            elif "call" in caps:
+                args = caps.get("call.args")
+                callee = caps.get("call.callee")
+                calls.append(
+                    (caps["call"][0], callee[0] if callee else None, args[0] if args else None)
+                )
+            elif "bind" in caps:
+                binds.append((caps["bind.name"][0], caps["bind.value"][0]))
+            elif "string" in caps:
+                strings.extend(caps["string"])
+            elif "pair" in caps:
+                pairs.append((caps["pair.key"][0], caps["pair.value"][0]))
+            elif "envtarget" in caps:
+                env_targets.extend(caps["envtarget"])
+
+        resolved: dict[int, Call] = {}
+
+        def resolve_call(node: Node, callee: Node | None, args: Node | None) -> Call:
+            call = resolved.get(node.id)
+            if call is None:
+                call = self._call(node, callee, args, src, aliases)
+                resolved[node.id] = call
+            return call
+
+        call_by_node = {node.id: (node, callee, args) for node, callee, args in calls}
+        # Bindings in source order, so `s = Session(); c = s.client(...)` resolves.
+        for name_node, value_node in sorted(binds, key=lambda b: b[0].start_byte):
+            value = value_node
+            while value.id not in call_by_node and value.named_child_count == 1:
+                inner = value.named_children[0]  # await, parentheses
+                assert inner is not None
+                value = inner
+            if value.id not in call_by_node:
+                continue
+            call = resolve_call(*call_by_node[value.id])
+            found = spec.classify_call(call, ctx)
+            qualified = call.callee + "()"
+            if found is not None and found[0] == "import" and call.args and call.args[0]:
+                qualified = call.args[0]  # x = require("m"): x is the module
+            for local, target in spec.bind_names(name_node, src, qualified):
+                aliases[local] = target
+
+        for node, callee, args in sorted(calls, key=lambda c: c[0].start_byte):
+            call = resolve_call(node, callee, args)
+            found = spec.classify_call(call, ctx)
+            if found is None:
+                continue
+            kind, use = found
+            if kind == "import" and use.sdk not in ctx.imported_sdks:
+                ctx.imported_sdks.append(use.sdk)
+            emit(node, use, kind)
+
+        findings.extend(self._lint(rel_path, src, resolved.values(), strings, pairs, env_targets))
+        return findings
+
+    # -- helpers -------------------------------------------------------------------
+
+    @staticmethod
+    def _capture_text(caps: dict[str, list[Node]], name: str, src: bytes) -> str | None:
+        nodes = caps.get(name)
+        if not nodes:
+            return None
+        return strip_quotes(text(nodes[0], src))
+
+    def _call(
+        self,
+        node: Node,
+        callee: Node | None,
+        args: Node | None,
+        src: bytes,
+        aliases: dict[str, str],
+    ) -> Call:
+        # Without a callee capture the callee is everything before the arguments
+        # (Java `a.b().c(...)`, Ruby `Aws::S3::Client.new(...)`).
+        if callee is not None:
+            raw = text(callee, src)
+        elif args is not None:
+            raw = src[node.start_byte : args.start_byte].decode("utf-8", "replace")
+        else:
+            raw = text(node, src)
+        name = elide_arguments(raw).lstrip("\\")
+        head = _HEAD.match(name)
+        if head and head.group(0) in aliases:
+            name = aliases[head.group(0)] + name[head.end() :]
+        positional: list[str | None] = []
+        kwargs: dict[str, str | None] = {}
+        keyword = self.spec.keyword_arg
+        if args is not None:
+            for child in args.named_children:
+                if keyword and child.type == keyword[0]:
+                    key = child.child_by_field_name(keyword[1])
+                    value = child.child_by_field_name(keyword[2])
+                    if key is not None and value is not None:
+                        kwargs[text(key, src)] = self.literal(value, src)
+                elif child.type != "comment":
+                    positional.append(self.literal(child, src))
+        return Call(node=node, callee=name, args=positional, kwargs=kwargs)
+
+    def _finding(
+        self, rel_path: str, src: bytes, node: Node, use: Use, kind: str, **extra: str
+    ) -> Finding:
+        row, col = node.start_point
+        line_start = node.start_byte - col
+        column = len(src[line_start : node.start_byte].decode("utf-8", "replace")) + 1
+        return Finding(
+            path=rel_path,
+            line=row + 1,
+            column=column,
+            language=self.spec.name,
+            sdk=use.sdk,
+            services=tuple(sorted(set(use.services))),
+            kind=kind,
+            evidence=evidence(text(node, src)),
+            **extra,
+        )
+
+    def _lint(
+        self,
+        rel_path: str,
+        src: bytes,
+        calls: Iterator[Call] | Any,
+        strings: list[Node],
+        pairs: list[tuple[Node, Node]],
+        env_targets: list[Node],
+    ) -> Iterator[Finding]:
+        from kecs.scanner import lint
+
+        sdk = ""
+        seen: set[tuple[int, str]] = set()
+
+        def make(node: Node, rule: str, message: str) -> Finding | None:
+            key = (node.start_byte, rule)
+            if key in seen:
+                return None
+            seen.add(key)
+            return self._finding(rel_path, src, node, Use(sdk), "lint", rule=rule, message=message)
+
+        pair_values: set[int] = set()
+        for key_node, value_node in pairs:
+            key = strip_quotes(text(key_node, src)).lstrip(":")
+            literal_node = self._literal_node(value_node)
+            value = self.literal(literal_node, src) if literal_node is not None else None
+            if literal_node is None or value is None:
+                continue
+            hit = lint.check_pair(key, value)
+            if hit is not None:
+                pair_values.add(literal_node.start_byte)
+                found = make(literal_node, *hit)
+                if found:
+                    yield found
+        for node in strings:
+            if node.start_byte in pair_values:
+                continue
+            value = strip_quotes(text(node, src))
+            hit = lint.check_string(value)
+            if hit is not None:
+                found = make(node, *hit)
+                if found:
+                    yield found
+        for call in calls:
+            hit = lint.check_call(call.callee, call.args)
+            if hit is not None:
+                found = make(call.node, *hit)
+                if found:
+                    yield found
+        for node in env_targets:
+            hit = lint.check_env_target(elide_arguments(text(node, src)))
+            if hit is not None:
+                found = make(node, *hit)
+                if found:
+                    yield found
+
+
+def _descendants(node: Node, depth: int) -> Iterator[Node]:
+    if depth == 0:
+        return
+    for child in node.named_children:
+        yield child
+        yield from _descendants(child, depth - 1)
+
+
+def evidence(source: str, limit: int = 120) -> str:
+    one_line = " ".join(source.split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
