@@ -69,16 +69,39 @@ _CREDENTIAL_KEYS = {
     "sessiontoken",
 }
 # Values emulators accept and tutorials use.
-_TEST_VALUES = {"test", "testing", "fake", "dummy", "foo", "bar", "foobar", "localstack", "x", "xxx",
-                "key", "secret", "mock", "moto", "akiaiosfodnn7example"}
+_TEST_VALUES = {
+    "test",
+    "testing",
+    "fake",
+    "dummy",
+    "foo",
+    "bar",
+    "foobar",
+    "localstack",
+    "x",
+    "xxx",
+    "key",
+    "secret",
+    "mock",
+    "moto",
+    "akiaiosfodnn7example",
+}
 _STATIC_CREDENTIALS = re.compile(
     r"(?:^|[.:\\>])(?:BasicAWSCredentials|BasicSessionCredentials|AwsBasicCredentials\.create"
     r"|AwsSessionCredentials\.create|NewStaticCredentials|NewStaticCredentialsProvider"
     r"|StaticCredentialsProvider|Credentials\.new|Credentials::new|Credentials::from_keys"
     r"|SessionAWSCredentials|StaticCredentials)$"
 )
-_ENV_SETTERS = {"setenv", "Setenv", "putenv", "set_var", "SetEnvironmentVariable", "setdefault",
-                "setProperty", "update_env"}
+_ENV_SETTERS = {
+    "setenv",
+    "Setenv",
+    "putenv",
+    "set_var",
+    "SetEnvironmentVariable",
+    "setdefault",
+    "setProperty",
+    "update_env",
+}
 _ENV_NAME = re.compile(r"^(?:AWS_ENDPOINT_URL\w*|aws\.endpointUrl\w*)(?:=.*)?$", re.S)
 _ENV_TARGET = re.compile(r"(?:environ|process\.env|\bENV|\$_ENV|\$_SERVER)\W*(AWS_ENDPOINT_URL\w*)")
 

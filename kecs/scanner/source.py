@@ -17,7 +17,7 @@ Capture names a language query may use:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,9 +197,7 @@ class FileAnalyzer:
             elif "call" in caps:
                 args = caps.get("call.args")
                 callee = caps.get("call.callee")
-                calls.append(
-                    (caps["call"][0], callee[0] if callee else None, args[0] if args else None)
-                )
+                calls.append((caps["call"][0], callee[0] if callee else None, args[0] if args else None))
             elif "bind" in caps:
                 binds.append((caps["bind.name"][0], caps["bind.value"][0]))
             elif "string" in caps:
@@ -236,15 +234,15 @@ class FileAnalyzer:
             for local, target in spec.bind_names(name_node, src, qualified):
                 aliases[local] = target
 
-        for node, callee, args in sorted(calls, key=lambda c: c[0].start_byte):
-            call = resolve_call(node, callee, args)
+        for call_node, callee_node, args_node in sorted(calls, key=lambda c: c[0].start_byte):
+            call = resolve_call(call_node, callee_node, args_node)
             found = spec.classify_call(call, ctx)
             if found is None:
                 continue
             kind, use = found
             if kind == "import" and use.sdk not in ctx.imported_sdks:
                 ctx.imported_sdks.append(use.sdk)
-            emit(node, use, kind)
+            emit(call_node, use, kind)
 
         findings.extend(self._lint(rel_path, src, resolved.values(), strings, pairs, env_targets))
         return findings
@@ -292,9 +290,7 @@ class FileAnalyzer:
                     positional.append(self.literal(child, src))
         return Call(node=node, callee=name, args=positional, kwargs=kwargs)
 
-    def _finding(
-        self, rel_path: str, src: bytes, node: Node, use: Use, kind: str, **extra: str
-    ) -> Finding:
+    def _finding(self, rel_path: str, src: bytes, node: Node, use: Use, kind: str, **extra: str) -> Finding:
         row, col = node.start_point
         line_start = node.start_byte - col
         column = len(src[line_start : node.start_byte].decode("utf-8", "replace")) + 1
@@ -314,7 +310,7 @@ class FileAnalyzer:
         self,
         rel_path: str,
         src: bytes,
-        calls: Iterator[Call] | Any,
+        calls: Iterable[Call],
         strings: list[Node],
         pairs: list[tuple[Node, Node]],
         env_targets: list[Node],

@@ -105,8 +105,10 @@ def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
         if use is None or not use.services:
             return None
         client_like = member.endswith("Client") or member in ("DynamoDBDocument", "Upload")
-        if (is_new or callee.endswith(".from")) and not member.endswith("Command") and (
-            client_like or package.startswith("client-")
+        if (
+            (is_new or callee.endswith(".from"))
+            and not member.endswith("Command")
+            and (client_like or package.startswith("client-"))
         ):
             return "client", use
     return None
@@ -127,9 +129,7 @@ def _spec(name: str, extensions: tuple[str, ...], grammar, query: str) -> Langua
     )
 
 
-JAVASCRIPT = _spec(
-    "javascript", (".js", ".mjs", ".cjs", ".jsx"), tree_sitter_javascript.language, _IMPORTS
-)
+JAVASCRIPT = _spec("javascript", (".js", ".mjs", ".cjs", ".jsx"), tree_sitter_javascript.language, _IMPORTS)
 TYPESCRIPT = _spec(
     "typescript",
     (".ts", ".mts", ".cts"),

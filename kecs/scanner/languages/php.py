@@ -23,9 +23,28 @@ QUERY = r"""
 """
 
 SDK = "aws-sdk-php"
-_NOT_SERVICES = {"Sdk", "Credentials", "Exception", "Api", "Signature", "Handler", "Middleware",
-                 "Result", "Command", "Endpoint", "EndpointV2", "Retry", "ClientSideMonitoring",
-                 "Arn", "Token", "DefaultsMode", "Identity", "Auth", "Multipart", "Crypto"}
+_NOT_SERVICES = {
+    "Sdk",
+    "Credentials",
+    "Exception",
+    "Api",
+    "Signature",
+    "Handler",
+    "Middleware",
+    "Result",
+    "Command",
+    "Endpoint",
+    "EndpointV2",
+    "Retry",
+    "ClientSideMonitoring",
+    "Arn",
+    "Token",
+    "DefaultsMode",
+    "Identity",
+    "Auth",
+    "Multipart",
+    "Crypto",
+}
 _CLIENT = re.compile(r"^Aws\\(\w+)\\(\w+Client|S3MultiRegionClient|MultipartUploader)(?:::factory)?$")
 _SDK_FACTORY = re.compile(r"^Aws\\Sdk\(\)->create(\w+)$")
 

@@ -1,0 +1,3 @@
+from kecs.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""The command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from kecs import __version__
+from kecs.errors import KecsError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # One line and exit 2, as for every other input error.
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kecs", description="Run unmodified AWS applications against a local emulator.")
+    parser.add_argument("--version", action="version", version=f"kecs {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    scan = commands.add_parser("scan", help="find AWS SDK use in source trees")
+    scan.add_argument("paths", nargs="+", metavar="PATH", help="files or directories to scan")
+    scan.add_argument("--format", choices=("table", "json", "sarif"), default="table")
+    scan.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    scan.add_argument("--check", action="store_true", help="exit 1 when there are lint findings")
+    scan.add_argument("--no-ignore", action="store_true", help="also scan .gitignored files")
+    scan.add_argument(
+        "--include-dependencies",
+        action="store_true",
+        help="also scan node_modules, .venv, vendor, target, dist and similar directories",
+    )
+    scan.add_argument("--max-file-size", type=int, default=2 * 1024 * 1024, metavar="BYTES")
+    scan.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: one per CPU)")
+    scan.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    return parser
+
+
+def _progress(enabled: bool):  # type: ignore[no-untyped-def]
+    if not enabled:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        console=None,
+    )
+    task = progress.add_task("scan", total=None)
+
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return progress, update
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    from kecs.scanner.engine import ScanOptions, scan_paths
+    from kecs.scanner.output import to_json, to_sarif, to_table
+
+    show_progress = not args.quiet and sys.stderr.isatty()
+    progress, update = _progress(show_progress)
+    options = ScanOptions(
+        max_file_size=args.max_file_size,
+        respect_gitignore=not args.no_ignore,
+        skip_excluded_dirs=not args.include_dependencies,
+        jobs=args.jobs,
+        progress=update,
+    )
+    if progress is not None:
+        with progress:
+            report = scan_paths(args.paths, options)
+    else:
+        report = scan_paths(args.paths, options)
+    if args.format == "json":
+        text = to_json(report)
+    elif args.format == "sarif":
+        text = to_sarif(report, __version__)
+    else:
+        text = to_table(report, color=args.output is None and sys.stdout.isatty())
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise KecsError(f"{args.output}: cannot write the report: {exc.strerror or exc}") from exc
+    else:
+        sys.stdout.write(text)
+    return 1 if args.check and report.lint else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "scan":
+            return run_scan(args)
+    except KecsError as exc:
+        print(f"kecs: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kecs: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `kecs scan . | head`: the reader left; not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    parser.error(f"unknown command {args.command}")
+    return 2

@@ -1,0 +1,210 @@
+"""Scan a tree: pick candidate files, analyse them in parallel, gather a report."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from kecs.errors import KecsError
+from kecs.scanner.languages import by_extension
+from kecs.scanner.manifests import ManifestError, analyze_manifest, cataloger_for
+from kecs.scanner.model import Finding, ScanReport, Skipped
+from kecs.scanner.services import ServiceCatalog
+from kecs.scanner.source import FileAnalyzer
+from kecs.scanner.walk import WalkOptions, iter_files
+
+# Every AWS SDK import and every lint rule needs one of these bytes; files without
+# them are never parsed. Case-insensitive: Aws::, Amazon., aws_sdk_, boto3, ...
+PREFILTER = re.compile(rb"(?i)aws|boto|amazon|4566|localstack")
+BINARY_SNIFF = 8192
+# Parallel start-up costs more than it saves on small trees.
+PARALLEL_THRESHOLD = 64
+CHUNK = 64
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    max_file_size: int = 2 * 1024 * 1024
+    respect_gitignore: bool = True
+    skip_excluded_dirs: bool = True
+    jobs: int = 0  # 0: one per CPU
+    # Called with (files done, files total) as candidate files are analysed.
+    progress: Callable[[int, int], None] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    rel_path: str
+    abs_path: str
+    language: str  # language name, or "manifest:<cataloger>"
+
+
+@dataclass
+class ChunkResult:
+    findings: list[Finding]
+    skipped: list[Skipped]
+    parsed: int
+
+
+class Analyzers:
+    """Parsers and compiled queries for one worker, created on first use."""
+
+    def __init__(self) -> None:
+        self.catalog = ServiceCatalog.load()
+        self._by_ext = by_extension()
+        self._analyzers: dict[int, FileAnalyzer] = {}
+
+    def for_path(self, path: str) -> FileAnalyzer | None:
+        spec = self._by_ext.get(os.path.splitext(path)[1].lower())
+        if spec is None:
+            return None
+        analyzer = self._analyzers.get(id(spec))
+        if analyzer is None:
+            analyzer = self._analyzers[id(spec)] = FileAnalyzer(spec, self.catalog)
+        return analyzer
+
+
+def looks_minified(data: bytes) -> bool:
+    """Bundles and minified files: long, with very long lines. Not worth parsing."""
+    if len(data) < 20_000:
+        return False
+    return len(data) / (data.count(b"\n") + 1) > 1_000
+
+
+def analyze_file(item: WorkItem, analyzers: Analyzers, options: ScanOptions) -> ChunkResult:
+    try:
+        size = os.path.getsize(item.abs_path)
+        if size > options.max_file_size:
+            return ChunkResult([], [Skipped(item.rel_path, f"larger than {options.max_file_size} bytes")], 0)
+        with open(item.abs_path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return ChunkResult([], [Skipped(item.rel_path, f"unreadable: {exc.strerror or exc}")], 0)
+    if b"\x00" in data[:BINARY_SNIFF]:
+        return ChunkResult([], [Skipped(item.rel_path, "binary")], 0)
+    if not PREFILTER.search(data):
+        return ChunkResult([], [], 0)
+    if item.language.startswith("manifest:"):
+        cataloger = cataloger_for(os.path.basename(item.rel_path))
+        assert cataloger is not None
+        try:
+            text = data.decode("utf-8")
+            return ChunkResult(analyze_manifest(cataloger, item.rel_path, text, analyzers.catalog), [], 1)
+        except UnicodeDecodeError:
+            return ChunkResult([], [Skipped(item.rel_path, "not valid UTF-8")], 0)
+        except ManifestError as exc:
+            return ChunkResult([], [Skipped(item.rel_path, str(exc))], 0)
+    if looks_minified(data):
+        return ChunkResult([], [Skipped(item.rel_path, "minified or generated")], 0)
+    analyzer = analyzers.for_path(item.rel_path)
+    assert analyzer is not None
+    return ChunkResult(analyzer.analyze(item.rel_path, data), [], 1)
+
+
+def analyze_chunk(items: Sequence[WorkItem], options: ScanOptions) -> ChunkResult:
+    analyzers = Analyzers()
+    out = ChunkResult([], [], 0)
+    for item in items:
+        result = analyze_file(item, analyzers, options)
+        out.findings.extend(result.findings)
+        out.skipped.extend(result.skipped)
+        out.parsed += result.parsed
+    return out
+
+
+def classify(rel_path: str, abs_path: str) -> WorkItem | None:
+    name = os.path.basename(rel_path)
+    cataloger = cataloger_for(name)
+    if cataloger is not None:
+        return WorkItem(rel_path, abs_path, "manifest:" + cataloger.name)
+    spec = by_extension().get(os.path.splitext(name)[1].lower())
+    if spec is not None:
+        return WorkItem(rel_path, abs_path, spec.name)
+    return None
+
+
+def _work_items(path: str, base: str, options: ScanOptions) -> list[WorkItem]:
+    walk = WalkOptions(options.respect_gitignore, options.skip_excluded_dirs)
+    if os.path.isdir(path):
+        prefix = os.path.relpath(path, base).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        items = (classify(prefix + rel, os.path.join(path, rel)) for rel in iter_files(path, walk))
+        return [item for item in items if item is not None]
+    rel = os.path.relpath(path, base).replace(os.sep, "/")
+    item = classify(rel, path)
+    return [item] if item else []
+
+
+def _check_path(path: str) -> None:
+    if not os.path.exists(path):
+        raise KecsError(f"{path}: no such file or directory")
+    if not os.access(path, os.R_OK) or (os.path.isdir(path) and not os.access(path, os.X_OK)):
+        raise KecsError(f"{path}: not readable (check its permissions)")
+
+
+def scan_paths(paths: Iterable[str], options: ScanOptions = ScanOptions()) -> ScanReport:
+    """Scan files and directories. Paths in the report are relative to the common parent
+    of the targets (to a directory target itself, or to a file target's directory)."""
+    targets = list(paths)
+    if not targets:
+        raise KecsError("nothing to scan: give at least one path")
+    for path in targets:
+        _check_path(path)
+    if len(targets) == 1:
+        only = targets[0]
+        base = only if os.path.isdir(only) else os.path.dirname(os.path.abspath(only))
+        label = only
+    else:
+        dirs = [p if os.path.isdir(p) else os.path.dirname(os.path.abspath(p)) for p in targets]
+        base = os.path.commonpath([os.path.abspath(d) for d in dirs])
+        label = base
+    items: list[WorkItem] = []
+    seen: set[str] = set()
+    for path in targets:
+        for item in _work_items(path, base, options):
+            if item.rel_path not in seen:
+                seen.add(item.rel_path)
+                items.append(item)
+    report = ScanReport(target=label, files_seen=len(items))
+    for result in _run(items, options):
+        report.findings.extend(result.findings)
+        report.skipped.extend(result.skipped)
+        report.files_parsed += result.parsed
+    report.findings.sort(key=lambda f: (f.path, f.line, f.column, f.kind, f.sdk))
+    report.skipped.sort()
+    return report
+
+
+def scan_path(path: str, options: ScanOptions = ScanOptions()) -> ScanReport:
+    """Scan one file or directory tree for AWS SDK use and lint findings."""
+    return scan_paths([path], options)
+
+
+def _run(items: list[WorkItem], options: ScanOptions) -> Iterable[ChunkResult]:
+    total = len(items)
+    jobs = options.jobs or os.cpu_count() or 1
+    progress = options.progress
+    if jobs == 1 or total < PARALLEL_THRESHOLD:
+        analyzers = Analyzers() if items else None
+        for done, item in enumerate(items, 1):
+            assert analyzers is not None
+            yield analyze_file(item, analyzers, options)
+            if progress:
+                progress(done, total)
+        return
+    chunks = [items[i : i + CHUNK] for i in range(0, total, CHUNK)]
+    worker_options = ScanOptions(
+        options.max_file_size, options.respect_gitignore, options.skip_excluded_dirs, 1
+    )
+    done = 0
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for chunk, result in zip(
+            chunks, pool.map(analyze_chunk, chunks, [worker_options] * len(chunks)), strict=True
+        ):
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+            yield result

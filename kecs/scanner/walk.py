@@ -1,0 +1,85 @@
+"""Which files a source scan looks at: .gitignore, vendored and dependency trees skipped."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pathspec
+
+# Dependency, build and tool directories: third-party code, not the app's.
+EXCLUDED_DIRS = frozenset(
+    {
+        "node_modules", "bower_components", "jspm_packages",
+        ".venv", "venv", "site-packages", "dist-packages", "__pypackages__",
+        "vendor", "target", "dist", ".gradle", ".m2", ".bundle",
+        ".git", ".hg", ".svn", "__pycache__", ".tox", ".nox",
+        ".mypy_cache", ".pytest_cache", ".ruff_cache", ".terraform", ".kecs",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WalkOptions:
+    respect_gitignore: bool = True
+    skip_excluded_dirs: bool = True
+
+
+def _load_gitignore(directory: str) -> pathspec.GitIgnoreSpec | None:
+    path = os.path.join(directory, ".gitignore")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return pathspec.GitIgnoreSpec.from_lines(handle)
+    except OSError:
+        return None
+
+
+def _ignored(specs: list[tuple[str, pathspec.GitIgnoreSpec]], rel: str, is_dir: bool) -> bool:
+    # The deepest .gitignore with an opinion decides, as in git.
+    for base, spec in reversed(specs):
+        sub = rel[len(base) + 1 :] if base else rel
+        result = spec.check_file(sub + "/" if is_dir else sub)
+        if result.include is not None:
+            return bool(result.include)
+    return False
+
+
+def iter_files(root: str, options: WalkOptions = WalkOptions()) -> Iterator[str]:
+    """Paths (relative to root, '/'-separated) of the files a scan should consider."""
+    stack: list[tuple[str, pathspec.GitIgnoreSpec]] = []
+
+    def walk(rel_dir: str) -> Iterator[str]:
+        abs_dir = os.path.join(root, rel_dir) if rel_dir else root
+        pushed = False
+        if options.respect_gitignore:
+            spec = _load_gitignore(abs_dir)
+            if spec is not None:
+                stack.append((rel_dir, spec))
+                pushed = True
+        try:
+            with os.scandir(abs_dir) as entries:
+                items = sorted(entries, key=lambda e: e.name)
+        except OSError:
+            items = []
+        for entry in items:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = entry.is_file(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir:
+                if options.skip_excluded_dirs and (
+                    entry.name in EXCLUDED_DIRS or os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
+                ):
+                    continue
+                if stack and _ignored(stack, rel, True):
+                    continue
+                yield from walk(rel)
+            elif is_file and not (stack and _ignored(stack, rel, False)):
+                yield rel
+        if pushed:
+            stack.pop()
+
+    yield from walk("")
