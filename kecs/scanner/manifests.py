@@ -74,7 +74,7 @@ def npm_package(name: str, catalog: ServiceCatalog) -> Use | None:
     return None
 
 
-_GO_MODULE = re.compile(r"^github\.com/aws/(aws-sdk-go-v2|aws-sdk-go)(?:/(?:service|feature)/(\w+))?")
+_GO_MODULE = re.compile(r"^github\.com/aws/(aws-sdk-go-v2|aws-sdk-go)(?=/|$)(?:/(?:service|feature)/(\w+))?")
 
 
 def go_module(path: str, catalog: ServiceCatalog) -> Use | None:
@@ -176,12 +176,13 @@ def crate(name: str, catalog: ServiceCatalog) -> Use | None:
 
 
 def line_of(text: str, needle: str, start: int = 0) -> int:
-    """1-based line of the first `needle` (quoted if possible), or 1."""
-    for candidate in (f'"{needle}"', f"'{needle}'", needle):
+    """1-based line of `needle`: quoted first, else as a whole word (not inside `aioboto3`)."""
+    for candidate in (f'"{needle}"', f"'{needle}'"):
         index = text.find(candidate, start)
         if index >= 0:
             return text.count("\n", 0, index) + 1
-    return 1
+    match = re.compile(rf"(?<![\w.@/-]){re.escape(needle)}(?![\w.-])").search(text, start)
+    return text.count("\n", 0, match.start()) + 1 if match else 1
 
 
 def _toml(text: str) -> dict[str, object]:

@@ -107,6 +107,10 @@ def _sarif_rule(
     }
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def to_table(report: ScanReport, color: bool = False, width: int = 110) -> str:
     from rich.console import Console
     from rich.table import Table
@@ -115,8 +119,10 @@ def to_table(report: ScanReport, color: bool = False, width: int = 110) -> str:
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False)
     uses = [f for f in report.findings if f.kind != "lint"]
     console.print(
-        f"[bold]{report.target}[/]: {report.files_seen} files considered, {report.files_parsed} analysed, "
-        f"{len(uses)} SDK findings, {len(report.lint)} lint findings"
+        f"[bold]{report.target}[/]: {_count(report.files_seen, 'file')} considered, "
+        f"{report.files_parsed} analysed, {_count(len(uses), 'SDK finding')}, "
+        f"{_count(len(report.lint), 'lint finding')}",
+        soft_wrap=True,
     )
     if uses:
         table = Table(title="AWS SDK use", title_justify="left", show_lines=False)
@@ -126,10 +132,7 @@ def to_table(report: ScanReport, color: bool = False, width: int = 110) -> str:
         for finding in uses:
             for service in finding.services or ("",):
                 groups[(finding.sdk, service)].append(finding)
-        named = {sdk for sdk, service in groups if service}
         for (sdk, service), found in sorted(groups.items()):
-            if not service and sdk in named:
-                continue  # its imports show up under the services it names
             counts: dict[str, int] = defaultdict(int)
             for finding in found:
                 counts[finding.kind] += 1
@@ -144,7 +147,7 @@ def to_table(report: ScanReport, color: bool = False, width: int = 110) -> str:
             places = ", ".join(f"{f.path}:{f.line}" for f in strongest[:2])
             if len(found) > 2:
                 places += f" (+{len(found) - 2})"
-            table.add_row(sdk, service or "[dim](none named)[/]", evidence, places)
+            table.add_row(sdk, service or "[dim](SDK only)[/]", evidence, places)
         console.print(table)
         console.print(f"Services: {', '.join(report.services) or '(none named)'}")
     else:

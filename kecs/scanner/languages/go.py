@@ -21,7 +21,7 @@ QUERY = r"""
 
 V1, V2 = "aws-sdk-go", "aws-sdk-go-v2"
 _MODULE = re.compile(
-    r"^github\.com/aws/(?P<sdk>aws-sdk-go-v2|aws-sdk-go)(?:/(?:service|feature)/(?P<svc>\w+))?"
+    r"^github\.com/aws/(?P<sdk>aws-sdk-go-v2|aws-sdk-go)(?=/|$)(?:/(?:service|feature)/(?P<svc>\w+))?"
 )
 _CONSTRUCTOR = re.compile(
     r"^github\.com/aws/(aws-sdk-go-v2|aws-sdk-go)/(?:service|feature)/(\w+)(?:/[\w/]+)?\.(New\w*)$"

@@ -9,7 +9,7 @@ from kecs.scanner.source import Call, Context, Use
 JAVA_V1, JAVA_V2, KOTLIN = "aws-sdk-java", "aws-sdk-java-v2", "aws-sdk-kotlin"
 
 _PACKAGE = re.compile(
-    r"^(?P<root>com\.amazonaws|software\.amazon\.awssdk|aws\.sdk\.kotlin)"
+    r"^(?P<root>com\.amazonaws|software\.amazon\.awssdk|aws\.sdk\.kotlin)(?=\.|$)"
     r"(?:\.(?P<sub>services|enhanced|transfer)\.(?P<svc>\w+))?"
 )
 _CLIENT_CALL = re.compile(

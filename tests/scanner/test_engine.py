@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from kecs.errors import KecsError
+from kecs.scanner.engine import ScanOptions, scan_path, scan_paths
+
+APP = 'import boto3\ns3 = boto3.client("s3")\n'
+
+
+def test_prefilter_and_unknown_files(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    (tmp_path / "util.py").write_text("def add(a, b):\n    return a + b\n")
+    (tmp_path / "README.md").write_text("We use boto3.client('s3').\n")
+    report = scan_path(str(tmp_path), ScanOptions(jobs=1))
+    assert (report.files_seen, report.files_parsed) == (2, 1)
+    assert [(f.path, f.line) for f in report.findings] == [("app.py", 1), ("app.py", 2)]
+
+
+def test_binary_huge_minified_and_invalid_utf8(tmp_path: Path) -> None:
+    (tmp_path / "blob.py").write_bytes(b"import boto3\x00\x01\x02" * 10)
+    (tmp_path / "huge.py").write_text(APP + "#" * 3_000_000)
+    (tmp_path / "bundle.js").write_text('var a=require("aws-sdk");' * 2000)
+    (tmp_path / "latin1.py").write_bytes(b"# caf\xe9\nimport boto3\nboto3.client('sqs')\n")
+    noise = random.Random(1)
+    garbage = b"\n".join(bytes(noise.randrange(1, 256) for _ in range(79)) for _ in range(600))
+    (tmp_path / "garbage.go").write_bytes(garbage + b"aws")
+    report = scan_path(str(tmp_path), ScanOptions(jobs=1))
+    assert {(s.path, s.reason.split(" ")[0]) for s in report.skipped} == {
+        ("blob.py", "binary"),
+        ("huge.py", "larger"),
+        ("bundle.js", "minified"),
+    }
+    assert [(f.path, f.services) for f in report.findings if f.kind == "client"] == [("latin1.py", ("sqs",))]
+
+
+def test_parallel_equals_serial(tmp_path: Path) -> None:
+    for i in range(150):
+        sub = tmp_path / f"pkg{i % 7}"
+        sub.mkdir(exist_ok=True)
+        (sub / f"m{i}.py").write_text(APP if i % 3 == 0 else "x = 1  # aws\n")
+        (sub / f"m{i}.js").write_text(
+            'const { SQSClient } = require("@aws-sdk/client-sqs");\nnew SQSClient({});\n'
+        )
+    serial = scan_path(str(tmp_path), ScanOptions(jobs=1))
+    parallel = scan_path(str(tmp_path), ScanOptions(jobs=2))
+    assert serial.findings == parallel.findings
+    assert len(serial.findings) == 50 * 2 + 150 * 2
+    assert (parallel.files_seen, parallel.files_parsed) == (300, 300)
+
+
+def test_progress_reports_every_file(tmp_path: Path) -> None:
+    for i in range(5):
+        (tmp_path / f"a{i}.py").write_text(APP)
+    seen: list[tuple[int, int]] = []
+    scan_path(str(tmp_path), ScanOptions(jobs=1, progress=lambda done, total: seen.append((done, total))))
+    assert seen == [(i, 5) for i in range(1, 6)]
+
+
+def test_single_file_and_several_targets(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x.py").write_text(APP)
+    (tmp_path / "b" / "y.py").write_text(APP)
+    one = scan_path(str(tmp_path / "a" / "x.py"))
+    assert one.target == str(tmp_path / "a" / "x.py")
+    assert {f.path for f in one.findings} == {"x.py"}
+    both = scan_paths([str(tmp_path / "a"), str(tmp_path / "b" / "y.py")])
+    assert both.target == str(tmp_path)
+    assert {f.path for f in both.findings} == {"a/x.py", "b/y.py"}
+
+
+def test_missing_and_unreadable_targets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(KecsError, match=r"nope: no such file or directory"):
+        scan_path(str(tmp_path / "nope"))
+    secret = tmp_path / "secret.py"
+    secret.write_text(APP)
+    secret.chmod(0)
+    real_access = os.access
+    # Root reads every file whatever its mode; answer as the kernel would for a user.
+    monkeypatch.setattr(os, "access", lambda p, m: False if str(p) == str(secret) else real_access(p, m))
+    with pytest.raises(KecsError, match=r"secret.py: not readable \(check its permissions\)"):
+        scan_path(str(secret))
+
+
+def test_unreadable_file_inside_a_tree_is_reported_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "ok.py").write_text(APP)
+    (tmp_path / "bad.py").write_text(APP)
+    real_open = open
+
+    def failing_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).endswith("bad.py"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", failing_open)
+    report = scan_path(str(tmp_path), ScanOptions(jobs=1))
+    assert [(s.path, s.reason) for s in report.skipped] == [("bad.py", "unreadable: Permission denied")]
+    assert {f.path for f in report.findings} == {"ok.py"}

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kecs.cli import main
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kecs", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "app.py").write_text('import boto3\nboto3.client("sqs", aws_access_key_id="test")\n')
+    return tmp_path
+
+
+def test_scan_json_to_stdout(project: Path) -> None:
+    result = run_cli("scan", str(project), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["services"] == ["sqs"]
+    assert result.stderr == ""
+
+
+def test_check_exits_1_on_lint(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", str(project), "--check"]) == 1
+    assert "KECS002" in capsys.readouterr().out
+    (project / "app.py").write_text('import boto3\nboto3.client("sqs")\n')
+    assert main(["scan", str(project), "--check"]) == 0
+
+
+def test_output_file(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.sarif"
+    result = run_cli("scan", str(project), "--format", "sarif", "--output", str(out))
+    assert result.returncode == 0 and result.stdout == ""
+    assert json.loads(out.read_text())["version"] == "2.1.0"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["scan", "/definitely/not/here"], "kecs: error: /definitely/not/here: no such file or directory\n"),
+        (["scan"], "the following arguments are required: PATH"),
+        (["scan", ".", "--format", "xml"], "invalid choice: 'xml'"),
+        (["scan", ".", "--output", "/definitely/not/here/r.json"], "r.json: cannot write the report"),
+    ],
+)
+def test_input_errors_exit_2_with_one_line(args: list[str], message: str, project: Path) -> None:
+    result = run_cli(*args, cwd=project)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_console_script_matches_module(project: Path) -> None:
+    script = Path(sys.executable).with_name("kecs")
+    if not script.exists():
+        pytest.fail(f"console script missing at {script}: is kecs installed (pip install -e .)?")
+    result = subprocess.run(
+        [str(script), "scan", str(project), "--format", "json", "-q"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and json.loads(result.stdout)["sdks"] == ["boto3"]
