@@ -469,11 +469,22 @@ CATALOGERS: tuple[Cataloger, ...] = (
 )
 
 
-def cataloger_for(filename: str) -> Cataloger | None:
-    for cataloger in CATALOGERS:
-        if cataloger.matches(filename):
-            return cataloger
-    return None
+def _name_matcher() -> Callable[[str], Cataloger | None]:
+    # One regex over every cataloger's globs: the walk asks this of every file name.
+    groups = {f"c{i}": c for i, c in enumerate(CATALOGERS)}
+    pattern = "|".join(
+        f"(?P<{key}>{'|'.join(fnmatch.translate(p) for p in c.patterns)})" for key, c in groups.items()
+    )
+    regex = re.compile(pattern)
+
+    def match(filename: str) -> Cataloger | None:
+        found = regex.match(filename)
+        return groups[found.lastgroup] if found and found.lastgroup else None
+
+    return match
+
+
+cataloger_for = _name_matcher()
 
 
 def analyze_manifest(

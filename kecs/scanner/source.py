@@ -19,10 +19,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from tree_sitter import Language, Node, Parser, Query, QueryCursor
 
+from kecs.scanner import lint
 from kecs.scanner.model import Finding
 from kecs.scanner.services import ServiceCatalog
 
@@ -35,12 +37,37 @@ class Use:
     services: tuple[str, ...] = ()
 
 
-@dataclass
 class Call:
-    node: Node
-    callee: str  # qualified, arguments elided: "boto3.session.Session().client"
-    args: list[str | None]  # positional literal strings (None: not a literal)
-    kwargs: dict[str, str | None]
+    """A call or `new`, its callee qualified through the file's imports.
+
+    Arguments are read on first use: most calls in a file are never asked for them.
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        callee: str,
+        read_arguments: Callable[[], tuple[list[str | None], dict[str, str | None]]],
+    ) -> None:
+        self.node = node
+        self.callee = callee  # arguments elided: "boto3.session.Session().client"
+        self._read_arguments = read_arguments
+
+    @cached_property
+    def _arguments(self) -> tuple[list[str | None], dict[str, str | None]]:
+        return self._read_arguments()
+
+    @property
+    def args(self) -> list[str | None]:
+        """Positional arguments: the literal string, or None where not a literal."""
+        return self._arguments[0]
+
+    @property
+    def kwargs(self) -> dict[str, str | None]:
+        return self._arguments[1]
+
+    def read_args(self) -> list[str | None]:
+        return self.args
 
 
 @dataclass
@@ -69,7 +96,8 @@ class LanguageSpec:
     name: str
     extensions: tuple[str, ...]
     grammar: Callable[[], Any]
-    query: str
+    query: str  # imports, calls, bindings
+    lint_query: str  # strings, keyword arguments, assignments: only for lint
     string_types: frozenset[str]
     classify_import: ImportClassifier
     # -> ("client" | "import", Use): calls can be dynamic imports too.
@@ -107,22 +135,19 @@ def _has_interpolation(node: Node, types: frozenset[str]) -> bool:
     return any(child.type in types for child in node.named_children)
 
 
+_SPACE = re.compile(r"\s+")
+_INNERMOST_ARGUMENTS = re.compile(r"\([^()]*\)")
+
+
 def elide_arguments(callee: str) -> str:
     """`a.b(x, f(y)).c` -> `a.b().c`; whitespace dropped."""
-    out: list[str] = []
-    depth = 0
-    for ch in callee:
-        if ch == "(":
-            if depth == 0:
-                out.append("(")
-            depth += 1
-        elif ch == ")":
-            depth = max(depth - 1, 0)
-            if depth == 0:
-                out.append(")")
-        elif depth == 0 and not ch.isspace():
-            out.append(ch)
-    return "".join(out)
+    callee = _SPACE.sub("", callee)
+    while "(" in callee:
+        elided = _INNERMOST_ARGUMENTS.sub("\x00", callee)
+        if elided == callee:  # unbalanced: leave the rest as it is
+            break
+        callee = elided
+    return callee.replace("\x00", "()")
 
 
 _HEAD = re.compile(r"[$\\]?[A-Za-z_][\w$]*")
@@ -137,6 +162,7 @@ class FileAnalyzer:
         language = Language(spec.grammar())
         self.parser = Parser(language)
         self.query = Query(language, spec.query)
+        self.lint_query = Query(language, spec.lint_query)
 
     def literal(self, node: Node, src: bytes) -> str | None:
         spec = self.spec
@@ -162,6 +188,8 @@ class FileAnalyzer:
         spec = self.spec
         tree = self.parser.parse(src)
         matches = QueryCursor(self.query).matches(tree.root_node)
+        if lint.might_apply(src):
+            matches += QueryCursor(self.lint_query).matches(tree.root_node)
         ctx = Context(catalog=self.catalog)
         aliases: dict[str, str] = {}
         findings: list[Finding] = []
@@ -276,11 +304,12 @@ class FileAnalyzer:
         head = _HEAD.match(name)
         if head and head.group(0) in aliases:
             name = aliases[head.group(0)] + name[head.end() :]
-        positional: list[str | None] = []
-        kwargs: dict[str, str | None] = {}
-        keyword = self.spec.keyword_arg
-        if args is not None:
-            for child in args.named_children:
+
+        def read_arguments() -> tuple[list[str | None], dict[str, str | None]]:
+            positional: list[str | None] = []
+            kwargs: dict[str, str | None] = {}
+            keyword = self.spec.keyword_arg
+            for child in args.named_children if args is not None else ():
                 if keyword and child.type == keyword[0]:
                     key = child.child_by_field_name(keyword[1])
                     value = child.child_by_field_name(keyword[2])
@@ -288,7 +317,9 @@ class FileAnalyzer:
                         kwargs[text(key, src)] = self.literal(value, src)
                 elif child.type != "comment":
                     positional.append(self.literal(child, src))
-        return Call(node=node, callee=name, args=positional, kwargs=kwargs)
+            return positional, kwargs
+
+        return Call(node=node, callee=name, read_arguments=read_arguments)
 
     def _finding(self, rel_path: str, src: bytes, node: Node, use: Use, kind: str, **extra: str) -> Finding:
         row, col = node.start_point
@@ -315,8 +346,6 @@ class FileAnalyzer:
         pairs: list[tuple[Node, Node]],
         env_targets: list[Node],
     ) -> Iterator[Finding]:
-        from kecs.scanner import lint
-
         sdk = ""
         seen: set[tuple[int, str]] = set()
 
@@ -350,7 +379,7 @@ class FileAnalyzer:
                 if found:
                     yield found
         for call in calls:
-            hit = lint.check_call(call.callee, call.args)
+            hit = lint.check_call(call.callee, call.read_args)
             if hit is not None:
                 found = make(call.node, *hit)
                 if found:

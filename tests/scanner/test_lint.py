@@ -112,6 +112,7 @@ def test_pure_rule_functions() -> None:
     assert lint.check_pair("endpoint_url", "https://vpce-1.s3.eu-west-1.vpce.amazonaws.com") is None
     hit = lint.check_pair("aws_access_key_id", "AKIAREALLOOKINGKEY1")
     assert hit is not None and "hard-coded credentials" in hit[1]
-    assert lint.check_call("os.putenv", ["AWS_ENDPOINT_URL", "x"]) is not None
-    assert lint.check_call("os.putenv", ["AWS_REGION", "x"]) is None
+    assert lint.check_call("os.putenv", lambda: ["AWS_ENDPOINT_URL", "x"]) is not None
+    assert lint.check_call("os.putenv", lambda: ["AWS_REGION", "x"]) is None
+    assert lint.check_call("print", lambda: pytest.fail("arguments read for an unrelated call")) is None
     assert lint.check_env_target('os.environ["AWS_DEFAULT_REGION"]') is None

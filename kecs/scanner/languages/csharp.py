@@ -14,6 +14,10 @@ QUERY = r"""
 (using_directive name: (identifier) @import.alias (qualified_name) @import.module) @import
 (object_creation_expression type: (_) @call.callee arguments: (argument_list)? @call.args) @call
 (invocation_expression function: (_) @call.callee arguments: (argument_list) @call.args) @call
+"""
+
+# Run only on files that could hold a lint finding (see kecs.scanner.lint).
+LINT_QUERY = r"""
 (string_literal) @string
 (verbatim_string_literal) @string
 (assignment_expression left: (identifier) @pair.key right: (_) @pair.value) @pair
@@ -57,6 +61,7 @@ SPEC = LanguageSpec(
     extensions=(".cs",),
     grammar=tree_sitter_c_sharp.language,
     query=QUERY,
+    lint_query=LINT_QUERY,
     string_types=frozenset({"string_literal", "verbatim_string_literal"}),
     interpolation_types=frozenset({"interpolation"}),
     classify_import=classify_import,

@@ -11,6 +11,10 @@ from kecs.scanner.source import Call, Context, LanguageSpec, Use
 QUERY = r"""
 (import_spec name: (_)? @import.alias path: (_) @import.module) @import
 (call_expression function: (_) @call.callee arguments: (argument_list) @call.args) @call
+"""
+
+# Run only on files that could hold a lint finding (see kecs.scanner.lint).
+LINT_QUERY = r"""
 (interpreted_string_literal) @string
 (raw_string_literal) @string
 (keyed_element . (literal_element (identifier) @pair.key) . (literal_element (_) @pair.value)) @pair
@@ -62,6 +66,7 @@ SPEC = LanguageSpec(
     extensions=(".go",),
     grammar=tree_sitter_go.language,
     query=QUERY,
+    lint_query=LINT_QUERY,
     string_types=frozenset({"interpreted_string_literal", "raw_string_literal"}),
     classify_import=classify_import,
     classify_call=classify_call,

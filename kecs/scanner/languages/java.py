@@ -11,6 +11,10 @@ QUERY = r"""
 (import_declaration (scoped_identifier) @import.module (asterisk)? @import.name) @import
 (method_invocation arguments: (argument_list) @call.args) @call
 (object_creation_expression type: (_) @call.callee arguments: (argument_list) @call.args) @call
+"""
+
+# Run only on files that could hold a lint finding (see kecs.scanner.lint).
+LINT_QUERY = r"""
 (string_literal) @string
 """
 
@@ -19,6 +23,7 @@ SPEC = LanguageSpec(
     extensions=(".java",),
     grammar=tree_sitter_java.language,
     query=QUERY,
+    lint_query=LINT_QUERY,
     string_types=frozenset({"string_literal"}),
     interpolation_types=frozenset({"string_interpolation"}),
     classify_import=jvm.classify_import,

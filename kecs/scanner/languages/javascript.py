@@ -22,6 +22,8 @@ _IMPORTS = r"""
 (new_expression constructor: (_) @call.callee arguments: (arguments)? @call.args) @call
 (variable_declarator name: (_) @bind.name value: (_) @bind.value) @bind
 (assignment_expression left: (identifier) @bind.name right: (_) @bind.value) @bind
+"""
+_LINT = r"""
 (string) @string
 (template_string) @string
 (pair key: (_) @pair.key value: (_) @pair.value) @pair
@@ -120,6 +122,7 @@ def _spec(name: str, extensions: tuple[str, ...], grammar, query: str) -> Langua
         extensions=extensions,
         grammar=grammar,
         query=query,
+        lint_query=_LINT,
         string_types=frozenset({"string", "template_string"}),
         interpolation_types=frozenset({"template_substitution"}),
         classify_import=classify_import,

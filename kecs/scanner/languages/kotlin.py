@@ -11,6 +11,10 @@ QUERY = r"""
 (import (qualified_identifier) @import.module "*"? @import.name) @import
 (import (qualified_identifier) @import.module "as" (identifier) @import.alias) @import
 (call_expression . (_) @call.callee (value_arguments)? @call.args) @call
+"""
+
+# Run only on files that could hold a lint finding (see kecs.scanner.lint).
+LINT_QUERY = r"""
 (string_literal) @string
 """
 
@@ -19,6 +23,7 @@ SPEC = LanguageSpec(
     extensions=(".kt", ".kts"),
     grammar=tree_sitter_kotlin.language,
     query=QUERY,
+    lint_query=LINT_QUERY,
     string_types=frozenset({"string_literal"}),
     interpolation_types=frozenset({"interpolation", "interpolated_expression", "interpolated_identifier"}),
     classify_import=jvm.classify_import,

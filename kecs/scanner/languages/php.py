@@ -16,6 +16,10 @@ QUERY = r"""
 (scoped_call_expression arguments: (arguments) @call.args) @call
 (function_call_expression function: (_) @call.callee arguments: (arguments) @call.args) @call
 (assignment_expression left: (variable_name) @bind.name right: (_) @bind.value) @bind
+"""
+
+# Run only on files that could hold a lint finding (see kecs.scanner.lint).
+LINT_QUERY = r"""
 (string) @string
 (encapsed_string) @string
 (array_element_initializer . (_) @pair.key . (_) @pair.value .) @pair
@@ -84,6 +88,7 @@ SPEC = LanguageSpec(
     extensions=(".php", ".phtml"),
     grammar=tree_sitter_php.language_php,
     query=QUERY,
+    lint_query=LINT_QUERY,
     string_types=frozenset({"string", "encapsed_string"}),
     interpolation_types=frozenset({"variable_name", "member_access_expression", "subscript_expression"}),
     classify_import=classify_import,

@@ -23,6 +23,10 @@ QUERY = r"""
 (call function: (_) @call.callee arguments: (argument_list) @call.args) @call
 (assignment left: (identifier) @bind.name right: (_) @bind.value) @bind
 (with_item value: (as_pattern (_) @bind.value alias: (as_pattern_target (identifier) @bind.name))) @bind
+"""
+
+# Run only on files that could hold a lint finding (see kecs.scanner.lint).
+LINT_QUERY = r"""
 (string) @string
 (keyword_argument name: (identifier) @pair.key value: (_) @pair.value) @pair
 (assignment left: (subscript) @envtarget)
@@ -65,18 +69,19 @@ def _service_arg(call: Call, ctx: Context) -> str | None:
 
 
 def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
-    if call.callee in ("importlib.import_module", "__import__") and call.args and call.args[0]:
-        use = classify_import(call.args[0], ctx)
+    if call.callee in ("importlib.import_module", "__import__"):
+        use = classify_import(call.args[0], ctx) if call.args and call.args[0] else None
         return ("import", use) if use else None
-    service = _service_arg(call, ctx)
-    services = (service,) if service else ()
     match = _CLIENT.match(call.callee)
     if match:
-        return "client", Use(match.group(1), services)
+        service = _service_arg(call, ctx)
+        return "client", Use(match.group(1), (service,) if service else ())
     # A session passed in as a parameter: `def f(session): session.client("s3")`.
     # Only in a file that imports an SDK, and only with a real service name.
-    if service and ctx.imported_sdks and _ANY_CLIENT.search(call.callee):
-        return "client", Use(ctx.imported_sdks[0], services)
+    if ctx.imported_sdks and _ANY_CLIENT.search(call.callee):
+        service = _service_arg(call, ctx)
+        if service:
+            return "client", Use(ctx.imported_sdks[0], (service,))
     return None
 
 
@@ -85,6 +90,7 @@ SPEC = LanguageSpec(
     extensions=(".py", ".pyi", ".pyw"),
     grammar=tree_sitter_python.language,
     query=QUERY,
+    lint_query=LINT_QUERY,
     string_types=frozenset({"string"}),
     interpolation_types=frozenset({"interpolation"}),
     classify_import=classify_import,

@@ -10,6 +10,10 @@ from kecs.scanner.source import Call, Context, LanguageSpec, Use
 
 QUERY = r"""
 (call arguments: (argument_list)? @call.args) @call
+"""
+
+# Run only on files that could hold a lint finding (see kecs.scanner.lint).
+LINT_QUERY = r"""
 (string) @string
 (pair key: (_) @pair.key value: (_) @pair.value) @pair
 (assignment left: (element_reference) @envtarget)
@@ -53,6 +57,7 @@ SPEC = LanguageSpec(
     extensions=(".rb", ".rake", ".gemspec"),
     grammar=tree_sitter_ruby.language,
     query=QUERY,
+    lint_query=LINT_QUERY,
     string_types=frozenset({"string"}),
     interpolation_types=frozenset({"interpolation"}),
     classify_import=classify_import,

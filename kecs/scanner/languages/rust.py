@@ -12,6 +12,10 @@ QUERY = r"""
 (use_declaration argument: (_) @import.module) @import
 (extern_crate_declaration name: (identifier) @import.module alias: (identifier)? @import.alias) @import
 (call_expression function: (_) @call.callee arguments: (arguments) @call.args) @call
+"""
+
+# Run only on files that could hold a lint finding (see kecs.scanner.lint).
+LINT_QUERY = r"""
 (string_literal) @string
 (raw_string_literal) @string
 """
@@ -91,6 +95,7 @@ SPEC = LanguageSpec(
     extensions=(".rs",),
     grammar=tree_sitter_rust.language,
     query=QUERY,
+    lint_query=LINT_QUERY,
     string_types=frozenset({"string_literal", "raw_string_literal"}),
     classify_import=classify_import,
     classify_call=classify_call,
