@@ -145,8 +145,10 @@ def main() -> None:
     using, decoys = generate(tree, args.files, args.aws_share)
     site = sysconfig.get_paths()["purelib"]
     n_site = sum(len(files) for _, _, files in os.walk(site))
-    print(f"tree: {args.files} files ({len(using)} using an SDK, {len(decoys)} mention-only); "
-          f"site-packages: {site} ({n_site} files); {os.cpu_count()} CPUs")
+    print(
+        f"tree: {args.files} files ({len(using)} using an SDK, {len(decoys)} mention-only); "
+        f"site-packages: {site} ({n_site} files); {os.cpu_count()} CPUs"
+    )
 
     rows = []
     for label, target, kecs_extra, rg_extra in (
@@ -167,17 +169,33 @@ def main() -> None:
     kecs_files = {f["path"] for f in report["findings"] if f["kind"] in ("import", "client")}
     rg_files = {os.path.relpath(line, tree) for line in rg_out.splitlines()}
     print("\ngenerated tree, files flagged as using an SDK:")
-    print(f"  kecs: {len(kecs_files & using)}/{len(using)} true, {len(kecs_files & decoys)} on mention-only files, "
-          f"{len(kecs_files - using - decoys)} elsewhere")
-    print(f"  rg:   {len(rg_files & using)}/{len(using)} true, {len(rg_files & decoys)} on mention-only files "
-          "(comments and strings)")
+    print(
+        f"  kecs: {len(kecs_files & using)}/{len(using)} true, {len(kecs_files & decoys)} on mention-only files, "
+        f"{len(kecs_files - using - decoys)} elsewhere"
+    )
+    print(
+        f"  rg:   {len(rg_files & using)}/{len(using)} true, {len(rg_files & decoys)} on mention-only files "
+        "(comments and strings)"
+    )
 
     if semgrep is not None and not args.no_semgrep:
         rules = WORK / "semgrep.yaml"
         rules.write_text(SEMGREP_RULES)
-        cmd = [semgrep, "scan", "--config", str(rules), "--metrics=off", "--disable-version-check",
-               "--json", "--quiet", "--jobs", str(os.cpu_count() or 1), "--max-target-bytes", "2000000",
-               str(tree)]
+        cmd = [
+            semgrep,
+            "scan",
+            "--config",
+            str(rules),
+            "--metrics=off",
+            "--disable-version-check",
+            "--json",
+            "--quiet",
+            "--jobs",
+            str(os.cpu_count() or 1),
+            "--max-target-bytes",
+            "2000000",
+            str(tree),
+        ]
         t_semgrep, _ = timed(cmd, runs=1)
         t_kecs = rows[0][2]
         print(f"\nsemgrep on the generated tree: {t_semgrep:.2f} s; semgrep/kecs = {t_semgrep / t_kecs:.1f}x")

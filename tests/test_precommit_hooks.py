@@ -21,16 +21,21 @@ def test_kecs_scan_hook_fails_on_hardcoded_endpoint(tmp_path: Path) -> None:
     require(shutil.which("git") is not None, "git")
     # try-repo needs a git repository: copy the project's files into one.
     repo = tmp_path / "kecs"
-    shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__", "bench"))
+    shutil.copytree(
+        ROOT, repo, ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__", "bench")
+    )
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
     subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"], check=True
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"],
+        check=True,
     )
     user = tmp_path / "user"
     user.mkdir()
     subprocess.run(["git", "init", "-q", str(user)], check=True)
-    (user / "app.py").write_text('import boto3\ns3 = boto3.client("s3", endpoint_url="http://localhost:4566")\n')
+    (user / "app.py").write_text(
+        'import boto3\ns3 = boto3.client("s3", endpoint_url="http://localhost:4566")\n'
+    )
     (user / "clean.py").write_text('import boto3\ns3 = boto3.client("s3")\n')
     subprocess.run(["git", "-C", str(user), "add", "-A"], check=True)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from kecs.errors import KecsError
@@ -22,7 +21,6 @@ NEEDLES = (b"aws", b"boto", b"amazon", b"4566", b"localstack")
 BINARY_SNIFF = 8192
 # Parallel start-up costs more than it saves on small trees.
 PARALLEL_THRESHOLD = 64
-CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -201,10 +199,11 @@ def _run(items: list[WorkItem], options: ScanOptions) -> Iterable[ChunkResult]:
             if progress:
                 progress(done, total)
         return
-    # A few chunks per worker: each chunk pays for its parsers and queries once,
-    # and several per worker keep both busy when chunks differ in cost.
-    size = max(CHUNK, -(-total // (jobs * 4)))
-    chunks = [items[i : i + size] for i in range(0, total, size)]
+    from concurrent.futures import ProcessPoolExecutor
+
+    # One chunk per worker, so each compiles its parsers and queries once; strided,
+    # so costly corners of the tree spread over all workers.
+    chunks = [items[i::jobs] for i in range(jobs)]
     worker_options = ScanOptions(
         options.max_file_size, options.respect_gitignore, options.skip_excluded_dirs, 1
     )
