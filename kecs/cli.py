@@ -36,6 +36,35 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--max-file-size", type=int, default=2 * 1024 * 1024, metavar="BYTES")
     scan.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: one per CPU)")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+
+    compose = commands.add_parser(
+        "compose", help="write a compose file that runs the project against a local AWS emulator"
+    )
+    compose.add_argument("project", nargs="?", metavar="PROJECT_DIR", help="default: the current directory")
+    compose.add_argument(
+        "-f", "--file", action="append", default=[], metavar="FILE", help="compose file(s), merged in order"
+    )
+    compose.add_argument(
+        "-o", "--output", metavar="FILE", help="default: compose.kecs.yaml beside the first file"
+    )
+    compose.add_argument(
+        "--check", action="store_true", help="exit 1 when the output file is stale; write nothing"
+    )
+    compose.add_argument(
+        "--dry-run", action="store_true", help="print the compose file instead of writing it"
+    )
+    compose.add_argument("--format", choices=("table", "json"), default="table", help="how to print the plan")
+    compose.add_argument(
+        "--emulator", choices=("localstack", "moto"), help="default: localstack (or x-kecs.emulator)"
+    )
+    compose.add_argument(
+        "--emulator-url", metavar="URL", help="use an emulator already running there; none is added"
+    )
+    compose.add_argument("--region", help="AWS region the services see (default: us-east-1)")
+    compose.add_argument("--localstack-image", metavar="IMAGE")
+    compose.add_argument("--moto-image", metavar="IMAGE")
+    compose.add_argument("--proxy-image", metavar="IMAGE")
+    compose.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     return parser
 
 
@@ -95,12 +124,20 @@ def run_scan(args: argparse.Namespace) -> int:
     return 1 if args.check and report.lint else 0
 
 
+def run_compose(args: argparse.Namespace) -> int:
+    from kecs.compose.cli import compose_command
+
+    return compose_command(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "scan":
             return run_scan(args)
+        if args.command == "compose":
+            return run_compose(args)
     except KecsError as exc:
         print(f"kecs: error: {exc}", file=sys.stderr)
         return 2

@@ -416,6 +416,114 @@ def _go_mod(text: str) -> Iterator[Package]:
         yield match.group(1), text.count("\n", 0, match.start(1)) + 1
 
 
+# -- Dockerfiles: packages installed by RUN lines ------------------------------------------
+
+_DEBIAN_PACKAGES = {
+    "python3-boto3": ("python", "boto3"),
+    "python3-botocore": ("python", "botocore"),
+    "py3-boto3": ("python", "boto3"),
+    "py3-botocore": ("python", "botocore"),
+    "awscli": ("python", "botocore"),
+    "aws-cli": ("python", "botocore"),
+    "golang-github-aws-aws-sdk-go-dev": ("go", "github.com/aws/aws-sdk-go"),
+    "golang-github-aws-aws-sdk-go-v2-dev": ("go", "github.com/aws/aws-sdk-go-v2"),
+}
+_INSTALLERS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"^(?:\S*/)?(?:pip3?|uv pip|python3? -m pip|pipx|poetry|pdm|uv)\b.*?\b(?:install|add)$"),
+        "python",
+    ),
+    (re.compile(r"^(?:\S*/)?(?:npm|yarn|pnpm|bun)\b.*?\b(?:i|install|add)$"), "npm"),
+    (re.compile(r"^(?:\S*/)?gem install$"), "gem"),
+    (re.compile(r"^(?:\S*/)?go (?:get|install)$"), "go"),
+    (re.compile(r"^(?:\S*/)?composer (?:global )?require$"), "composer"),
+    (re.compile(r"^(?:\S*/)?dotnet add(?: \S+)? package$"), "nuget"),
+    (re.compile(r"^(?:\S*/)?cargo (?:add|install)$"), "cargo"),
+    (re.compile(r"^(?:\S*/)?(?:apt-get|apt|apk|dnf|yum|microdnf)\b.*?\b(?:install|add)$"), "system"),
+)
+
+
+def _dockerfile_commands(text: str) -> Iterator[tuple[str, int]]:
+    """(shell command, line) for every command of every RUN instruction."""
+    joined: list[tuple[str, int]] = []
+    buffer, start = "", 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if not buffer and line.lstrip().startswith("#"):
+            continue
+        if not buffer:
+            start = number
+        if line.rstrip().endswith("\\"):
+            buffer += line.rstrip()[:-1] + " "
+            continue
+        joined.append((buffer + line, start))
+        buffer = ""
+    if buffer:
+        joined.append((buffer, start))
+    for instruction, start_line in joined:
+        keyword, _, rest = instruction.strip().partition(" ")
+        if keyword.upper() == "FROM":
+            yield "FROM " + rest, start_line
+        if keyword.upper() != "RUN":
+            continue
+        rest = re.sub(r"^(?:--\S+\s+)*", "", rest.strip())
+        if rest.startswith("["):  # exec form
+            try:
+                rest = " ".join(json.loads(rest))
+            except (json.JSONDecodeError, TypeError):
+                continue
+        for command in re.split(r"&&|\|\||;|\|", rest):
+            yield command.strip(), start_line
+
+
+def _dockerfile(text: str, catalog: ServiceCatalog) -> Iterator[tuple[Use, str, int]]:
+    for command, line in _dockerfile_commands(text):
+        if command.startswith("FROM "):
+            image = command.split()[1] if len(command.split()) > 1 else ""
+            if re.match(r"^(?:public\.ecr\.aws/aws-cli/|amazon/)aws-cli\b", image):
+                yield Use("botocore"), image, line
+            continue
+        words = command.split()
+        for i in range(1, len(words) + 1):
+            head = " ".join(words[:i])
+            kind = next((k for pattern, k in _INSTALLERS if pattern.match(head)), None)
+            if kind is None:
+                continue
+            for word in words[i:]:
+                if word.startswith("-") or word in ("install", "add"):
+                    continue
+                word = word.strip("'\"")
+                use = _installed(kind, word, catalog)
+                if use is not None:
+                    yield use, word, line
+            break
+
+
+def _installed(kind: str, word: str, catalog: ServiceCatalog) -> Use | None:
+    if kind == "python":
+        match = _REQUIREMENT.match(word)
+        return python_package(match.group(1), match.group(2) or "", catalog) if match else None
+    if kind == "npm":
+        name = word if word.startswith("@") and word.count("@") == 1 else word.rsplit("@", 1)[0] or word
+        return npm_package(name, catalog)
+    if kind == "gem":
+        return gem(word.split(":")[0], catalog)
+    if kind == "go":
+        return go_module(word.split("@")[0], catalog)
+    if kind == "composer":
+        return composer_package(word.split(":")[0], catalog)
+    if kind == "nuget":
+        return nuget_package(word, catalog)
+    if kind == "cargo":
+        return crate(word.split("@")[0], catalog)
+    system = _DEBIAN_PACKAGES.get(word.split("=")[0])
+    if system is not None:
+        ecosystem, name = system
+        return python_package(name, "", catalog) if ecosystem == "python" else go_module(name, catalog)
+    if word.startswith("ruby-aws-sdk-"):
+        return gem(word[len("ruby-") :], catalog)
+    return None
+
+
 @dataclass(frozen=True)
 class Cataloger:
     name: str
@@ -466,6 +574,12 @@ CATALOGERS: tuple[Cataloger, ...] = (
     ),
     Cataloger("cargo", "rust", ("Cargo.toml",), _simple(_cargo, crate)),
     Cataloger("cargo-lock", "rust", ("Cargo.lock",), _simple(_cargo_lock, crate)),
+    Cataloger(
+        "dockerfile",
+        "dockerfile",
+        ("Dockerfile", "Dockerfile.*", "*.Dockerfile", "Containerfile"),
+        _dockerfile,
+    ),
 )
 
 
@@ -487,6 +601,14 @@ def _name_matcher() -> Callable[[str], Cataloger | None]:
 cataloger_for = _name_matcher()
 
 
+_SDK_LANGUAGE = {
+    "boto3": "python", "botocore": "python", "aioboto3": "python", "aiobotocore": "python",
+    "aws-sdk-js": "javascript", "aws-sdk-js-v3": "javascript", "aws-sdk-go": "go",
+    "aws-sdk-go-v2": "go", "aws-sdk-java": "java", "aws-sdk-java-v2": "java", "aws-sdk-kotlin": "kotlin",
+    "aws-sdk-ruby": "ruby", "aws-sdk-php": "php", "aws-sdk-net": "csharp", "aws-sdk-rust": "rust",
+}  # fmt: skip
+
+
 def analyze_manifest(
     cataloger: Cataloger, rel_path: str, text: str, catalog: ServiceCatalog
 ) -> list[Finding]:
@@ -496,6 +618,8 @@ def analyze_manifest(
         source_line = text.splitlines()[line - 1] if text else ""
         column = max(source_line.find(package.split("[")[0].split(":")[-1]), 0) + 1
         language = "kotlin" if use.sdk == "aws-sdk-kotlin" else cataloger.language
+        if cataloger.language == "dockerfile":
+            language = _SDK_LANGUAGE.get(use.sdk, "dockerfile")
         out.append(
             Finding(
                 path=rel_path,

@@ -1,0 +1,147 @@
+"""`kecs compose`: load, scan, plan, render, write. Printing lives here, not in the library."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+from typing import Any
+
+from kecs.compose.evidence import gather
+from kecs.compose.load import load_project
+from kecs.compose.plan import Plan, options_from_project, plan
+from kecs.compose.render import render, to_yaml
+from kecs.errors import KecsError
+from kecs.scanner.engine import ScanOptions
+from kecs.tls import ensure_ca
+
+OUTPUT_NAME = "compose.kecs.yaml"
+
+
+def output_path(args: argparse.Namespace, project_dir: str, inputs: list[str]) -> str:
+    out = os.path.abspath(args.output) if args.output else os.path.join(project_dir, OUTPUT_NAME)
+    if out in inputs:
+        raise KecsError(
+            f"{args.output}: that is an input file; write the output elsewhere (-o {OUTPUT_NAME})"
+        )
+    if os.path.dirname(out) != project_dir:
+        raise KecsError(
+            f"{args.output}: write the output beside the compose files ({project_dir}) so the relative "
+            f"paths in them keep their meaning (-o {os.path.basename(out)})"
+        )
+    return out
+
+
+def plan_table(result: Plan, output: str, status: str) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, no_color=True, highlight=False)
+    table = Table(title="kecs plan", title_justify="left")
+    for column in ("Service", "Proxy", "Why", "AWS services"):
+        table.add_column(column, overflow="fold")
+    for item in result.services:
+        table.add_row(
+            item.name,
+            "yes" if item.captured else "no",
+            item.reason,
+            ", ".join(item.aws_services) or ("(any)" if item.captured else "-"),
+        )
+    console.print(table)
+    emulator = result.emulator
+    if emulator is not None:
+        served = ", ".join(emulator.aws_services) if emulator.aws_services is not None else "all services"
+        where = f"service {emulator.name} ({emulator.image})" if emulator.name else emulator.url
+        console.print(f"Emulator: {emulator.kind}, {where}, serving {served}", soft_wrap=True)
+    for note in result.notes:
+        console.print(f"Note: {note}", soft_wrap=True)
+    console.print(f"{status}: {output}", soft_wrap=True)
+    return buffer.getvalue()
+
+
+def plan_json(result: Plan, output: str, status: str) -> str:
+    emulator = result.emulator
+    doc: dict[str, Any] = {
+        "output": output,
+        "status": status,
+        "services": [
+            {
+                "name": s.name,
+                "captured": s.captured,
+                "proxy": s.proxy if s.captured else None,
+                "reason": s.reason,
+                "evidence": list(s.places),
+                "sdks": list(s.sdks),
+                "aws_services": list(s.aws_services),
+                "role": s.role,
+            }
+            for s in result.services
+        ],
+        "emulator": None
+        if emulator is None
+        else {
+            "kind": emulator.kind,
+            "service": emulator.name,
+            "image": emulator.image,
+            "url": emulator.url,
+            "aws_services": list(emulator.aws_services) if emulator.aws_services is not None else None,
+        },
+        "notes": list(result.notes),
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def compose_command(args: argparse.Namespace) -> int:
+    project = load_project(args.project, args.file)
+    overrides = {
+        "emulator": args.emulator,
+        "emulator_url": args.emulator_url,
+        "region": args.region,
+        "localstack_image": args.localstack_image,
+        "moto_image": args.moto_image,
+        "proxy_image": args.proxy_image,
+    }
+    options = options_from_project(project, overrides)
+    out = output_path(args, project.directory, project.files)
+    evidence = gather(project, ScanOptions())
+    result = plan(project, evidence, options)
+    sources = [os.path.relpath(f, project.directory) for f in project.files]
+    text = to_yaml(render(result), sources)
+    try:
+        with open(out, encoding="utf-8") as handle:
+            current: str | None = handle.read()
+    except FileNotFoundError:
+        current = None
+    except OSError as exc:
+        raise KecsError(f"{out}: cannot read it: {exc.strerror or exc}") from exc
+    shown = os.path.relpath(out)
+    if args.check:
+        status = "up to date" if current == text else ("missing" if current is None else "stale")
+        code = 0 if current == text else 1
+    elif args.dry_run:
+        sys.stdout.write(text)
+        status, code = "dry run, not written", 0
+    else:
+        if result.captured:
+            ensure_ca(os.path.join(project.directory, ".kecs"), os.path.basename(project.directory))
+        if current == text:
+            status = "unchanged"
+        else:
+            try:
+                with open(out, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            except OSError as exc:
+                raise KecsError(f"{out}: cannot write it: {exc.strerror or exc}") from exc
+            status = "written"
+        code = 0
+    if not args.quiet:
+        report = (
+            plan_json(result, shown, status) if args.format == "json" else plan_table(result, shown, status)
+        )
+        (sys.stderr if args.dry_run else sys.stdout).write(report)
+    if args.check and code:
+        print(f"kecs: {shown} is {status}: run `kecs compose` to regenerate it", file=sys.stderr)
+    return code

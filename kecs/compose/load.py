@@ -1,0 +1,305 @@
+"""Load a user's compose project: find its files, parse them safely, merge them.
+
+Two views come out: `raw`, the merged files as written (variables kept for Compose
+to resolve at run time), and `resolved`, the same with `${VAR:-default}` interpolated
+from the environment and `.env`, for planning (build contexts, image names).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from kecs.errors import KecsError
+
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+TOP_LEVEL_KEYS = {
+    "version",
+    "name",
+    "include",
+    "services",
+    "models",
+    "networks",
+    "volumes",
+    "secrets",
+    "configs",
+}
+GENERATED_MARKER = "x-kecs-generated"
+# Expanded size past which a document is an alias bomb, not a compose file.
+MAX_NODES = 200_000
+
+
+@dataclass
+class Project:
+    directory: str
+    files: list[str]
+    raw: dict[str, Any]
+    resolved: dict[str, Any]
+    env: dict[str, str]
+    # (file, line) of each service's key, for messages that point at the source.
+    service_lines: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    @property
+    def services(self) -> dict[str, dict[str, Any]]:
+        return self.resolved.get("services") or {}
+
+    def where(self, service: str) -> str:
+        file, line = self.service_lines.get(service, (self.files[0], 0))
+        name = os.path.relpath(file, self.directory)
+        return f"{name}:{line}" if line else name
+
+
+def find_files(directory: str) -> list[str]:
+    for name in DEFAULT_FILES:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            stem, ext = os.path.splitext(name)
+            files = [path]
+            for override_ext in (ext, ".yml" if ext == ".yaml" else ".yaml"):
+                override = os.path.join(directory, f"{stem}.override{override_ext}")
+                if os.path.isfile(override):
+                    files.append(override)
+                    break
+            return files
+    raise KecsError(
+        f"{directory}: no compose file (looked for {', '.join(DEFAULT_FILES)}); pass one with -f FILE"
+    )
+
+
+# -- parsing ----------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _check_nodes(node: yaml.Node, path: str, lines: dict[tuple[str, ...], int]) -> None:
+    """Duplicate keys and alias bombs, on the composed node graph before construction."""
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:
+        known = sizes.get(id(n))
+        if known is not None:
+            return known
+        sizes[id(n)] = 1  # cycles (recursive aliases) count once
+        total = 1
+        if isinstance(n, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total += sum(size(v) for v in n.value)
+        sizes[id(n)] = total
+        return total
+
+    if size(node) > MAX_NODES:
+        raise KecsError(
+            f"{path}: the document expands to more than {MAX_NODES} nodes through YAML aliases "
+            "(an alias bomb?); refusing to read it"
+        )
+
+    def walk(n: yaml.Node, where: tuple[str, ...], seen: set[int]) -> None:
+        if id(n) in seen:
+            return
+        seen.add(id(n))
+        if isinstance(n, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in n.value:
+                if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
+                    walk(value, where, seen)
+                    continue
+                line = key.start_mark.line + 1
+                if key.value in first:
+                    dotted = ".".join((*where, key.value))
+                    raise KecsError(
+                        f"{path}:{line}: duplicate key {dotted!r} (first at line {first[key.value]}); "
+                        "keep one of them"
+                    )
+                first[key.value] = line
+                lines.setdefault((*where, key.value), line)
+                walk(value, (*where, key.value), seen)
+        elif isinstance(n, yaml.SequenceNode):
+            for item in n.value:
+                walk(item, where, seen)
+
+    walk(node, (), set())
+
+
+def parse_file(path: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise KecsError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KecsError(f"{path}: cannot read it: {exc}") from exc
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise KecsError(f"{path}: the file is empty; a compose file needs a `services:` mapping")
+        lines: dict[tuple[str, ...], int] = {}
+        _check_nodes(node, path, lines)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
+        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        raise KecsError(f"{where}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise KecsError(f"{path}: invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise KecsError(f"{path}: the top level must be a mapping with a `services:` key")
+    for key in data:
+        if not isinstance(key, str) or (key not in TOP_LEVEL_KEYS and not key.startswith("x-")):
+            line = lines.get((str(key),), 1)
+            allowed = ", ".join(sorted(TOP_LEVEL_KEYS))
+            raise KecsError(f"{path}:{line}: unknown top-level key {key!r} (allowed: {allowed}, x-*)")
+    if GENERATED_MARKER in data:
+        raise KecsError(
+            f"{path}: this file was generated by kecs; run kecs on the compose files it was made from"
+        )
+    services = data.get("services")
+    if services is not None and not isinstance(services, dict):
+        raise KecsError(f"{path}:{lines.get(('services',), 1)}: `services` must be a mapping of names")
+    return data, lines
+
+
+# -- merging (Compose's rules for several -f files) ---------------------------------------
+
+# Keys whose list or mapping forms Compose treats as one mapping.
+_MAPPING_LIKE = {"environment", "labels", "annotations", "sysctls", "extra_hosts", "depends_on", "build_args"}
+# Sequences the later file replaces rather than extends.
+_REPLACED = {"command", "entrypoint", "test"}
+
+
+def _as_mapping(key: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return dict(value)
+    out: dict[str, Any] = {}
+    for item in value or []:
+        text = str(item)
+        if key == "depends_on":
+            out[text] = {"condition": "service_started"}
+        elif key == "extra_hosts":
+            name, _, address = text.replace("=", ":", 1).partition(":")
+            out[name] = address
+        else:
+            name, sep, val = text.partition("=")
+            out[name] = val if sep else None
+    return out
+
+
+def merge(base: Any, override: Any, key: str = "") -> Any:
+    if key in _MAPPING_LIKE and base is not None and override is not None:
+        merged = _as_mapping(key, base)
+        for k, v in _as_mapping(key, override).items():
+            merged[k] = merge(merged.get(k), v, k) if isinstance(v, dict) else v
+        return merged
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for k, v in override.items():
+            out[k] = merge(base[k], v, k) if k in base else v
+        return out
+    if isinstance(base, list) and isinstance(override, list) and key not in _REPLACED:
+        out_list = list(base)
+        for item in override:
+            if item not in out_list:
+                out_list.append(item)
+        return out_list
+    return override
+
+
+# -- interpolation -----------------------------------------------------------------------
+
+_VARIABLE = re.compile(
+    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
+    r"|(?P<named>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+def interpolate(value: Any, env: Mapping[str, str], where: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env, where) for v in value]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group("escaped"):
+            return "$"
+        name = match.group("braced") or match.group("named")
+        op, arg = match.group("op"), match.group("arg") or ""
+        current = env.get(name)
+        unset_or_empty = not current
+        if op in (":-", "-"):
+            missing = unset_or_empty if op == ":-" else current is None
+            return interpolate(arg, env, where) if missing else str(current)
+        if op in (":?", "?"):
+            missing = unset_or_empty if op == ":?" else current is None
+            if missing:
+                raise KecsError(f"{where}: required variable {name} is not set: {arg or 'no message'}")
+            return str(current)
+        if op in (":+", "+"):
+            present = not unset_or_empty if op == ":+" else current is not None
+            return interpolate(arg, env, where) if present else ""
+        return current or ""
+
+    return _VARIABLE.sub(substitute, value)
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return out
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KecsError(f"{path}: cannot read it: {exc}") from exc
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        name, sep, value = stripped.removeprefix("export ").partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name.strip()):
+            raise KecsError(f"{path}:{number}: expected NAME=value")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[name.strip()] = value
+    return out
+
+
+def load_project(
+    directory: str | None = None,
+    files: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Project:
+    """Read a compose project as `docker compose` would find it."""
+    paths = [os.path.abspath(f) for f in files] if files else None
+    if paths is None:
+        base = os.path.abspath(directory or ".")
+        if not os.path.isdir(base):
+            raise KecsError(f"{directory}: no such directory")
+        paths = find_files(base)
+    project_dir = os.path.abspath(directory) if directory and files else os.path.dirname(paths[0])
+    env = read_env_file(os.path.join(project_dir, ".env"))
+    env.update(os.environ if environ is None else environ)  # the shell wins over .env
+    raw: dict[str, Any] = {}
+    service_lines: dict[str, tuple[str, int]] = {}
+    for path in paths:
+        data, lines = parse_file(path)
+        for name in data.get("services") or {}:
+            service_lines.setdefault(name, (path, lines.get(("services", name), 0)))
+        raw = merge(raw, data) if raw else data
+    if not raw.get("services"):
+        raise KecsError(f"{paths[0]}: no services defined")
+    resolved = interpolate(raw, env, where=", ".join(os.path.relpath(p) for p in paths))
+    return Project(project_dir, paths, raw, resolved, dict(env), service_lines)

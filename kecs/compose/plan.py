@@ -1,0 +1,231 @@
+"""Decide, per service, whether it gets a proxy, and what the emulator must serve.
+
+Pure functions: the project model and the scan evidence in, a Plan out. No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kecs import __version__
+from kecs.compose.load import Project
+from kecs.errors import KecsError
+from kecs.scanner.model import Finding
+
+LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"
+MOTO_IMAGE = "motoserver/moto:5.1.4"
+PROXY_IMAGE = f"kecs-proxy:{__version__}"
+DEFAULT_REGION = "us-east-1"
+# Always served: credentials (STS) and roles (IAM) back every captured service.
+BASE_SERVICES = ("iam", "sts")
+EMULATORS = ("localstack", "moto", "external")
+
+
+@dataclass(frozen=True)
+class ServiceEvidence:
+    """What the scanner saw of one service: its build context or its image."""
+
+    source: str  # "build context ./api", "image shop/api:1"
+    scanned: bool
+    findings: tuple[Finding, ...] = ()
+    note: str = ""  # why it was not scanned
+
+
+@dataclass(frozen=True)
+class Options:
+    emulator: str = "localstack"
+    emulator_url: str | None = None
+    region: str = DEFAULT_REGION
+    localstack_image: str = LOCALSTACK_IMAGE
+    moto_image: str = MOTO_IMAGE
+    proxy_image: str = PROXY_IMAGE
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    name: str
+    captured: bool
+    reason: str
+    places: tuple[str, ...] = ()  # evidence, strongest first: "api/app.py:14"
+    sdks: tuple[str, ...] = ()
+    aws_services: tuple[str, ...] = ()
+    role: str | None = None
+    # A service whose SDK use names no service (`aws-sdk` v2 used dynamically):
+    # the emulator must then serve every service.
+    services_unknown: bool = False
+
+    @property
+    def proxy(self) -> str:
+        return f"{self.name}-kecs-proxy"
+
+
+@dataclass(frozen=True)
+class EmulatorPlan:
+    kind: str  # localstack | moto | external
+    name: str | None  # the compose service, None for an external emulator
+    image: str | None
+    url: str
+    aws_services: tuple[str, ...] | None  # None: all of them
+
+
+@dataclass(frozen=True)
+class Plan:
+    project: Project
+    services: tuple[ServicePlan, ...]
+    emulator: EmulatorPlan | None
+    region: str
+    proxy_image: str
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def captured(self) -> tuple[ServicePlan, ...]:
+        return tuple(s for s in self.services if s.captured)
+
+
+_KIND_ORDER = {"client": 0, "import": 1, "manifest": 2}
+
+
+def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Options:
+    """Project-level `x-kecs` settings, then command-line overrides (not None) on top."""
+    settings = project.resolved.get("x-kecs") or {}
+    where = project.files[0]
+    if not isinstance(settings, dict):
+        raise KecsError(f"{where}: x-kecs must be a mapping (emulator, emulator_url, region, images)")
+    unknown = set(settings) - {"emulator", "emulator_url", "region", "images"}
+    if unknown:
+        raise KecsError(
+            f"{where}: unknown x-kecs key {sorted(unknown)[0]!r} (known: emulator, emulator_url, region, images)"
+        )
+    images = settings.get("images") or {}
+    if not isinstance(images, dict) or set(images) - {"localstack", "moto", "proxy"}:
+        raise KecsError(f"{where}: x-kecs.images takes localstack, moto and proxy image references")
+    options = Options(
+        emulator=str(settings.get("emulator", "localstack")),
+        emulator_url=settings.get("emulator_url"),
+        region=str(settings.get("region", DEFAULT_REGION)),
+        localstack_image=str(images.get("localstack", LOCALSTACK_IMAGE)),
+        moto_image=str(images.get("moto", MOTO_IMAGE)),
+        proxy_image=str(images.get("proxy", PROXY_IMAGE)),
+    )
+    options = replace(options, **{k: v for k, v in overrides.items() if v is not None})
+    if options.emulator_url:
+        options = replace(options, emulator="external")
+    if options.emulator not in EMULATORS:
+        raise KecsError(
+            f"unknown emulator {options.emulator!r}: choose localstack or moto, or give --emulator-url"
+        )
+    if options.emulator == "external" and not options.emulator_url:
+        raise KecsError("an external emulator needs its URL: --emulator-url http://host:4566")
+    return options
+
+
+def _service_settings(project: Project, name: str, service: Mapping[str, Any]) -> dict[str, Any]:
+    settings = service.get("x-kecs") or {}
+    where = project.where(name)
+    if not isinstance(settings, dict):
+        raise KecsError(f"{where}: services.{name}.x-kecs must be a mapping (proxy, role, services)")
+    unknown = set(settings) - {"proxy", "role", "services"}
+    if unknown:
+        raise KecsError(
+            f"{where}: unknown key services.{name}.x-kecs.{sorted(unknown)[0]} (known: proxy, role, services)"
+        )
+    if "proxy" in settings and not isinstance(settings["proxy"], bool):
+        raise KecsError(f"{where}: services.{name}.x-kecs.proxy must be true or false")
+    extra = settings.get("services", [])
+    if not isinstance(extra, list) or not all(isinstance(s, str) for s in extra):
+        raise KecsError(f"{where}: services.{name}.x-kecs.services must be a list of AWS service names")
+    return settings
+
+
+def _plan_service(
+    project: Project, name: str, service: Mapping[str, Any], evidence: ServiceEvidence | None
+) -> ServicePlan:
+    settings = _service_settings(project, name, service)
+    extra = tuple(settings.get("services", []))
+    role = settings.get("role")
+    findings = sorted(
+        (f for f in (evidence.findings if evidence else ()) if f.kind != "lint"),
+        key=lambda f: (_KIND_ORDER.get(f.kind, 9), f.path, f.line),
+    )
+    found_services = tuple(sorted({s for f in findings for s in f.services} | set(extra)))
+    sdks = tuple(sorted({f.sdk for f in findings}))
+    places = tuple(dict.fromkeys(f"{f.path}:{f.line}" for f in findings))
+    network_mode = str(service.get("network_mode", ""))
+    base = ServicePlan(name, False, "", places, sdks, found_services, role)
+    if settings.get("proxy") is False:
+        return replace(base, reason="opted out (x-kecs.proxy: false)")
+    if network_mode in ("host", "none") or network_mode.startswith(("service:", "container:")):
+        return replace(
+            base,
+            reason=f"left as it is: network_mode {network_mode!r} (kecs cannot own its network namespace)",
+        )
+    unknown = not found_services
+    if settings.get("proxy") is True:
+        return replace(base, captured=True, reason="x-kecs.proxy: true", services_unknown=unknown)
+    if findings:
+        first = findings[0]
+        what = f"{first.sdk} {first.kind}"
+        if first.services:
+            what += f" ({', '.join(first.services)})"
+        return replace(
+            base, captured=True, reason=f"{what} at {first.path}:{first.line}", services_unknown=unknown
+        )
+    if evidence is None or not evidence.scanned:
+        why = evidence.note if evidence else "nothing to scan"
+        return replace(
+            base, reason=f"not scanned: {why}; set services.{name}.x-kecs.proxy: true to capture it"
+        )
+    return replace(base, reason=f"no AWS SDK use found in {evidence.source}")
+
+
+def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Options = Options()) -> Plan:
+    """Which services get a proxy, and the emulator that serves them. Pure."""
+    services = tuple(
+        _plan_service(project, name, service or {}, evidence.get(name))
+        for name, service in project.services.items()
+    )
+    names = set(project.services)
+    for item in services:
+        if item.captured and item.proxy in names:
+            raise KecsError(
+                f"{project.where(item.proxy)}: a service is already named {item.proxy!r}, the name kecs gives "
+                f"to {item.name}'s proxy; rename it"
+            )
+    captured = [s for s in services if s.captured]
+    notes: list[str] = []
+    emulator: EmulatorPlan | None = None
+    if captured:
+        aws: tuple[str, ...] | None
+        if any(s.services_unknown for s in captured):
+            aws = None
+            unknown = ", ".join(s.name for s in captured if s.services_unknown)
+            notes.append(
+                f"{unknown}: no AWS service named in the code; the emulator serves all services "
+                "(name them with x-kecs.services to narrow it)"
+            )
+        else:
+            aws = tuple(sorted({a for s in captured for a in s.aws_services} | set(BASE_SERVICES)))
+        if options.emulator == "external":
+            assert options.emulator_url
+            emulator = EmulatorPlan("external", None, None, options.emulator_url, aws)
+        elif options.emulator == "moto":
+            name = _free_name("kecs-moto", names)
+            emulator = EmulatorPlan("moto", name, options.moto_image, f"http://{name}:5000", aws)
+        else:
+            name = _free_name("kecs-localstack", names)
+            emulator = EmulatorPlan("localstack", name, options.localstack_image, f"http://{name}:4566", aws)
+    else:
+        notes.append("no service uses an AWS SDK: nothing to capture, no emulator added")
+    if "version" in project.raw:
+        notes.append(
+            "the obsolete top-level `version` is dropped: depends_on conditions need the Compose spec"
+        )
+    return Plan(project, services, emulator, options.region, options.proxy_image, tuple(notes))
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    raise KecsError(f"a service is already named {name!r}, the name kecs gives to the emulator; rename it")

@@ -1,0 +1,233 @@
+"""Turn a Plan into the compose file `docker compose` (v2) and docker-compose 1.29 both run."""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+import yaml
+
+from kecs import __version__
+from kecs.compose.load import GENERATED_MARKER
+from kecs.compose.plan import EmulatorPlan, Plan, ServicePlan
+
+# Keys the engine refuses on a service joined with network_mode "service:X": they
+# belong to the namespace owner, the proxy (FACTS.md, "Docker and Compose").
+MOVED_TO_PROXY = (
+    "ports", "expose", "networks", "hostname", "domainname", "dns", "dns_search", "dns_opt",
+    "extra_hosts", "mac_address", "links", "network_mode",
+)  # fmt: skip
+TRUST_DIR = "/etc/kecs/trust"
+CA_DIR = "/etc/kecs/ca"
+KECS_DIR = "./.kecs"
+
+
+def _env_names(environment: Any) -> set[str]:
+    if isinstance(environment, dict):
+        return set(environment)
+    return {str(item).split("=", 1)[0] for item in environment or []}
+
+
+def _add_env(service: dict[str, Any], values: dict[str, str]) -> None:
+    """Add variables the user did not set, keeping the list or mapping form they used."""
+    environment = service.get("environment")
+    present = _env_names(environment)
+    missing = {k: v for k, v in values.items() if k not in present}
+    if not missing:
+        return
+    if isinstance(environment, list):
+        service["environment"] = environment + [f"{k}={v}" for k, v in missing.items()]
+    else:
+        service["environment"] = {**(environment or {}), **missing}
+
+
+def trust_environment(item: ServicePlan, region: str) -> dict[str, str]:
+    bundle = f"{TRUST_DIR}/bundle.pem"
+    env = {
+        # botocore and the AWS CLI: replaces certifi, so the bundle holds the usual roots too.
+        "AWS_CA_BUNDLE": bundle,
+        # OpenSSL-based stacks (Go, Ruby, Rust, PHP, curl) and Python's requests.
+        "SSL_CERT_FILE": bundle,
+        "REQUESTS_CA_BUNDLE": bundle,
+        "CURL_CA_BUNDLE": bundle,
+        "NODE_EXTRA_CA_CERTS": f"{TRUST_DIR}/root.crt",  # additive
+        # As ECS sets them.
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
+    if any(sdk.startswith(("aws-sdk-java", "aws-sdk-kotlin")) for sdk in item.sdks):
+        env["JAVA_TOOL_OPTIONS"] = (
+            f"-Djavax.net.ssl.trustStore={TRUST_DIR}/truststore.p12 "
+            "-Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword=changeit"
+        )
+    return env
+
+
+def _credentials_environment(service: dict[str, Any], name: str) -> dict[str, str]:
+    """The ECS container-credentials variable, unless the service brings its own credentials."""
+    own = {"AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE"}
+    present = _env_names(service.get("environment"))
+    if present & own or any(n.startswith("AWS_CONTAINER_CREDENTIALS") for n in present):
+        return {}
+    return {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": f"/v2/credentials/{name}"}
+
+
+def _networks_with_alias(networks: Any, alias: str) -> dict[str, Any]:
+    if not networks:
+        networks = ["default"]
+    if isinstance(networks, list):
+        networks = {str(n): None for n in networks}
+    out: dict[str, Any] = {}
+    for network, settings in networks.items():
+        settings = dict(settings or {})
+        aliases = list(settings.get("aliases") or [])
+        if alias not in aliases:
+            aliases.insert(0, alias)
+        settings["aliases"] = aliases
+        out[network] = settings
+    return out
+
+
+def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    environment = {"KECS_SERVICE": item.name, "KECS_REGION": plan.region}
+    if plan.emulator is not None:
+        environment["KECS_EMULATOR_URL"] = plan.emulator.url
+    if item.role:
+        environment["KECS_ROLE"] = item.role
+    proxy: dict[str, Any] = {
+        "image": plan.proxy_image,
+        "command": ["kecs", "proxy"],
+        "cap_add": ["NET_ADMIN", "NET_RAW"],
+        "environment": environment,
+        "volumes": [f"{KECS_DIR}/ca:{CA_DIR}:ro"],
+        "labels": {"dev.kecs.role": "proxy", "dev.kecs.app": item.name},
+        # Healthy only once the capture rules are in place and every listener answers.
+        "healthcheck": {
+            "test": ["CMD", "kecs", "proxy", "--check"],
+            "interval": "2s",
+            "timeout": "2s",
+            "retries": 30,
+            "start_period": "2s",
+        },
+    }
+    for key in MOVED_TO_PROXY:
+        if key in app and key != "networks":
+            proxy[key] = app[key]
+    if app.get("network_mode") in ("bridge", "default"):
+        proxy["network_mode"] = app["network_mode"]
+    else:
+        proxy.pop("network_mode", None)
+        proxy["networks"] = _networks_with_alias(app.get("networks"), item.name)
+    if "restart" in app:
+        proxy["restart"] = app["restart"]
+    if plan.emulator is not None and plan.emulator.name is not None:
+        proxy["depends_on"] = {plan.emulator.name: {"condition": "service_healthy"}}
+    return proxy
+
+
+def _join_app(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    app = dict(app)
+    for key in MOVED_TO_PROXY:
+        app.pop(key, None)
+    app.pop("x-kecs", None)
+    app["network_mode"] = f"service:{item.proxy}"
+    depends_on = app.get("depends_on") or {}
+    if isinstance(depends_on, list):
+        depends_on = {str(name): {"condition": "service_started"} for name in depends_on}
+    app["depends_on"] = {item.proxy: {"condition": "service_healthy"}, **depends_on}
+    app["volumes"] = [*(app.get("volumes") or []), f"{KECS_DIR}/trust:{TRUST_DIR}:ro"]
+    _add_env(app, trust_environment(item, plan.region))
+    _add_env(app, _credentials_environment(app, item.name))
+    return app
+
+
+def _emulator_service(emulator: EmulatorPlan, plan: Plan, networks: list[str]) -> dict[str, Any]:
+    assert emulator.image is not None
+    service: dict[str, Any] = {"image": emulator.image}
+    environment: dict[str, str] = {}
+    if emulator.kind == "localstack":
+        if emulator.aws_services is not None:
+            environment["SERVICES"] = ",".join(emulator.aws_services)
+        # Queue URLs with AWS host names, which the proxies capture (FACTS.md).
+        environment["SQS_ENDPOINT_STRATEGY"] = "dynamic"
+        environment["AWS_DEFAULT_REGION"] = plan.region
+        if plan.project.env.get("LOCALSTACK_AUTH_TOKEN"):
+            environment["LOCALSTACK_AUTH_TOKEN"] = "${LOCALSTACK_AUTH_TOKEN}"
+        test = ["CMD", "curl", "-fsS", "http://localhost:4566/_localstack/health"]
+    else:
+        environment["MOTO_PORT"] = "5000"
+        test = [
+            "CMD",
+            "python3",
+            "-c",
+            "import urllib.request; urllib.request.urlopen('http://localhost:5000/moto-api/')",
+        ]
+    service["environment"] = environment
+    service["labels"] = {"dev.kecs.role": "emulator"}
+    service["healthcheck"] = {
+        "test": test,
+        "interval": "2s",
+        "timeout": "3s",
+        "retries": 60,
+        "start_period": "5s",
+    }
+    if networks != ["default"]:
+        service["networks"] = networks
+    return service
+
+
+def render(plan: Plan) -> dict[str, Any]:
+    """The generated compose document as a mapping (variables kept as the user wrote them)."""
+    raw = copy.deepcopy(plan.project.raw)
+    raw.pop("version", None)
+    raw.pop("x-kecs", None)
+    services: dict[str, Any] = {}
+    networks_used: list[str] = []
+    for name, service in (raw.get("services") or {}).items():
+        item = next(s for s in plan.services if s.name == name)
+        service = dict(service or {})
+        if not item.captured:
+            service.pop("x-kecs", None)
+            services[name] = service
+            continue
+        proxy = _proxy_service(item, service, plan)
+        for network in proxy.get("networks", {}):
+            if network not in networks_used:
+                networks_used.append(network)
+        services[item.proxy] = proxy
+        services[name] = _join_app(item, service, plan)
+    if plan.emulator is not None and plan.emulator.name is not None:
+        services[plan.emulator.name] = _emulator_service(plan.emulator, plan, networks_used or ["default"])
+    out: dict[str, Any] = {}
+    out[GENERATED_MARKER] = {
+        "version": __version__,
+        "from": [os.path.relpath(f, plan.project.directory) for f in plan.project.files],
+    }
+    for key, value in raw.items():
+        out[key] = services if key == "services" else value
+    return out
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def to_yaml(document: dict[str, Any], sources: list[str]) -> str:
+    header = (
+        f"# Generated by kecs {__version__} from {', '.join(sources)}. Do not edit:\n"
+        "# run `kecs compose` again after changing them. Start it with\n"
+        "#   docker compose -f <this file> up\n"
+    )
+    body = yaml.dump(
+        document, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000, allow_unicode=True
+    )
+    return header + body
