@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import pytest
+
+from kecs.compose.load import load_project
+from kecs.compose.plan import Options, ServiceEvidence, options_from_project, plan
+from kecs.errors import KecsError
+from kecs.scanner.model import Finding
+from tests.compose.conftest import MakeProject
+
+
+def finding(path: str, kind: str, sdk: str, *services: str, line: int = 1) -> Finding:
+    return Finding(path, line, 1, "python", sdk, tuple(services), kind, "x")
+
+
+def test_who_is_captured_and_why(make_project: MakeProject) -> None:
+    root = make_project(
+        {
+            "compose.yaml": """
+                services:
+                  api: {build: ./api}
+                  web: {build: ./web}
+                  cache: {image: redis}
+                  forced: {image: tool, x-kecs: {proxy: true, services: [sqs], role: reader}}
+                  optout: {build: ./api, x-kecs: {proxy: false}}
+                  hostnet: {build: ./api, network_mode: host}
+                  libonly: {build: ./lib}
+                """
+        }
+    )
+    project = load_project(str(root), environ={})
+    api = (
+        finding("api/requirements.txt", "manifest", "boto3"),
+        finding("api/app.py", "client", "boto3", "s3", line=3),
+    )
+    evidence = {
+        "api": ServiceEvidence("build context api", True, api),
+        "web": ServiceEvidence("build context web", True, ()),
+        "cache": ServiceEvidence("image redis", False, note="image redis is not in the local Docker daemon"),
+        "forced": ServiceEvidence("image tool", False, note="x"),
+        "optout": ServiceEvidence("build context api", True, api),
+        "hostnet": ServiceEvidence("build context api", True, api),
+        "libonly": ServiceEvidence(
+            "build context lib", True, (finding("lib/req.txt", "manifest", "aws-sdk-js"),)
+        ),
+    }
+    result = plan(project, evidence, Options())
+    rows = {s.name: (s.captured, s.reason, s.aws_services) for s in result.services}
+    assert rows["api"] == (True, "boto3 client (s3) at api/app.py:3", ("s3",))
+    assert rows["web"] == (False, "no AWS SDK use found in build context web", ())
+    assert rows["cache"][0] is False
+    assert "not scanned: image redis is not in the local Docker daemon" in rows["cache"][1]
+    assert "x-kecs.proxy: true to capture it" in rows["cache"][1]
+    assert rows["forced"] == (True, "x-kecs.proxy: true", ("sqs",))
+    assert rows["optout"] == (False, "opted out (x-kecs.proxy: false)", ("s3",))
+    assert rows["hostnet"][0] is False and "network_mode 'host'" in rows["hostnet"][1]
+    assert rows["libonly"][0] is True
+    assert next(s for s in result.services if s.name == "forced").role == "reader"
+    assert result.services[0].places == ("api/app.py:3", "api/requirements.txt:1")
+    # libonly names no AWS service: the emulator must serve everything.
+    assert result.emulator is not None and result.emulator.aws_services is None
+    assert any("libonly" in note and "all services" in note for note in result.notes)
+
+
+def test_emulator_services_and_choices(make_project: MakeProject) -> None:
+    root = make_project({"compose.yaml": "services:\n  api: {build: .}\n  w: {build: .}\n"})
+    project = load_project(str(root), environ={})
+    evidence = {
+        "api": ServiceEvidence(".", True, (finding("a.py", "client", "boto3", "sqs"),)),
+        "w": ServiceEvidence(".", True, (finding("b.py", "client", "boto3", "dynamodb", "s3"),)),
+    }
+    localstack = plan(project, evidence, Options()).emulator
+    assert localstack is not None
+    assert (localstack.kind, localstack.name, localstack.url) == (
+        "localstack",
+        "kecs-localstack",
+        "http://kecs-localstack:4566",
+    )
+    assert localstack.aws_services == ("dynamodb", "iam", "s3", "sqs", "sts")
+    moto = plan(project, evidence, Options(emulator="moto")).emulator
+    assert moto is not None and (moto.name, moto.url) == ("kecs-moto", "http://kecs-moto:5000")
+    external = plan(
+        project, evidence, Options(emulator="external", emulator_url="http://10.0.0.5:4566")
+    ).emulator
+    assert external is not None and (external.name, external.url) == (None, "http://10.0.0.5:4566")
+
+
+def test_nothing_to_capture(make_project: MakeProject) -> None:
+    root = make_project({"compose.yaml": "services:\n  web: {build: .}\n"})
+    result = plan(load_project(str(root), environ={}), {"web": ServiceEvidence(".", True, ())})
+    assert result.emulator is None and result.captured == ()
+
+
+def test_options_from_x_kecs_and_overrides(make_project: MakeProject) -> None:
+    root = make_project(
+        {
+            "compose.yaml": """
+                x-kecs:
+                  emulator: moto
+                  region: eu-west-1
+                  images: {proxy: "reg/proxy:${TAG:-2}"}
+                services: {a: {image: a}}
+                """
+        }
+    )
+    project = load_project(str(root), environ={})
+    options = options_from_project(project, {"region": None, "localstack_image": "ls:custom"})
+    assert (options.emulator, options.region, options.proxy_image) == ("moto", "eu-west-1", "reg/proxy:2")
+    assert options.localstack_image == "ls:custom"
+    assert options_from_project(project, {"emulator_url": "http://x:1"}).emulator == "external"
+
+
+@pytest.mark.parametrize(
+    ("compose", "message"),
+    [
+        ("x-kecs: {emulater: moto}\nservices: {a: {image: a}}\n", "unknown x-kecs key 'emulater'"),
+        ("x-kecs: {emulator: minio}\nservices: {a: {image: a}}\n", "unknown emulator 'minio'"),
+        (
+            "services:\n  a: {image: a, x-kecs: {proxy: yes please}}\n",
+            r"compose.yaml:2: services.a.x-kecs.proxy must be true or false",
+        ),
+        ("services:\n  a: {image: a, x-kecs: {rol: x}}\n", "unknown key services.a.x-kecs.rol"),
+        (
+            "services:\n  a: {image: a, x-kecs: {proxy: true}}\n  a-kecs-proxy: {image: b}\n",
+            "already named 'a-kecs-proxy'",
+        ),
+    ],
+)
+def test_bad_settings(make_project: MakeProject, compose: str, message: str) -> None:
+    root = make_project({"compose.yaml": compose})
+    project = load_project(str(root), environ={})
+    with pytest.raises(KecsError, match=message):
+        plan(project, {}, options_from_project(project, {}))

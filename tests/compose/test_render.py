@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from kecs.compose.load import load_project
+from kecs.compose.plan import Options, ServiceEvidence, plan
+from kecs.compose.render import render, to_yaml
+from kecs.scanner.model import Finding
+from tests.compose.conftest import MakeProject
+from tests.conftest import require
+
+SCHEMA = json.loads((Path(__file__).parent.parent / "data" / "compose-spec.schema.json").read_text())
+
+COMPOSE = """
+services:
+  api:
+    build: ./api
+    image: shop/api:${TAG:-dev}
+    hostname: api-host
+    ports: ["8000:8000"]
+    expose: ["9000"]
+    dns: [1.1.1.1]
+    extra_hosts: ["db.local:10.0.0.2"]
+    environment:
+      - BUCKET=b
+      - AWS_REGION=eu-central-1
+    depends_on: [db]
+    volumes: [./data:/data]
+    restart: unless-stopped
+    networks:
+      front:
+      back:
+        aliases: [api-internal]
+  java:
+    build: ./java
+    environment:
+      AWS_ACCESS_KEY_ID: from-user
+    networks: [back]
+  db:
+    image: postgres:16
+    networks: [back]
+  web:
+    build: ./web
+    ports: ["8080:8080"]
+    networks: [front]
+networks:
+  front: {}
+  back: {}
+"""
+
+
+def generated(make_project: MakeProject, options: Options = Options()) -> tuple[dict[str, Any], str, Path]:
+    root = make_project({"compose.yaml": COMPOSE})
+    project = load_project(str(root), environ={})
+    evidence = {
+        "api": ServiceEvidence(
+            "api", True, (Finding("api/app.py", 2, 1, "python", "boto3", ("s3",), "client", "x"),)
+        ),
+        "java": ServiceEvidence(
+            "java", True, (Finding("java/A.java", 3, 1, "java", "aws-sdk-java-v2", ("sqs",), "client", "x"),)
+        ),
+        "db": ServiceEvidence("image postgres:16", False, note="not in the daemon"),
+        "web": ServiceEvidence("web", True, ()),
+    }
+    document = render(plan(project, evidence, options))
+    return document, to_yaml(document, ["compose.yaml"]), root
+
+
+def test_proxy_owns_the_namespace(make_project: MakeProject) -> None:
+    doc, _, _ = generated(make_project)
+    services = doc["services"]
+    proxy, api = services["api-kecs-proxy"], services["api"]
+    # What the engine refuses on a joined service moved to the namespace owner.
+    for key in ("ports", "expose", "hostname", "dns", "extra_hosts", "networks"):
+        assert key not in api, key
+    assert proxy["ports"] == ["8000:8000"] and proxy["expose"] == ["9000"]
+    assert proxy["hostname"] == "api-host" and proxy["dns"] == ["1.1.1.1"]
+    assert proxy["extra_hosts"] == ["db.local:10.0.0.2"]
+    assert proxy["networks"] == {"front": {"aliases": ["api"]}, "back": {"aliases": ["api", "api-internal"]}}
+    assert api["network_mode"] == "service:api-kecs-proxy"
+    assert api["depends_on"] == {
+        "api-kecs-proxy": {"condition": "service_healthy"},
+        "db": {"condition": "service_started"},
+    }
+    assert proxy["depends_on"] == {"kecs-localstack": {"condition": "service_healthy"}}
+    assert proxy["cap_add"] == ["NET_ADMIN", "NET_RAW"]
+    assert proxy["restart"] == "unless-stopped"
+    assert proxy["healthcheck"]["test"] == ["CMD", "kecs", "proxy", "--check"]
+    assert proxy["volumes"] == ["./.kecs/ca:/etc/kecs/ca:ro"]
+    assert proxy["environment"]["KECS_EMULATOR_URL"] == "http://kecs-localstack:4566"
+
+
+def test_app_keeps_what_the_user_wrote(make_project: MakeProject) -> None:
+    doc, _, _ = generated(make_project)
+    api = doc["services"]["api"]
+    assert api["image"] == "shop/api:${TAG:-dev}"  # variables stay for Compose
+    assert api["build"] == "./api" and api["restart"] == "unless-stopped"
+    assert api["volumes"] == ["./data:/data", "./.kecs/trust:/etc/kecs/trust:ro"]
+    env = api["environment"]
+    assert isinstance(env, list)  # the user's list form is kept
+    assert "BUCKET=b" in env and "AWS_REGION=eu-central-1" in env
+    assert "AWS_REGION=us-east-1" not in env  # the user's value wins
+    assert "AWS_DEFAULT_REGION=us-east-1" in env
+    assert "AWS_CA_BUNDLE=/etc/kecs/trust/bundle.pem" in env
+    assert "NODE_EXTRA_CA_CERTS=/etc/kecs/trust/root.crt" in env
+    assert "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/api" in env
+    assert not any(e.startswith("JAVA_TOOL_OPTIONS") for e in env)
+    java = doc["services"]["java"]["environment"]
+    assert "-Djavax.net.ssl.trustStore=/etc/kecs/trust/truststore.p12" in java["JAVA_TOOL_OPTIONS"]
+    assert "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" not in java  # the user brings credentials
+    assert doc["services"]["db"] == {"image": "postgres:16", "networks": ["back"]}
+    assert doc["services"]["web"] == {"build": "./web", "ports": ["8080:8080"], "networks": ["front"]}
+    assert doc["networks"] == {"front": {}, "back": {}}
+
+
+def test_emulator_joins_the_proxies_networks(make_project: MakeProject) -> None:
+    doc, _, _ = generated(make_project)
+    localstack = doc["services"]["kecs-localstack"]
+    assert localstack["image"] == "localstack/localstack:4.14.0"
+    assert localstack["environment"] == {
+        "SERVICES": "iam,s3,sqs,sts",
+        "SQS_ENDPOINT_STRATEGY": "dynamic",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    assert localstack["networks"] == ["front", "back"]
+    assert "/_localstack/health" in localstack["healthcheck"]["test"][-1]
+
+
+def test_moto_and_external(make_project: MakeProject) -> None:
+    doc, _, _ = generated(make_project, Options(emulator="moto", moto_image="moto:local"))
+    assert doc["services"]["kecs-moto"]["image"] == "moto:local"
+    assert doc["services"]["api-kecs-proxy"]["environment"]["KECS_EMULATOR_URL"] == "http://kecs-moto:5000"
+    doc, _, _ = generated(
+        make_project, Options(emulator="external", emulator_url="http://host.docker.internal:4566")
+    )
+    assert not any(name.startswith("kecs-") for name in doc["services"])
+    assert "depends_on" not in doc["services"]["api-kecs-proxy"]
+
+
+def test_yaml_is_valid_compose_and_marked_generated(make_project: MakeProject) -> None:
+    doc, text, _ = generated(make_project)
+    assert text.startswith("# Generated by kecs ")
+    assert "!reset" not in text and "!override" not in text
+    parsed = yaml.safe_load(text)
+    assert parsed == doc
+    assert parsed["x-kecs-generated"]["from"] == ["compose.yaml"]
+    jsonschema.Draft7Validator(SCHEMA).validate(parsed)
+
+
+@pytest.mark.integration
+def test_docker_compose_accepts_it(make_project: MakeProject) -> None:
+    binary = shutil.which("docker-compose")
+    require(binary is not None, "docker-compose (Debian package docker-compose)")
+    assert binary is not None
+    _, text, root = generated(make_project)
+    for sub in ("api", "java", "web"):
+        (root / sub).mkdir(exist_ok=True)
+    (root / "compose.kecs.yaml").write_text(text)
+    result = subprocess.run(
+        [binary, "-f", str(root / "compose.kecs.yaml"), "config"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(result.stdout)
+    assert config["services"]["api"]["network_mode"] == "service:api-kecs-proxy"
+    assert config["services"]["api"]["image"] == "shop/api:dev"  # Compose resolved the variable
