@@ -123,7 +123,7 @@ def test_bad_files_name_the_place(make_project: MakeProject, text: str, message:
 
 def test_missing_compose_file(make_project: MakeProject) -> None:
     root = make_project({"README": "x"})
-    with pytest.raises(KecsError, match="no compose file .looked for compose.yaml"):
+    with pytest.raises(KecsError, match=r"no compose file \(looked for compose\.yaml"):
         load_project(str(root))
 
 

@@ -57,7 +57,8 @@ networks:
 """
 
 
-def generated(make_project: MakeProject, options: Options = Options()) -> tuple[dict[str, Any], str, Path]:
+def generated(make_project: MakeProject, options: Options | None = None) -> tuple[dict[str, Any], str, Path]:
+    options = options or Options()
     root = make_project({"compose.yaml": COMPOSE})
     project = load_project(str(root), environ={})
     evidence = {
