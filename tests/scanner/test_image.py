@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from kecs.scanner.image import ImageError, ImageOptions, scan_image
+from tests.scanner.imagekit import docker_save, layer, oci_layout
+
+APP = 'import boto3\nsqs = boto3.client("sqs")\n'
+DIST = "Metadata-Version: 2.1\nName: boto3\nVersion: 1.26.27\n"
+
+
+def summary(report) -> list[tuple[str, str, str, tuple[str, ...]]]:  # type: ignore[no-untyped-def]
+    return [(f.path, f.kind, f.sdk, f.services) for f in report.findings]
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
+def test_layers_whiteouts_and_opaque_dirs(tmp_path: Path, compression: str) -> None:
+    base = layer(
+        {
+            "usr/lib/python3/dist-packages/boto3-1.26.27.dist-info/METADATA": DIST,
+            "app/old.py": 'import boto3\nboto3.client("s3")\n',
+            "app/jobs/cron.py": 'import boto3\nboto3.client("events")\n',
+            "app/replaced.py": 'import boto3\nboto3.client("sns")\n',
+        },
+        compression,
+    )
+    top = layer(
+        {
+            "app/.wh.old.py": b"",
+            "app/jobs/.wh..wh..opq": b"",
+            "app/jobs/new.py": "print('no aws')\n",
+            "app/replaced.py": "print('rewritten without aws')\n",
+            "app/main.py": APP,
+        },
+        compression,
+    )
+    archive = docker_save(tmp_path / "img.tar", [(["shop/api:1"], [base, top])])
+    report = scan_image(str(archive))
+    assert summary(report) == [
+        ("/app/main.py", "import", "boto3", ()),
+        ("/app/main.py", "client", "boto3", ("sqs",)),
+        ("/usr/lib/python3/dist-packages/boto3-1.26.27.dist-info/METADATA", "installed", "boto3", ()),
+    ]
+    layers = {f.path: f.layer for f in report.findings}
+    assert (
+        layers["/app/main.py"].startswith("sha256:")
+        and layers["/app/main.py"]
+        != layers["/usr/lib/python3/dist-packages/boto3-1.26.27.dist-info/METADATA"]
+    )
+    assert report.findings[-1].evidence == "boto3 1.26.27"
+    assert report.services == ["sqs"]
+
+
+def test_oci_layout_directory_and_tar(tmp_path: Path) -> None:
+    layers = [
+        layer(
+            {
+                "usr/src/app/index.js": 'const { S3Client } = require("@aws-sdk/client-s3");\nnew S3Client({});\n'
+            },
+            "gzip",
+        )
+    ]
+    directory = tmp_path / "oci"
+    directory.mkdir()
+    oci_layout(directory, layers)
+    tar = oci_layout(tmp_path / "oci.tar", layers, as_tar=True)
+    for target in (directory, tar):
+        report = scan_image(str(target))
+        assert [(f.path, f.kind, f.services) for f in report.findings] == [
+            ("/usr/src/app/index.js", "import", ("s3",)),
+            ("/usr/src/app/index.js", "client", ("s3",)),
+        ]
+
+
+def test_blobs_before_manifest_still_stack_in_order(tmp_path: Path) -> None:
+    """The daemon's stream may put the manifest last: state is kept per path, ordered at the end."""
+    first = layer({"app/a.py": APP})
+    second = layer({"app/.wh.a.py": b""})
+    archive = docker_save(tmp_path / "img.tar", [(["x:1"], [first, second])], blobs_first=True)
+    assert scan_image(str(archive)).findings == []
+
+
+def test_installed_packages_in_many_ecosystems(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    jar = io.BytesIO()
+    with zipfile.ZipFile(jar, "w") as z:
+        z.writestr(
+            "META-INF/maven/software.amazon.awssdk/s3/pom.properties",
+            "groupId=software.amazon.awssdk\nartifactId=s3\nversion=2.20.0\n",
+        )
+    boot = io.BytesIO()
+    with zipfile.ZipFile(boot, "w") as z:
+        z.writestr("BOOT-INF/lib/sqs-2.20.0.jar", _jar("software.amazon.awssdk", "sqs"))
+    files = {
+        "app/node_modules/@aws-sdk/client-dynamodb/package.json": json.dumps(
+            {"name": "@aws-sdk/client-dynamodb", "version": "3.4.0"}
+        ),
+        "app/node_modules/left-pad/package.json": json.dumps({"name": "left-pad", "version": "1.0.0"}),
+        "usr/local/bundle/specifications/aws-sdk-s3-1.140.0.gemspec": "# gemspec\n",
+        "var/www/vendor/composer/installed.json": json.dumps(
+            {"packages": [{"name": "aws/aws-sdk-php", "version": "3.2"}]}
+        ),
+        "app/Api.deps.json": json.dumps({"libraries": {"AWSSDK.SQS/3.7.1": {}, "Newtonsoft.Json/13": {}}}),
+        "opt/app/lib/aws-s3.jar": jar.getvalue(),
+        "opt/app/app.jar": boot.getvalue(),
+        "usr/lib/python3.11/site-packages/aiobotocore-2.5.0.dist-info/METADATA": "Name: aiobotocore\n",
+    }
+    report = scan_image(str(docker_save(tmp_path / "i.tar", [(["x:1"], [layer(files)])])))
+    assert {(f.path, f.sdk, f.services, f.evidence) for f in report.findings} == {
+        (
+            "/app/node_modules/@aws-sdk/client-dynamodb/package.json",
+            "aws-sdk-js-v3",
+            ("dynamodb",),
+            "@aws-sdk/client-dynamodb 3.4.0",
+        ),
+        (
+            "/usr/local/bundle/specifications/aws-sdk-s3-1.140.0.gemspec",
+            "aws-sdk-ruby",
+            ("s3",),
+            "aws-sdk-s3 1.140.0",
+        ),
+        ("/var/www/vendor/composer/installed.json", "aws-sdk-php", (), "aws/aws-sdk-php 3.2"),
+        ("/app/Api.deps.json", "aws-sdk-net", ("sqs",), "AWSSDK.SQS 3.7.1"),
+        ("/opt/app/lib/aws-s3.jar", "aws-sdk-java-v2", ("s3",), "software.amazon.awssdk:s3 2.20.0"),
+        ("/opt/app/app.jar", "aws-sdk-java-v2", ("sqs",), "software.amazon.awssdk:sqs 2.20.0"),
+        (
+            "/usr/lib/python3.11/site-packages/aiobotocore-2.5.0.dist-info/METADATA",
+            "aiobotocore",
+            (),
+            "aiobotocore 2.5.0",
+        ),
+    }
+    assert {f.kind for f in report.findings} == {"installed"}
+
+
+def _jar(group: str, artifact: str) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr(
+            f"META-INF/maven/{group}/{artifact}/pom.properties",
+            f"groupId={group}\nartifactId={artifact}\nversion=2.20.0\n",
+        )
+    return buffer.getvalue()
+
+
+def test_multi_image_archives(tmp_path: Path) -> None:
+    archive = docker_save(
+        tmp_path / "two.tar",
+        [(["shop/api:1"], [layer({"app/a.py": APP})]), (["shop/web:2"], [layer({"app/w.py": "print(1)\n"})])],
+    )
+    with pytest.raises(
+        ImageError, match=r"several images \(shop/api:1, shop/web:2\); pick one with ARCHIVE:TAG"
+    ):
+        scan_image(str(archive))
+    assert scan_image(f"{archive}:shop/api:1").services == ["sqs"]
+    assert scan_image(str(archive), ImageOptions(tag="shop/web:2")).findings == []
+    with pytest.raises(ImageError, match="no image tagged 'nope'.*shop/api:1, shop/web:2"):
+        scan_image(str(archive), ImageOptions(tag="nope"))
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"../../etc/passwd": "x"}, "leaves the image root"),
+        ({"app/../../x.py": APP}, "leaves the image root"),
+    ],
+)
+def test_hostile_members_are_rejected(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    archive = docker_save(tmp_path / "bad.tar", [(["x:1"], [layer(files)])])  # type: ignore[arg-type]
+    with pytest.raises(ImageError, match=message) as info:
+        scan_image(str(archive))
+    assert str(archive) in str(info.value)
+
+
+def test_absolute_paths_links_and_devices_are_read_safely(tmp_path: Path) -> None:
+    files = {
+        "/app/abs.py": APP,
+        "app/link.py": ("symlink", "/etc/shadow"),
+        "app/hard.py": ("hardlink", "app/abs.py"),
+        "app/out": ("symlink", "../../../../root"),
+    }
+    archive = docker_save(tmp_path / "links.tar", [(["x:1"], [layer(files)])])  # type: ignore[arg-type]
+    report = scan_image(str(archive))
+    assert {f.path for f in report.findings} == {"/app/abs.py"}
+    assert not (tmp_path / "root").exists()
+
+
+def test_truncated_and_garbage_archives(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    noise = bytes(rng.randrange(256) for _ in range(200_000))
+    archive = docker_save(
+        tmp_path / "img.tar", [(["x:1"], [layer({"app/a.py": APP, "app/blob.bin": noise}, "gzip")])]
+    )
+    data = archive.read_bytes()
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match=r"cut.tar: .*truncated"):
+        scan_image(str(cut))
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"\x00garbage" * 1000)
+    with pytest.raises(ImageError, match="junk.tar: "):
+        scan_image(str(junk))
+
+
+def test_decompression_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kecs.scanner.image as image
+
+    monkeypatch.setattr(image, "BOMB_FLOOR", 1 << 20)  # the real floor is a gigabyte
+    bomb = layer({"app/zeros.bin": b"\x00" * (64 << 20)}, "gzip")
+    archive = docker_save(tmp_path / "bomb.tar", [(["x:1"], [bomb])])
+    with pytest.raises(ImageError, match="decompression bomb"):
+        scan_image(str(archive))
+
+
+def test_progress_reports_bytes(tmp_path: Path) -> None:
+    archive = docker_save(tmp_path / "img.tar", [(["x:1"], [layer({"app/a.py": APP})])])
+    seen: list[tuple[int, int]] = []
+    scan_image(str(archive), ImageOptions(progress=lambda done, total: seen.append((done, total))))
+    assert seen and seen[-1] == (archive.stat().st_size, archive.stat().st_size)
+
+
+def test_missing_image(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="no-such-image-kecs:1: no such file, and"):
+        scan_image("no-such-image-kecs:1")
