@@ -23,7 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     scan = commands.add_parser("scan", help="find AWS SDK use in source trees")
-    scan.add_argument("paths", nargs="+", metavar="PATH", help="files or directories to scan")
+    scan.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to scan")
+    scan.add_argument(
+        "--image",
+        metavar="REF_OR_FILE",
+        help="scan a container image: a docker save tar or OCI layout (ARCHIVE[:TAG]), or an image of the local daemon",
+    )
     scan.add_argument("--format", choices=("table", "json", "sarif"), default="table")
     scan.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     scan.add_argument("--check", action="store_true", help="exit 1 when there are lint findings")
@@ -68,45 +73,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(enabled: bool):  # type: ignore[no-untyped-def]
+def _progress(enabled: bool, unit: str):  # type: ignore[no-untyped-def]
+    """A transient progress bar on a terminal: (files or bytes) done of total."""
     if not enabled:
         return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(
-        TextColumn("scanning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-        console=None,
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
     )
+
+    count = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
+    progress = Progress(TextColumn("scanning"), BarColumn(), count, TimeElapsedColumn(), transient=True)
     task = progress.add_task("scan", total=None)
 
     def update(done: int, total: int) -> None:
-        progress.update(task, completed=done, total=total)
+        progress.update(task, completed=done, total=total or None)
 
     return progress, update
 
 
 def run_scan(args: argparse.Namespace) -> int:
     from kecs.scanner.engine import ScanOptions, scan_paths
+    from kecs.scanner.image import ImageOptions, scan_image
+    from kecs.scanner.model import ScanReport
     from kecs.scanner.output import to_json, to_sarif, to_table
 
+    if bool(args.paths) == bool(args.image):
+        raise KecsError("give either PATH... or --image REF_OR_FILE")
     show_progress = not args.quiet and sys.stderr.isatty()
-    progress, update = _progress(show_progress)
-    options = ScanOptions(
-        max_file_size=args.max_file_size,
-        respect_gitignore=not args.no_ignore,
-        skip_excluded_dirs=not args.include_dependencies,
-        jobs=args.jobs,
-        progress=update,
-    )
+    progress, update = _progress(show_progress, "bytes" if args.image else "files")
+
+    def run() -> ScanReport:
+        if args.image:
+            return scan_image(args.image, ImageOptions(progress=update))
+        options = ScanOptions(
+            max_file_size=args.max_file_size,
+            respect_gitignore=not args.no_ignore,
+            skip_excluded_dirs=not args.include_dependencies,
+            jobs=args.jobs,
+            progress=update,
+        )
+        return scan_paths(args.paths, options)
+
     if progress is not None:
         with progress:
-            report = scan_paths(args.paths, options)
+            report = run()
     else:
-        report = scan_paths(args.paths, options)
+        report = run()
     if args.format == "json":
         text = to_json(report)
     elif args.format == "sarif":

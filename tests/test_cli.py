@@ -48,7 +48,8 @@ def test_output_file(project: Path, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["scan", "/definitely/not/here"], "kecs: error: /definitely/not/here: no such file or directory\n"),
-        (["scan"], "the following arguments are required: PATH"),
+        (["scan"], "kecs: error: give either PATH... or --image REF_OR_FILE"),
+        (["scan", ".", "--image", "x.tar"], "kecs: error: give either PATH... or --image REF_OR_FILE"),
         (["scan", ".", "--format", "xml"], "invalid choice: 'xml'"),
         (["scan", ".", "--output", "/definitely/not/here/r.json"], "r.json: cannot write the report"),
     ],

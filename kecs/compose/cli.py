@@ -11,7 +11,7 @@ from typing import Any
 
 from kecs.compose.evidence import gather
 from kecs.compose.load import load_project
-from kecs.compose.plan import Plan, options_from_project, plan
+from kecs.compose.plan import Plan, ServiceEvidence, options_from_project, plan
 from kecs.compose.render import render, to_yaml
 from kecs.errors import KecsError
 from kecs.scanner.engine import ScanOptions
@@ -94,6 +94,27 @@ def plan_json(result: Plan, output: str, status: str) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
+def daemon_image_evidence(ref: str) -> ServiceEvidence:
+    """Scan an image-only service's image when the local daemon has it."""
+    from kecs.scanner.image import ImageError, image_in_daemon, scan_image
+
+    source = f"image {ref}"
+    present = image_in_daemon(ref)
+    if present is None:
+        return ServiceEvidence(source, False, note=f"no Docker daemon answered to scan image {ref}")
+    if not present:
+        return ServiceEvidence(
+            source,
+            False,
+            note=f"image {ref} is not in the local Docker daemon (build or pull it, then run again)",
+        )
+    try:
+        report = scan_image(ref)
+    except ImageError as exc:
+        return ServiceEvidence(source, False, note=f"image {ref} could not be read: {exc}")
+    return ServiceEvidence(source, True, tuple(report.findings))
+
+
 def compose_command(args: argparse.Namespace) -> int:
     project = load_project(args.project, args.file)
     overrides = {
@@ -106,7 +127,7 @@ def compose_command(args: argparse.Namespace) -> int:
     }
     options = options_from_project(project, overrides)
     out = output_path(args, project.directory, project.files)
-    evidence = gather(project, ScanOptions())
+    evidence = gather(project, ScanOptions(), scan_image=daemon_image_evidence)
     result = plan(project, evidence, options)
     sources = [os.path.relpath(f, project.directory) for f in project.files]
     text = to_yaml(render(result), sources)

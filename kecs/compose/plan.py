@@ -84,7 +84,7 @@ class Plan:
         return tuple(s for s in self.services if s.captured)
 
 
-_KIND_ORDER = {"client": 0, "import": 1, "manifest": 2}
+_KIND_ORDER = {"client": 0, "import": 1, "manifest": 2, "installed": 3}
 
 
 def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Options:

@@ -391,11 +391,12 @@ def _read_outer(
                 elif name == "index.json":
                     found.index = doc
                 continue
+            is_blob = name.startswith("blobs/")
+            if not (is_blob or name.endswith("/layer.tar")) or member.size == 0:
+                continue  # VERSION, json, repositories, oci-layout: nothing to scan
             head = handle.peek(512)[:512] if hasattr(handle, "peek") else b""
-            if member.size < 1 << 20 and head.lstrip()[:1] == b"{":
-                found.json_blobs[_blob_digest(name)] = json.loads(handle.read())
-                continue
-            if name == "oci-layout" or member.size == 0:
+            if is_blob and member.size < 1 << 20 and head.lstrip()[:1] == b"{":
+                found.json_blobs[_blob_digest(name)] = json.loads(handle.read())  # OCI manifests, configs
                 continue
             state = read_layer(handle, _blob_digest(name), label, analyzers, progress)
             found.layers[name] = state

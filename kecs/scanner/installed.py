@@ -208,6 +208,23 @@ def go_modules(blob: bytes) -> tuple[str, list[tuple[str, str]]] | None:
     return version, modules
 
 
+_GO_SERVICE_SYMBOL = re.compile(rb"github\.com/aws/aws-sdk-go(?:-v2)?/service/([a-z0-9]+)[./]")
+
+
+def _go_service_packages(handle: BinaryIO, catalog: ServiceCatalog) -> set[str]:
+    found: set[str] = set()
+    handle.seek(0)
+    tail = b""
+    while chunk := handle.read(4 << 20):
+        window = tail + chunk
+        for match in _GO_SERVICE_SYMBOL.finditer(window):
+            service = catalog.lookup(match.group(1).decode())
+            if service:
+                found.add(service)
+        tail = window[-128:]
+    return found
+
+
 def _elf(path: str, handle: BinaryIO, catalog: ServiceCatalog) -> Iterator[Installed]:
     sections = _elf_sections(handle)
     where = sections.get(".go.buildinfo")
@@ -216,10 +233,17 @@ def _elf(path: str, handle: BinaryIO, catalog: ServiceCatalog) -> Iterator[Insta
         found = go_modules(handle.read(min(where[1], 1 << 22)))
         if found:
             go_version, modules = found
+            linked: set[str] | None = None
             for module, version in modules:
                 use = go_module(module, catalog)
-                if use:
-                    yield use, f"{module} {version} ({go_version})"
+                if use is None:
+                    continue
+                if not use.services:
+                    # One module for every service (v1, or v2's core): the symbol
+                    # table names the service packages linked in.
+                    linked = _go_service_packages(handle, catalog) if linked is None else linked
+                    use = Use(use.sdk, tuple(sorted(linked)))
+                yield use, f"{module} {version} ({go_version})"
     where = sections.get(".dep-v0")  # cargo auditable: zlib-compressed JSON
     if where is not None and where[1] < 1 << 22:
         handle.seek(where[0])

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Kinds of evidence, strongest first. An import or a client construction in code is
-# strong; a dependency manifest only says the SDK is available; lint flags code that
-# kecs makes unnecessary (hard-coded emulator endpoints and test credentials).
-KINDS = ("client", "import", "manifest", "lint")
+# strong; a dependency manifest, or a package installed in an image, only says the SDK
+# is available; lint flags code that kecs makes unnecessary (hard-coded emulator
+# endpoints and test credentials).
+KINDS = ("client", "import", "manifest", "installed", "lint")
 
 
 @dataclass(frozen=True, order=True)

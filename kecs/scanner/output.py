@@ -21,6 +21,8 @@ USE_RULES = {
                "This code imports an AWS SDK; kecs gives its service a transparent proxy."),
     "manifest": ("KECS102", "aws-sdk-dependency", "AWS SDK dependency",
                  "This manifest depends on an AWS SDK (weaker evidence than an import)."),
+    "installed": ("KECS103", "aws-sdk-installed", "AWS SDK installed in the image",
+                  "This image has an AWS SDK installed (weaker evidence than an import in app code)."),
 }  # fmt: skip
 
 
@@ -137,12 +139,13 @@ def to_table(report: ScanReport, color: bool = False, width: int = 110) -> str:
             for finding in found:
                 counts[finding.kind] += 1
             evidence = ", ".join(
-                f"{counts[kind]} {kind}{'s' if counts[kind] > 1 else ''}"
-                for kind in ("client", "import", "manifest")
+                f"{counts[kind]} {kind}{'s' if counts[kind] > 1 and kind != 'installed' else ''}"
+                for kind in ("client", "import", "manifest", "installed")
                 if counts[kind]
             )
             strongest = sorted(
-                found, key=lambda f: (["client", "import", "manifest"].index(f.kind), f.path, f.line)
+                found,
+                key=lambda f: (["client", "import", "manifest", "installed"].index(f.kind), f.path, f.line),
             )
             places = ", ".join(f"{f.path}:{f.line}" for f in strongest[:2])
             if len(found) > 2:
