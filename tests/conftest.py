@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 import textwrap
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,3 +46,32 @@ def scan_source(tmp_path: Path) -> ScanSource:
 def summary(findings: list[Finding]) -> list[tuple[int, str, str, tuple[str, ...]]]:
     """(line, kind, sdk, services) for compact assertions."""
     return [(f.line, f.kind, f.sdk, f.services) for f in findings]
+
+
+@pytest.fixture
+def docker_client() -> Iterator[object]:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:  # the daemon is missing or unreachable
+        require(False, f"a Docker daemon ({exc})")
+    yield client
+    client.close()
+
+
+def build_image(client, files: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
+    """An image FROM scratch with `files`: no base image, no registry."""
+    tag = f"kecs-test-{uuid.uuid4().hex[:8]}:1"
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as archive:
+        dockerfile = "FROM scratch\n" + "".join(f"COPY {name} /{name}\n" for name in files)
+        for name, text in {"Dockerfile": dockerfile, **files}.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+    return tag

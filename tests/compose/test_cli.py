@@ -150,3 +150,26 @@ def test_default_directory_is_cwd(project: Path) -> None:
     assert result.returncode == 0 and result.stdout == ""
     assert (project / "compose.kecs.yaml").exists()
     assert os.path.isdir(project / ".kecs")
+
+
+@pytest.mark.integration
+def test_image_only_service_is_scanned_in_the_daemon(make_project: MakeProject, docker_client) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import build_image
+
+    tag = build_image(docker_client, {"srv/worker.py": 'import boto3\nboto3.client("kinesis")\n'})
+    try:
+        project = make_project(
+            {
+                "compose.yaml": f"services:\n  worker:\n    image: {tag}\n  other:\n    image: kecs-absent-image:404\n"
+            }
+        )
+        result = kecs("compose", str(project), "--format", "json")
+        assert result.returncode == 0, result.stderr
+        services = {s["name"]: s for s in json.loads(result.stdout)["services"]}
+        assert services["worker"]["captured"]
+        assert services["worker"]["reason"] == "boto3 client (kinesis) at /srv/worker.py:2"
+        assert services["worker"]["aws_services"] == ["kinesis"]
+        assert not services["other"]["captured"]
+        assert "image kecs-absent-image:404 is not in the local Docker daemon" in services["other"]["reason"]
+    finally:
+        docker_client.images.remove(tag, force=True)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
-import tarfile
 import textwrap
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kecs.scanner.image import scan_image
-from tests.conftest import require
+from tests.conftest import build_image, require
 from tests.scanner.imagekit import docker_save, layer
 
 GOCODE = Path("/usr/share/gocode/src")
@@ -98,35 +94,6 @@ def test_go_binary_build_info(tmp_path: Path) -> None:
     assert [(f.path, f.sdk, f.language) for f in installed] == [("/usr/local/bin/worker", "aws-sdk-go", "go")]
     assert installed[0].evidence.startswith(f"github.com/aws/aws-sdk-go v{version} (go1.")
     assert "sqs" in installed[0].services  # from the service packages linked in
-
-
-@pytest.fixture
-def docker_client() -> Iterator[object]:
-    try:
-        import docker
-
-        client = docker.from_env(timeout=120)
-        client.ping()
-    except Exception as exc:  # the daemon is missing or unreachable
-        require(False, f"a Docker daemon ({exc})")
-    yield client
-    client.close()
-
-
-def build_image(client, files: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
-    """An image FROM scratch with `files`: no base image, no registry."""
-    tag = f"kecs-test-{uuid.uuid4().hex[:8]}:1"
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as archive:
-        dockerfile = "FROM scratch\n" + "".join(f"COPY {name} /{name}\n" for name in files)
-        for name, text in {"Dockerfile": dockerfile, **files}.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    context.seek(0)
-    client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
-    return tag
 
 
 @pytest.mark.integration
