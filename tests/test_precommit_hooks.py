@@ -54,3 +54,23 @@ def test_kecs_scan_hook_fails_on_hardcoded_endpoint(tmp_path: Path) -> None:
     assert "KECS001" in bad.stdout and "app.py:2:" in bad.stdout
     good = hook("clean.py")
     assert good.returncode == 0, good.stdout + good.stderr
+
+    # kecs-compose: fails while compose.kecs.yaml is missing or stale, passes once written.
+    (user / "compose.yaml").write_text("services:\n  app:\n    build: .\n")
+    subprocess.run(["git", "-C", str(user), "add", "-A"], check=True)
+
+    def compose_hook() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(pre_commit), "try-repo", str(repo), "kecs-compose", "--files", "compose.yaml"],
+            cwd=user,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={"PRE_COMMIT_HOME": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        )
+
+    stale = compose_hook()
+    assert stale.returncode == 1 and "compose.kecs.yaml is missing" in stale.stdout, stale.stdout
+    subprocess.run([sys.executable, "-m", "kecs", "compose", str(user), "-q"], check=True)
+    fresh = compose_hook()
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
