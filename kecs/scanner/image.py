@@ -25,7 +25,7 @@ from typing import IO, Any, BinaryIO
 from kecs.errors import KecsError
 from kecs.scanner.engine import Analyzers, looks_minified, might_use_aws
 from kecs.scanner.installed import SEEKABLE_READERS, reader_for
-from kecs.scanner.manifests import ManifestError, analyze_manifest, cataloger_for
+from kecs.scanner.manifests import SDK_LANGUAGE, ManifestError, analyze_manifest, cataloger_for
 from kecs.scanner.model import Finding, ScanReport, Skipped
 from kecs.scanner.source import evidence as short_evidence
 from kecs.scanner.walk import EXCLUDED_DIRS
@@ -208,21 +208,18 @@ def _findings_for(
         if member.size > MAX_SOURCE:
             return []
         return installed(list(reader.read(path, read(), catalog)))
-    for _, matches, seekable_read in SEEKABLE_READERS:
-        if not matches(path):
-            continue
-        if seekable_read.__name__ == "_elf" and not (member.mode & 0o111):
-            continue  # executables only
+    claimed = [r for r in SEEKABLE_READERS if r.matches(path, member.mode)]
+    if claimed:
         if member.size > MAX_BINARY:
             state.skipped.append(Skipped(image_path, f"larger than {MAX_BINARY} bytes"))
             return []
-        handle = open_seekable()
+        handle = open_seekable()  # once: a streamed member cannot be read twice
         try:
-            head = handle.read(4)
-            handle.seek(0)
-            if seekable_read.__name__ == "_elf" and head != b"\x7fELF":
-                continue
-            return installed(list(seekable_read(path, handle, catalog)))
+            head = handle.read(8)
+            for seekable in claimed:
+                if head.startswith(seekable.magic):
+                    handle.seek(0)
+                    return installed(list(seekable.read(path, handle, catalog)))
         finally:
             handle.close()
     if not _is_app_source(path):
@@ -254,16 +251,8 @@ def _findings_for(
     return [replace(f, layer=digest) for f in findings]
 
 
-_SDK_LANGUAGE = {
-    "boto3": "python", "botocore": "python", "aioboto3": "python", "aiobotocore": "python",
-    "aws-sdk-js": "javascript", "aws-sdk-js-v3": "javascript", "aws-sdk-go": "go", "aws-sdk-go-v2": "go",
-    "aws-sdk-java": "java", "aws-sdk-java-v2": "java", "aws-sdk-kotlin": "kotlin", "aws-sdk-ruby": "ruby",
-    "aws-sdk-php": "php", "aws-sdk-net": "csharp", "aws-sdk-rust": "rust",
-}  # fmt: skip
-
-
 def _language(sdk: str) -> str:
-    return _SDK_LANGUAGE.get(sdk, "")
+    return SDK_LANGUAGE.get(sdk, "")
 
 
 def read_layer(

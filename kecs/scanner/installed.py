@@ -271,12 +271,21 @@ READERS: tuple[Reader, ...] = (
     Reader("composer-installed", lambda p: _COMPOSER.search(p) is not None, _composer),
     Reader("dotnet-deps", lambda p: _DEPS_JSON.search(p) is not None, _deps_json),
 )
-# Readers that need a seekable file (archives and binaries).
-SEEKABLE_READERS: tuple[
-    tuple[str, Callable[[str], bool], Callable[[str, BinaryIO, ServiceCatalog], Iterator[Installed]]], ...
-] = (
-    ("java-archive", lambda p: _JAR.search(p) is not None, _jar),
-    ("elf", lambda p: True, _elf),
+
+
+@dataclass(frozen=True)
+class SeekableReader:
+    """A reader for archives and binaries: needs a seekable file, claims by path or mode."""
+
+    name: str
+    matches: Callable[[str, int], bool]  # (image path, file mode)
+    magic: bytes  # the file must start with these bytes
+    read: Callable[[str, BinaryIO, ServiceCatalog], Iterator[Installed]]
+
+
+SEEKABLE_READERS: tuple[SeekableReader, ...] = (
+    SeekableReader("java-archive", lambda path, mode: _JAR.search(path) is not None, b"PK", _jar),
+    SeekableReader("elf-executable", lambda path, mode: bool(mode & 0o111), b"\x7fELF", _elf),
 )
 
 

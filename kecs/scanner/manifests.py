@@ -601,7 +601,7 @@ def _name_matcher() -> Callable[[str], Cataloger | None]:
 cataloger_for = _name_matcher()
 
 
-_SDK_LANGUAGE = {
+SDK_LANGUAGE = {
     "boto3": "python", "botocore": "python", "aioboto3": "python", "aiobotocore": "python",
     "aws-sdk-js": "javascript", "aws-sdk-js-v3": "javascript", "aws-sdk-go": "go",
     "aws-sdk-go-v2": "go", "aws-sdk-java": "java", "aws-sdk-java-v2": "java", "aws-sdk-kotlin": "kotlin",
@@ -619,7 +619,7 @@ def analyze_manifest(
         column = max(source_line.find(package.split("[")[0].split(":")[-1]), 0) + 1
         language = "kotlin" if use.sdk == "aws-sdk-kotlin" else cataloger.language
         if cataloger.language == "dockerfile":
-            language = _SDK_LANGUAGE.get(use.sdk, "dockerfile")
+            language = SDK_LANGUAGE.get(use.sdk, "dockerfile")
         out.append(
             Finding(
                 path=rel_path,
