@@ -176,13 +176,15 @@ def _spool(member_file: IO[bytes], size: int) -> BinaryIO:
 def _findings_for(
     path: str,
     member: tarfile.TarInfo,
-    read: Callable[[], bytes],
-    open_seekable: Callable[[], BinaryIO],
+    content: io.BufferedReader,
     analyzers: Analyzers,
     digest: str,
     state: LayerState,
 ) -> list[Finding] | None:
-    """Findings of one regular file; None when the file is not a candidate at all."""
+    """Findings of one regular file; None when the file is not a candidate at all.
+
+    `content` streams the member once: peek to sniff, read or spool to use.
+    """
     image_path = "/" + path
     name = posixpath.basename(path)
     catalog = analyzers.catalog
@@ -207,21 +209,15 @@ def _findings_for(
     if reader is not None:
         if member.size > MAX_SOURCE:
             return []
-        return installed(list(reader.read(path, read(), catalog)))
-    claimed = [r for r in SEEKABLE_READERS if r.matches(path, member.mode)]
-    if claimed:
-        if member.size > MAX_BINARY:
-            state.skipped.append(Skipped(image_path, f"larger than {MAX_BINARY} bytes"))
-            return []
-        handle = open_seekable()  # once: a streamed member cannot be read twice
-        try:
-            head = handle.read(8)
-            for seekable in claimed:
-                if head.startswith(seekable.magic):
-                    handle.seek(0)
-                    return installed(list(seekable.read(path, handle, catalog)))
-        finally:
-            handle.close()
+        return installed(list(reader.read(path, content.read(), catalog)))
+    head = content.peek(8)[:8]
+    for seekable in SEEKABLE_READERS:
+        if seekable.matches(path, member.mode) and head.startswith(seekable.magic):
+            if member.size > MAX_BINARY:
+                state.skipped.append(Skipped(image_path, f"larger than {MAX_BINARY} bytes"))
+                return []
+            with _spool(content, member.size) as handle:
+                return installed(list(seekable.read(path, handle, catalog)))
     if not _is_app_source(path):
         return None
     cataloger = cataloger_for(name)
@@ -231,7 +227,7 @@ def _findings_for(
     if member.size > MAX_SOURCE:
         state.skipped.append(Skipped(image_path, f"larger than {MAX_SOURCE} bytes"))
         return []
-    data = read()
+    data = content.read()
     if b"\x00" in data[:8192] or not might_use_aws(data):
         return []
     findings: list[Finding]
@@ -289,15 +285,10 @@ def read_layer(
             if not member.isfile():
                 continue  # links, devices, fifos: never followed, never read
 
-            def read(m: tarfile.TarInfo = member) -> bytes:
-                handle = archive.extractfile(m)
-                return handle.read() if handle else b""
-
-            def open_seekable(m: tarfile.TarInfo = member) -> BinaryIO:
-                handle = archive.extractfile(m)
-                return _spool(handle, m.size) if handle else io.BytesIO()
-
-            findings = _findings_for(path, member, read, open_seekable, analyzers, digest, state)
+            content = archive.extractfile(member)
+            if content is None:
+                continue
+            findings = _findings_for(path, member, content, analyzers, digest, state)  # type: ignore[arg-type]
             if findings is not None:
                 state.files[path] = findings
     except ImageError:

@@ -231,3 +231,13 @@ def test_progress_reports_bytes(tmp_path: Path) -> None:
 def test_missing_image(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match="no-such-image-kecs:1: no such file, and"):
         scan_image("no-such-image-kecs:1")
+
+
+def test_executable_scripts_are_sniffed_then_scanned_as_source(tmp_path: Path) -> None:
+    """An executable that is not ELF is read once, as source: the stream is not rewound."""
+    files = {"app/bin/manage.py": '#!/usr/bin/env python3\nimport boto3\nboto3.client("sqs")\n'}
+    report = scan_image(str(docker_save(tmp_path / "x.tar", [(["x:1"], [layer(files)])])))
+    assert [(f.path, f.kind, f.services) for f in report.findings] == [
+        ("/app/bin/manage.py", "import", ()),
+        ("/app/bin/manage.py", "client", ("sqs",)),
+    ]
