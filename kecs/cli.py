@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     compose.add_argument("--moto-image", metavar="IMAGE")
     compose.add_argument("--proxy-image", metavar="IMAGE")
     compose.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+    from kecs.proxy.cli import add_arguments
+
+    proxy = commands.add_parser(
+        "proxy", help="the transparent proxy sidecar (run by the generated compose file)"
+    )
+    add_arguments(proxy)
     return parser
 
 
@@ -155,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_scan(args)
         if args.command == "compose":
             return run_compose(args)
+        if args.command == "proxy":
+            from kecs.proxy.cli import run as run_proxy
+
+            return run_proxy(args)
     except KecsError as exc:
         print(f"kecs: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,191 @@
+"""Forward HTTP/1.1 from a captured client to the emulator, one h11 connection per side.
+
+Requests and responses stream through event by event (bodies are never buffered
+whole); Host and Authorization pass as sent, but for the legacy S3 host forms the
+emulator misroutes; `Expect: 100-continue` works because the emulator's 100 response
+is relayed as it comes. When the emulator cannot be reached the client gets an
+AWS-style 503 naming it, and the next request tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+import h11
+
+from kecs.proxy.aws import rewrite_legacy_s3
+
+LOG = logging.getLogger("kecs.proxy")
+READ_SIZE = 256 * 1024
+CONNECT_TIMEOUT = 5.0
+MAX_HEAD = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Upstream:
+    host: str
+    port: int
+    url: str
+
+
+class _Side:
+    """One end: its h11 state machine over a pair of asyncio streams."""
+
+    def __init__(
+        self,
+        role: type[h11.CLIENT] | type[h11.SERVER],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:  # type: ignore[valid-type]
+        self.conn = h11.Connection(role, max_incomplete_event_size=MAX_HEAD)
+        self.reader = reader
+        self.writer = writer
+
+    async def next_event(self) -> object:
+        while True:
+            event = self.conn.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            data = await self.reader.read(READ_SIZE)
+            self.conn.receive_data(data)
+
+    async def send(self, event: h11.Event) -> None:
+        data = self.conn.send(event)
+        if data:
+            self.writer.write(data)
+            await self.writer.drain()
+
+    def close(self) -> None:
+        if not self.writer.is_closing():
+            self.writer.close()
+
+
+def error_response(request: h11.Request, message: str) -> tuple[h11.Response, bytes]:
+    """A 503 shaped as the calling SDK parses errors: JSON for X-Amz-Target APIs, else XML."""
+    headers = {name.lower(): value for name, value in request.headers}
+    if b"x-amz-target" in headers or b"json" in headers.get(b"content-type", b""):
+        body = json.dumps({"__type": "ServiceUnavailable", "message": message}).encode()
+        content_type = b"application/x-amz-json-1.0"
+    else:
+        body = (
+            "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>"
+            f"<Message>{escape(message)}</Message></Error><RequestId>kecs-proxy</RequestId></ErrorResponse>"
+        ).encode()
+        content_type = b"text/xml"
+    response = h11.Response(
+        status_code=503,
+        headers=[
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-amzn-requestid", b"kecs-proxy"),
+            (b"connection", b"close"),
+        ],
+    )
+    return response, body
+
+
+def _rewrite_host(request: h11.Request) -> h11.Request:
+    headers = request.headers.raw_items()
+    changed = False
+    out = []
+    for name, value in headers:
+        if name.lower() == b"host":
+            host, sep, port = value.decode("latin-1").partition(":")
+            better = rewrite_legacy_s3(host)
+            if better:
+                value = (better + sep + port).encode()
+                changed = True
+        out.append((name, value))
+    if not changed:
+        return request
+    return h11.Request(
+        method=request.method, target=request.target, headers=out, http_version=request.http_version
+    )
+
+
+async def forward(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: Upstream, label: str
+) -> None:
+    """Serve one captured client connection until either side closes."""
+    client = _Side(h11.SERVER, reader, writer)
+    emulator: _Side | None = None
+    try:
+        while True:
+            try:
+                event = await client.next_event()
+            except h11.RemoteProtocolError as exc:
+                LOG.info("%s: malformed HTTP from the client: %s", label, exc)
+                return
+            if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+                return
+            if not isinstance(event, h11.Request):
+                return
+            request = _rewrite_host(event)
+            if emulator is None:
+                try:
+                    up_reader, up_writer = await asyncio.wait_for(
+                        asyncio.open_connection(upstream.host, upstream.port, limit=READ_SIZE),
+                        CONNECT_TIMEOUT,
+                    )
+                except (OSError, asyncio.TimeoutError) as exc:
+                    message = (
+                        f"kecs: the AWS emulator at {upstream.url} is not reachable ({exc or 'timeout'})"
+                    )
+                    LOG.error("%s: %s", label, message)
+                    response, body = error_response(request, message)
+                    await client.send(response)
+                    await client.send(h11.Data(data=body))
+                    await client.send(h11.EndOfMessage())
+                    return
+                emulator = _Side(h11.CLIENT, up_reader, up_writer)
+            LOG.debug("%s: %s %s", label, request.method.decode(), request.target.decode("latin-1")[:200])
+            await emulator.send(request)
+            body_task = asyncio.ensure_future(_pump_body(client, emulator))
+            try:
+                await _pump_response(emulator, client)
+            finally:
+                if not body_task.done():
+                    body_task.cancel()  # the emulator answered before the body came (an early error)
+            if client.conn.our_state is h11.DONE and client.conn.their_state is h11.DONE:
+                client.conn.start_next_cycle()
+            else:
+                return
+            if emulator.conn.our_state is h11.DONE and emulator.conn.their_state is h11.DONE:
+                emulator.conn.start_next_cycle()
+            else:
+                emulator.close()
+                emulator = None
+    except (
+        ConnectionError,
+        asyncio.IncompleteReadError,
+        h11.LocalProtocolError,
+        h11.RemoteProtocolError,
+    ) as exc:
+        LOG.info("%s: connection ended: %s", label, exc)
+    finally:
+        if emulator is not None:
+            emulator.close()
+        client.close()
+
+
+async def _pump_body(client: _Side, emulator: _Side) -> None:
+    while True:
+        event = await client.next_event()
+        if isinstance(event, (h11.Data, h11.EndOfMessage)):
+            await emulator.send(event)
+        if not isinstance(event, h11.Data):
+            return
+
+
+async def _pump_response(emulator: _Side, client: _Side) -> None:
+    while True:
+        event = await emulator.next_event()
+        if isinstance(event, h11.ConnectionClosed):
+            raise ConnectionError("the emulator closed the connection mid-response")
+        await client.send(event)  # type: ignore[arg-type]
+        if isinstance(event, h11.EndOfMessage):
+            return

@@ -1,0 +1,389 @@
+"""The proxy process: listeners, per-connection decisions, privileges, readiness.
+
+Connection handling lives here; protocol logic in clienthello, http, dns and
+credentials. A captured connection is peeked at (never consumed) to decide: TLS to
+an AWS name -> terminate with a minted certificate and forward to the emulator;
+plain HTTP to an AWS host -> forward; anything else -> splice byte for byte to the
+original destination.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures.thread  # noqa: F401 - imported before privileges drop (run_in_executor)
+import contextlib
+import encodings.idna  # noqa: F401 - likewise: host name lookups import it lazily
+import logging
+import os
+import re
+import signal
+import socket
+import ssl
+import struct
+import sys
+import tempfile
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+
+from kecs.proxy import clienthello
+from kecs.proxy.aws import is_aws_host
+from kecs.proxy.credentials import CredentialSource, MetadataService
+from kecs.proxy.dns import AWS_ADDRESS, DnsProtocol
+from kecs.proxy.http import Upstream, forward
+from kecs.proxy.netfilter import Capture, detect_backend, install, installed, remove
+from kecs.tls import CaPaths, ensure_ca, load_intermediate, mint_leaf
+
+LOG = logging.getLogger("kecs.proxy")
+SO_ORIGINAL_DST = 80
+PEEK_TIMEOUT = 10.0
+PEEK_LIMIT = 64 * 1024
+SPLICE_CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    emulator_url: str
+    service: str = "app"
+    region: str = "us-east-1"
+    role: str | None = None
+    kecs_dir: str = "/etc/kecs"
+    uid: int = 1337
+    proxy_port: int = 15001
+    credentials_port: int = 15002
+    dns_port: int = 15053
+    dns_upstream: tuple[str, int] | None = ("127.0.0.11", 53)
+    capture: bool = True
+
+    @property
+    def upstream(self) -> Upstream:
+        parts = urlsplit(self.emulator_url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"emulator URL must be http://HOST:PORT, not {self.emulator_url!r}")
+        return Upstream(parts.hostname, parts.port or 80, self.emulator_url)
+
+    def capture_rules(self) -> Capture:
+        addresses = tuple(sorted({info[4][0] for info in _resolve(self.upstream.host)}))
+        return Capture(self.uid, self.proxy_port, self.credentials_port, self.dns_port, addresses)
+
+
+def _resolve(host: str) -> list[tuple]:  # type: ignore[type-arg]
+    try:
+        return socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)
+    except socket.gaierror:
+        return []
+
+
+class LeafCertificates:
+    """An SSL context per AWS host name, minted from the intermediate on first use."""
+
+    def __init__(self, paths: CaPaths, directory: str, size: int = 1024) -> None:
+        self.intermediate, self.key = load_intermediate(paths)
+        self.directory = directory
+        self.size = size
+        self.contexts: OrderedDict[str, ssl.SSLContext] = OrderedDict()
+
+    def context(self, host: str) -> ssl.SSLContext:
+        found = self.contexts.get(host)
+        if found is not None:
+            self.contexts.move_to_end(host)
+            return found
+        cert, key = mint_leaf(host, self.intermediate, self.key)
+        pem = serialization.Encoding.PEM
+        chain = os.path.join(self.directory, f"{len(self.contexts)}-{time.monotonic_ns()}.pem")
+        with open(os.open(chain, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+            handle.write(cert.public_bytes(pem) + self.intermediate.public_bytes(pem))
+            handle.write(
+                key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(chain)
+        os.unlink(chain)  # loaded; nothing stays on disk
+        context.set_alpn_protocols(["http/1.1"])
+        self.contexts[host] = context
+        if len(self.contexts) > self.size:
+            self.contexts.popitem(last=False)
+        return context
+
+
+def original_destination(sock: socket.socket) -> tuple[str, int]:
+    raw = sock.getsockopt(socket.SOL_IP, SO_ORIGINAL_DST, 16)
+    port = struct.unpack_from("!H", raw, 2)[0]
+    return socket.inet_ntoa(raw[4:8]), port
+
+
+async def _readable(sock: socket.socket, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(sock.fileno(), wake)
+    try:
+        await asyncio.wait_for(ready, timeout)
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        loop.remove_reader(sock.fileno())
+
+
+async def peek(sock: socket.socket, enough: Callable[[bytes], bool], timeout: float = PEEK_TIMEOUT) -> bytes:
+    """Bytes waiting on `sock`, left unread, once `enough(data)` holds; b"" when the peer closed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            data: bytes | None = sock.recv(PEEK_LIMIT, socket.MSG_PEEK)
+        except BlockingIOError:
+            data = None
+        if data is not None and (not data or enough(data) or len(data) >= PEEK_LIMIT):
+            return data
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise TimeoutError("the client stalled before saying where it goes")
+        if data is None:
+            await _readable(sock, remaining)
+        else:
+            await asyncio.sleep(0.002)  # the rest of a ClientHello is on its way
+
+
+def _client_hello_complete(data: bytes) -> bool:
+    try:
+        clienthello.parse(data)
+        return True
+    except clienthello.NeedMore:
+        return False
+    except clienthello.NotClientHello:
+        return True
+
+
+def _http_head_complete(data: bytes) -> bool:
+    return b"\r\n\r\n" in data
+
+
+_HTTP_METHOD = re.compile(rb"^[A-Z]{3,7} ")
+
+
+def _host_header(head: bytes) -> str | None:
+    for line in head.split(b"\r\n")[1:]:
+        if not line:
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"host":
+            return value.strip().decode("latin-1").rsplit(":", 1)[0].lower()
+    return None
+
+
+async def _streams(
+    sock: socket.socket, context: ssl.SSLContext | None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=PEEK_LIMIT)
+    protocol = asyncio.StreamReaderProtocol(reader)
+    transport, _ = await loop.connect_accepted_socket(
+        lambda: protocol, sock, ssl=context, ssl_handshake_timeout=PEEK_TIMEOUT if context else None
+    )
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(SPLICE_CHUNK):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except (ConnectionError, OSError):
+        pass
+
+
+async def splice(sock: socket.socket, destination: tuple[str, int], label: str) -> None:
+    """Connect to where the client meant to go and copy bytes both ways, untouched."""
+    if destination[0] == AWS_ADDRESS or destination[0].startswith("127."):
+        LOG.info("%s: no route for %s:%d (an AWS name without SNI?); closing", label, *destination)
+        sock.close()
+        return
+    try:
+        up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(*destination), 10)
+    except (OSError, asyncio.TimeoutError) as exc:
+        LOG.info("%s: passthrough to %s:%d failed: %s", label, *destination, exc)
+        sock.close()
+        return
+    reader, writer = await _streams(sock, None)
+    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+    for w in (writer, up_writer):
+        w.close()
+
+
+class Proxy:
+    def __init__(self, config: Config, leaves: LeafCertificates) -> None:
+        self.config = config
+        self.leaves = leaves
+        self.upstream = config.upstream
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        try:
+            destination = original_destination(sock)
+        except OSError:
+            destination = sock.getsockname()[:2]
+        if destination == sock.getsockname()[:2]:
+            sock.close()  # not redirected: a readiness probe connecting to the listener itself
+            return
+        label = f"{destination[0]}:{destination[1]}"
+        try:
+            first = await peek(sock, lambda d: len(d) >= 8)
+            if clienthello.looks_like_tls(first):
+                data = await peek(sock, _client_hello_complete)
+                try:
+                    hello = clienthello.parse(data)
+                except (clienthello.NeedMore, clienthello.NotClientHello) as exc:
+                    LOG.info("%s: unreadable ClientHello (%s); passing through", label, exc)
+                    await splice(sock, destination, label)
+                    return
+                name = hello.server_name
+                if name and is_aws_host(name):
+                    LOG.info("%s: terminate TLS for %s -> %s", label, name, self.upstream.url)
+                    reader, writer = await _streams(sock, self.leaves.context(name))
+                    await forward(reader, writer, self.upstream, f"{name}")
+                    return
+                LOG.info("%s: passthrough TLS (sni=%s)", label, name)
+                await splice(sock, destination, label)
+                return
+            host = None
+            if _HTTP_METHOD.match(first):
+                host = _host_header(await peek(sock, _http_head_complete))
+            if host and is_aws_host(host):
+                LOG.info("%s: forward HTTP for %s -> %s", label, host, self.upstream.url)
+                reader, writer = await _streams(sock, None)
+                await forward(reader, writer, self.upstream, host)
+                return
+            LOG.info("%s: passthrough (host=%s)", label, host)
+            await splice(sock, destination, label)
+        except (TimeoutError, ssl.SSLError, ConnectionError, OSError) as exc:
+            LOG.info("%s: connection dropped: %s", label, exc)
+            sock.close()
+
+    async def accept(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            sock, _ = await loop.sock_accept(listener)
+            task = asyncio.ensure_future(self.handle(sock))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+
+def _listener(port: int, kind: int = socket.SOCK_STREAM) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, kind)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    if kind == socket.SOCK_STREAM:
+        sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(config: Config, leaves: LeafCertificates, sockets: dict[str, socket.socket]) -> None:
+    loop = asyncio.get_running_loop()
+    proxy = Proxy(config, leaves)
+    metadata = MetadataService(
+        CredentialSource(config.service, config.region, config.emulator_url, config.role)
+    )
+    await asyncio.start_server(metadata.serve, sock=sockets["credentials"])
+    await loop.create_datagram_endpoint(lambda: DnsProtocol(config.dns_upstream), sock=sockets["dns"])
+    stop: asyncio.Future[None] = loop.create_future()
+
+    def request_stop() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, request_stop)
+    accept = asyncio.ensure_future(proxy.accept(sockets["proxy"]))
+    LOG.info("ready: proxy 127.0.0.1:%d, credentials :%d, dns :%d -> %s", config.proxy_port,
+             config.credentials_port, config.dns_port, config.emulator_url)  # fmt: skip
+    await stop
+    accept.cancel()
+
+
+def run(config: Config) -> int:
+    """Install the capture as root, serve as `config.uid`, remove the capture on stop."""
+    paths, created = ensure_ca(config.kecs_dir, "proxy") if not CaPaths(config.kecs_dir).exists() else (
+        CaPaths(config.kecs_dir), False)  # fmt: skip
+    if created:
+        LOG.info("created a CA under %s (no kecs compose CA was mounted)", config.kecs_dir)
+    scratch = tempfile.mkdtemp(prefix="kecs-proxy-")
+    leaves = LeafCertificates(paths, scratch)  # reads the key while still root
+    sockets = {
+        "proxy": _listener(config.proxy_port),
+        "credentials": _listener(config.credentials_port),
+        "dns": _listener(config.dns_port, socket.SOCK_DGRAM),
+    }
+    if not config.capture:
+        asyncio.run(serve(config, leaves, sockets))
+        return 0
+    if os.geteuid() != 0:
+        LOG.error("installing the capture needs root (NET_ADMIN); run as root or pass --no-capture")
+        return 2
+    backend = install(config.capture_rules())
+    LOG.info("capture installed with %s", backend)
+    os.chown(scratch, config.uid, config.uid)
+    child = os.fork()
+    if child == 0:
+        os.setgroups([])
+        os.setgid(config.uid)
+        os.setuid(config.uid)
+        try:
+            asyncio.run(serve(config, leaves, sockets))
+        finally:
+            os._exit(0)
+    for sock in sockets.values():
+        sock.close()
+
+    def forward_signal(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward_signal)
+    signal.signal(signal.SIGINT, forward_signal)
+    _, status = os.waitpid(child, 0)
+    remove(backend)
+    LOG.info("capture removed")
+    return os.waitstatus_to_exitcode(status)
+
+
+def check(config: Config) -> tuple[bool, str]:
+    """Readiness: the capture rules are in place and every listener answers."""
+    if config.capture:
+        try:
+            if not installed(config.capture_rules(), detect_backend()):
+                return False, "capture rules are not installed"
+        except Exception as exc:  # iptables missing or failing
+            return False, f"cannot read the capture rules: {exc}"
+    for name, port in (("proxy", config.proxy_port), ("credentials", config.credentials_port)):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except OSError as exc:
+            return False, f"{name} listener on 127.0.0.1:{port} does not answer: {exc}"
+    from dnslib import DNSRecord  # type: ignore[import-untyped]
+
+    try:
+        query = DNSRecord.question("sts.amazonaws.com")
+        reply = DNSRecord.parse(query.send("127.0.0.1", config.dns_port, timeout=2))
+        if str(reply.a.rdata) != AWS_ADDRESS:
+            return False, "DNS listener answers AWS names wrongly"
+    except Exception as exc:
+        return False, f"DNS listener on 127.0.0.1:{config.dns_port} does not answer: {exc}"
+    return True, "ready"
+
+
+def setup_logging() -> None:
+    level = os.environ.get("KECS_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(stream=sys.stderr, level=level, format="kecs-proxy %(levelname)s %(message)s")

@@ -1,0 +1,352 @@
+"""The proxy in a real network namespace, with a real emulator outside it.
+
+The client runs unprivileged inside the namespace with Debian's boto3 1.26 (which
+ignores AWS_ENDPOINT_URL), no endpoint, no credentials and no name resolution for
+AWS: everything it reaches, it reaches through the capture.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kecs.tls import ensure_ca
+from tests.conftest import require
+
+pytestmark = pytest.mark.integration
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def have_system_boto3() -> bool:
+    if not os.path.exists(SYSTEM_PYTHON):
+        return False
+    return subprocess.run([SYSTEM_PYTHON, "-c", "import boto3"], capture_output=True).returncode == 0
+
+
+def sh(*args: str) -> None:
+    subprocess.run(args, check=True, capture_output=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Namespace:
+    name: str
+    host_ip: str  # the emulator's side of the link (excluded from capture)
+    other_ip: str  # another host outside the namespace
+    work: Path  # world-readable: the client runs as nobody
+
+    def run(
+        self, *args: str, user: bool = True, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        prefix = ["ip", "netns", "exec", self.name]
+        if user:
+            prefix += ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        environment = {"PATH": "/usr/bin:/bin", "HOME": str(self.work), **(env or {})}
+        return subprocess.run(
+            [*prefix, "env", "-i", *(f"{k}={v}" for k, v in environment.items()), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+@pytest.fixture
+def netns() -> Iterator[Namespace]:
+    require(os.geteuid() == 0, "root (network namespaces and iptables)")
+    for tool in ("ip", "iptables", "setpriv"):
+        require(shutil.which(tool) is not None, f"{tool} (Debian packages iproute2, iptables, util-linux)")
+    require(have_system_boto3(), "Debian's python3-boto3 (apt-get install python3-boto3)")
+    name = f"kecs{uuid.uuid4().hex[:6]}"
+    octet = int(name[-2:], 16) % 200 + 20
+    host_ip, ns_ip = f"10.232.{octet}.1", f"10.232.{octet}.2"
+    host_if, ns_if = f"{name}h", f"{name}n"
+    work = Path(tempfile.mkdtemp(prefix="kecs-netns-"))
+    work.chmod(0o755)
+    sh("ip", "netns", "add", name)
+    try:
+        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        sh("ip", "link", "set", ns_if, "netns", name)
+        sh("ip", "addr", "add", f"{host_ip}/24", "dev", host_if)
+        sh("ip", "addr", "add", f"10.232.{octet}.3/24", "dev", host_if)
+        sh("ip", "link", "set", host_if, "up")
+        for command in (
+            ["ip", "addr", "add", f"{ns_ip}/24", "dev", ns_if],
+            ["ip", "link", "set", ns_if, "up"],
+            ["ip", "link", "set", "lo", "up"],
+            ["ip", "route", "add", "default", "via", host_ip],
+        ):
+            sh("ip", "netns", "exec", name, *command)
+        resolv = Path("/etc/netns") / name
+        resolv.mkdir(parents=True, exist_ok=True)
+        # As in a container: the resolver is Docker's 127.0.0.11, and nothing answers there.
+        (resolv / "resolv.conf").write_text("nameserver 127.0.0.11\n")
+        yield Namespace(name, host_ip, f"10.232.{octet}.3", work)
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        shutil.rmtree(Path("/etc/netns") / name, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class Moto:
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((self.host, self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("moto server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def moto(netns: Namespace) -> Iterator[Moto]:
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        require(False, "moto[server] (pip install -e '.[dev]')")
+    server = Moto(netns.host_ip)
+    server.start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class RunningProxy:
+    process: subprocess.Popen[str]
+    log: Path
+    kecs_dir: Path
+
+    def decisions(self) -> list[str]:
+        return [
+            line
+            for line in self.log.read_text().splitlines()
+            if ": terminate" in line or "passthrough" in line
+        ]
+
+
+@pytest.fixture
+def proxy(netns: Namespace, moto: Moto) -> Iterator[RunningProxy]:
+    kecs_dir = netns.work / ".kecs"
+    ensure_ca(str(kecs_dir), "netns-test")
+    log = netns.work / "proxy.log"
+    args = [sys.executable, "-m", "kecs", "proxy", "--emulator-url", moto.url, "--kecs-dir", str(kecs_dir),
+            "--dns-upstream", "none"]  # fmt: skip
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", netns.name, *args], stdout=output, stderr=subprocess.STDOUT, text=True
+        )
+    deadline = time.monotonic() + 30
+    while True:
+        check = subprocess.run(
+            ["ip", "netns", "exec", netns.name, *args, "--check"], capture_output=True, text=True
+        )
+        if check.returncode == 0:
+            break
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            pytest.fail(f"proxy not ready: {check.stdout}\n{log.read_text()}")
+        time.sleep(0.2)
+    running = RunningProxy(process, log, kecs_dir)
+    yield running
+    process.terminate()
+    process.wait(15)
+    rules = subprocess.run(
+        ["ip", "netns", "exec", netns.name, "iptables", "-t", "nat", "-S"], capture_output=True, text=True
+    )
+    assert "KECS_OUTPUT" not in rules.stdout, "the capture must be removed on stop"
+
+
+def client(
+    netns: Namespace, proxy: RunningProxy, code: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    script = netns.work / f"client-{uuid.uuid4().hex[:6]}.py"
+    script.write_text(textwrap.dedent(code))
+    script.chmod(0o644)
+    return netns.run(
+        SYSTEM_PYTHON,
+        str(script),
+        env={"AWS_CA_BUNDLE": str(proxy.kecs_dir / "trust" / "bundle.pem")},
+        timeout=timeout,
+    )
+
+
+def test_unmodified_boto3_reaches_the_emulator(netns: Namespace, moto: Moto, proxy: RunningProxy) -> None:
+    result = client(
+        netns,
+        proxy,
+        """
+        import boto3
+        from botocore.config import Config
+
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="kecs-bucket")
+        s3.put_object(Bucket="kecs-bucket", Key="hello.txt", Body=b"hi there")
+        print("get", s3.get_object(Bucket="kecs-bucket", Key="hello.txt")["Body"].read().decode())
+        path = boto3.client("s3", region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+        print("list", [o["Key"] for o in path.list_objects_v2(Bucket="kecs-bucket")["Contents"]])
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="orders")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="order-1")
+        print("recv", [m["Body"] for m in sqs.receive_message(QueueUrl=url).get("Messages", [])])
+        ddb = boto3.resource("dynamodb", region_name="us-east-1")
+        table = ddb.create_table(
+            TableName="users",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        table.put_item(Item={"id": "42", "name": "Ada"})
+        print("item", table.get_item(Key={"id": "42"})["Item"]["name"])
+        print("sts", boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"])
+        """,
+    )
+    assert result.returncode == 0, result.stderr[-3000:] + proxy.log.read_text()[-2000:]
+    assert result.stdout.splitlines() == [
+        "get hi there",
+        "list ['hello.txt']",
+        "recv ['order-1']",
+        "item Ada",
+        "sts 123456789012",
+    ]
+    # The emulator's own state, read from outside the namespace.
+    import boto3
+
+    outside = boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1",
+                           aws_access_key_id="x", aws_secret_access_key="x")  # fmt: skip
+    assert outside.get_object(Bucket="kecs-bucket", Key="hello.txt")["Body"].read() == b"hi there"
+    decisions = proxy.decisions()
+    assert any("terminate TLS for kecs-bucket.s3.amazonaws.com" in d for d in decisions)
+    assert any("terminate TLS for sqs.us-east-1.amazonaws.com" in d for d in decisions)
+    assert not [d for d in decisions if "passthrough" in d], decisions  # nothing went to real AWS
+
+
+def test_non_aws_tls_passes_through_untouched(netns: Namespace, proxy: RunningProxy) -> None:
+    """A local HTTPS server sees the client's own handshake: its certificate, not a kecs one."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "local.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("local.test")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    pem = netns.work / "local.pem"
+    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.chmod(0o644)
+    keyfile = netns.work / "local.key"
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pem, keyfile)
+    seen: list[str] = []  # server names in the ClientHellos this server received
+    context.sni_callback = lambda _tls, server_name, _ctx: seen.append(server_name)  # type: ignore[func-returns-value]
+    server = socket.create_server((netns.other_ip, 443))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with context.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(4096)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nlocal")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        result = client(
+            netns,
+            proxy,
+            f"""
+            import socket, ssl
+            ctx = ssl.create_default_context(cafile="{pem}")
+            with socket.create_connection(("{netns.other_ip}", 443), timeout=10) as raw:
+                with ctx.wrap_socket(raw, server_hostname="local.test") as tls:
+                    tls.sendall(b"GET / HTTP/1.1\\r\\nHost: local.test\\r\\n\\r\\n")
+                    answer = b""
+                    while chunk := tls.recv(4096):
+                        answer += chunk
+                    print(answer.split(b"\\r\\n\\r\\n")[-1].decode())
+            """,
+        )
+    finally:
+        thread.join(10)
+        server.close()
+    assert result.returncode == 0, result.stderr + proxy.log.read_text()
+    assert result.stdout.strip() == "local"  # verified against the server's own certificate
+    assert seen == ["local.test"]
+    assert any("passthrough TLS (sni=local.test)" in d for d in proxy.decisions()), proxy.log.read_text()
+
+
+def test_emulator_down_then_back(netns: Namespace, moto: Moto, proxy: RunningProxy) -> None:
+    moto.stop()
+    code = """
+        import boto3, botocore.exceptions
+        s3 = boto3.client("s3", region_name="us-east-1",
+                          config=boto3.session.Config(retries={"max_attempts": 1}))
+        try:
+            s3.list_buckets()
+            print("unexpected success")
+        except botocore.exceptions.ClientError as exc:
+            print(exc.response["Error"]["Code"], exc.response["ResponseMetadata"]["HTTPStatusCode"])
+            print(exc.response["Error"]["Message"])
+        """
+    down = client(netns, proxy, code)
+    assert down.returncode == 0, down.stderr
+    lines = down.stdout.splitlines()
+    assert lines[0] == "ServiceUnavailable 503"
+    assert f"the AWS emulator at {moto.url} is not reachable" in lines[1]
+    moto.start()
+    back = client(
+        netns,
+        proxy,
+        'import boto3\nprint(boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"])\n',
+    )
+    assert back.returncode == 0 and back.stdout.strip() == "[]", back.stderr

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import ssl
+
+import pytest
+
+from kecs.proxy import clienthello
+from kecs.proxy.aws import is_aws_host, rewrite_legacy_s3
+
+
+def real_client_hello(server_name: str | None, alpn: list[str] | None = None) -> bytes:
+    """The first flight of Python's own TLS client (OpenSSL), captured from a memory BIO."""
+    context = ssl.create_default_context()
+    if alpn:
+        context.set_alpn_protocols(alpn)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    if server_name is None:
+        context.check_hostname = False
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()
+
+
+def test_sni_and_alpn_from_a_real_client_hello() -> None:
+    data = real_client_hello("my-bucket.s3.eu-west-1.amazonaws.com", ["http/1.1", "h2"])
+    hello = clienthello.parse(data)
+    assert hello.server_name == "my-bucket.s3.eu-west-1.amazonaws.com"
+    assert hello.alpn == ("http/1.1", "h2")
+
+
+def test_partial_and_garbage() -> None:
+    data = real_client_hello("sqs.us-east-1.amazonaws.com")
+    for cut in (0, 3, 5, 40, len(data) - 1):
+        with pytest.raises(clienthello.NeedMore) as info:
+            clienthello.parse(data[:cut])
+        assert info.value.size > cut
+    with pytest.raises(clienthello.NotClientHello):
+        clienthello.parse(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    with pytest.raises(clienthello.NotClientHello):
+        clienthello.parse(b"\x16\x03\x01\x00\x10" + b"\x02" + b"\x00" * 15)
+    corrupt = bytearray(data)
+    corrupt[43] = 0xFF  # session id length past the end
+    with pytest.raises(clienthello.NotClientHello):
+        clienthello.parse(bytes(corrupt))
+
+
+def test_no_server_name() -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing)
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    assert clienthello.parse(outgoing.read()).server_name is None
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("s3.amazonaws.com", True),
+        ("sqs.us-east-1.amazonaws.com", True),
+        ("S3.CN-NORTH-1.AMAZONAWS.COM.CN.", True),
+        ("lambda-url.us-east-1.on.aws", True),
+        ("dynamodb.us-east-1.api.aws", True),
+        ("amazonaws.com.evil.net", False),
+        ("notamazonaws.com", False),
+        ("example.com", False),
+    ],
+)
+def test_aws_hosts(host: str, expected: bool) -> None:
+    assert is_aws_host(host) is expected
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("my.bucket.s3-eu-west-1.amazonaws.com", "my.bucket.s3.eu-west-1.amazonaws.com"),
+        ("s3-us-west-2.amazonaws.com", "s3.us-west-2.amazonaws.com"),
+        ("b.s3-external-1.amazonaws.com", "b.s3.us-east-1.amazonaws.com"),
+        ("b.s3-us-gov-west-1.amazonaws.com", "b.s3.us-gov-west-1.amazonaws.com"),
+        ("b.s3.eu-west-1.amazonaws.com", None),
+        ("b.s3.dualstack.eu-west-1.amazonaws.com", None),
+        ("sqs.us-east-1.amazonaws.com", None),
+    ],
+)
+def test_legacy_s3_rewrite(host: str, expected: str | None) -> None:
+    assert rewrite_legacy_s3(host) == expected
