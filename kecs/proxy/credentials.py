@@ -101,9 +101,9 @@ class CredentialSource:
             return None
         found = {el.tag.rsplit("}", 1)[-1]: (el.text or "") for el in root.iter()}
         try:
-            expiration = datetime.datetime.strptime(found["Expiration"][:19], "%Y-%m-%dT%H:%M:%S").replace(
-                tzinfo=datetime.timezone.utc
-            )
+            expiration = datetime.datetime.fromisoformat(found["Expiration"].replace("Z", "+00:00"))
+            if expiration.tzinfo is None:
+                expiration = expiration.replace(tzinfo=datetime.timezone.utc)
             return Credentials(
                 found["AccessKeyId"],
                 found["SecretAccessKey"],
@@ -192,9 +192,13 @@ class MetadataService:
                         return
                 headers = {name.lower(): value for name, value in request.headers}
                 # The STS call may block: off the event loop.
-                status, content_type, body = await asyncio.get_running_loop().run_in_executor(
-                    None, self.answer, request.method, request.target, headers
-                )
+                try:
+                    status, content_type, body = await asyncio.get_running_loop().run_in_executor(
+                        None, self.answer, request.method, request.target, headers
+                    )
+                except Exception as exc:  # a bug here must not look like "no credentials"
+                    LOG.exception("metadata request %s failed", request.target)
+                    status, content_type, body = 500, b"text/plain", f"kecs proxy: {exc}".encode()
                 response = h11.Response(
                     status_code=status,
                     headers=[(b"content-type", content_type), (b"content-length", str(len(body)).encode())],

@@ -9,6 +9,7 @@ original destination.
 
 from __future__ import annotations
 
+import _strptime  # type: ignore[import-not-found]  # noqa: F401 - likewise, for date parsing
 import asyncio
 import concurrent.futures.thread  # noqa: F401 - imported before privileges drop (run_in_executor)
 import contextlib
@@ -16,6 +17,7 @@ import encodings.idna  # noqa: F401 - likewise: host name lookups import it lazi
 import logging
 import os
 import re
+import select
 import signal
 import socket
 import ssl
@@ -133,6 +135,12 @@ async def _readable(sock: socket.socket, timeout: float) -> None:
         loop.remove_reader(sock.fileno())
 
 
+def _peer_closed(sock: socket.socket) -> bool:
+    poller = select.poll()
+    poller.register(sock, select.POLLRDHUP)
+    return any(events & (select.POLLRDHUP | select.POLLHUP) for _, events in poller.poll(0))
+
+
 async def peek(sock: socket.socket, enough: Callable[[bytes], bool], timeout: float = PEEK_TIMEOUT) -> bytes:
     """Bytes waiting on `sock`, left unread, once `enough(data)` holds; b"" when the peer closed."""
     loop = asyncio.get_running_loop()
@@ -149,6 +157,8 @@ async def peek(sock: socket.socket, enough: Callable[[bytes], bool], timeout: fl
             raise TimeoutError("the client stalled before saying where it goes")
         if data is None:
             await _readable(sock, remaining)
+        elif _peer_closed(sock):
+            return data  # a truncated ClientHello or head: nothing more will come
         else:
             await asyncio.sleep(0.002)  # the rest of a ClientHello is on its way
 

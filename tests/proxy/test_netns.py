@@ -52,7 +52,15 @@ class Namespace:
     name: str
     host_ip: str  # the emulator's side of the link (excluded from capture)
     other_ip: str  # another host outside the namespace
-    work: Path  # world-readable: the client runs as nobody
+    work: Path
+
+    @property
+    def scratch(self) -> Path:
+        """Writable by the unprivileged client."""
+        path = self.work / "scratch"
+        path.mkdir(exist_ok=True)
+        path.chmod(0o1777)
+        return path  # world-readable: the client runs as nobody
 
     def run(
         self, *args: str, user: bool = True, env: dict[str, str] | None = None, timeout: float = 120
@@ -165,13 +173,12 @@ class RunningProxy:
         ]
 
 
-@pytest.fixture
-def proxy(netns: Namespace, moto: Moto) -> Iterator[RunningProxy]:
+def start_proxy(netns: Namespace, moto: Moto, *extra: str) -> RunningProxy:
     kecs_dir = netns.work / ".kecs"
     ensure_ca(str(kecs_dir), "netns-test")
-    log = netns.work / "proxy.log"
+    log = netns.work / f"proxy-{uuid.uuid4().hex[:6]}.log"
     args = [sys.executable, "-m", "kecs", "proxy", "--emulator-url", moto.url, "--kecs-dir", str(kecs_dir),
-            "--dns-upstream", "none"]  # fmt: skip
+            "--dns-upstream", "none", *extra]  # fmt: skip
     with open(log, "w") as output:
         process = subprocess.Popen(
             ["ip", "netns", "exec", netns.name, *args], stdout=output, stderr=subprocess.STDOUT, text=True
@@ -182,19 +189,34 @@ def proxy(netns: Namespace, moto: Moto) -> Iterator[RunningProxy]:
             ["ip", "netns", "exec", netns.name, *args, "--check"], capture_output=True, text=True
         )
         if check.returncode == 0:
-            break
+            return RunningProxy(process, log, kecs_dir)
         if time.monotonic() > deadline or process.poll() is not None:
             process.kill()
             pytest.fail(f"proxy not ready: {check.stdout}\n{log.read_text()}")
         time.sleep(0.2)
-    running = RunningProxy(process, log, kecs_dir)
-    yield running
-    process.terminate()
-    process.wait(15)
+
+
+def stop_proxy(netns: Namespace, running: RunningProxy) -> None:
+    running.process.terminate()
+    running.process.wait(15)
     rules = subprocess.run(
         ["ip", "netns", "exec", netns.name, "iptables", "-t", "nat", "-S"], capture_output=True, text=True
     )
     assert "KECS_OUTPUT" not in rules.stdout, "the capture must be removed on stop"
+
+
+@pytest.fixture
+def proxy(netns: Namespace, moto: Moto) -> Iterator[RunningProxy]:
+    running = start_proxy(netns, moto)
+    yield running
+    stop_proxy(netns, running)
+
+
+def serving_pid(running: RunningProxy) -> int:
+    """The unprivileged child that serves (the root parent only holds the capture)."""
+    children = Path(f"/proc/{running.process.pid}/task/{running.process.pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
 
 
 def client(
@@ -350,3 +372,96 @@ def test_emulator_down_then_back(netns: Namespace, moto: Moto, proxy: RunningPro
         'import boto3\nprint(boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"])\n',
     )
     assert back.returncode == 0 and back.stdout.strip() == "[]", back.stderr
+
+
+def test_credentials_for_a_role_come_from_the_emulators_sts(netns: Namespace, moto: Moto) -> None:
+    running = start_proxy(netns, moto, "--role", "reader", "--service", "api")
+    try:
+        result = client(
+            netns,
+            running,
+            'import boto3\nprint(boto3.client("sts", region_name="us-east-1").get_caller_identity()["Arn"])\n',
+        )
+    finally:
+        stop_proxy(netns, running)
+    assert result.returncode == 0, result.stderr[-2000:] + running.log.read_text()[-3000:]
+    assert result.stdout.strip().endswith(":assumed-role/reader/kecs-api")
+
+
+def test_large_objects_stream_both_ways(netns: Namespace, moto: Moto, proxy: RunningProxy) -> None:
+    result = client(
+        netns,
+        proxy,
+        f"""
+        import hashlib, os, boto3
+        path = "{netns.scratch}/big-" + str(os.getpid())
+        with open(path, "wb") as handle:
+            for _ in range(100):
+                handle.write(os.urandom(1 << 20))
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="big")
+        s3.upload_file(path, "big", "blob")  # multipart: 8 MiB parts
+        s3.download_file("big", "blob", path + ".back")
+        same = hashlib.sha256(open(path, "rb").read()).digest() == hashlib.sha256(open(path + ".back", "rb").read()).digest()
+        print(s3.head_object(Bucket="big", Key="blob")["ContentLength"], same)
+        os.remove(path); os.remove(path + ".back")
+        """,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == f"{100 << 20} True"
+    rss_kb = int(next(line for line in Path(f"/proc/{serving_pid(proxy)}/status").read_text().splitlines()
+                      if line.startswith("VmHWM")).split()[1])  # fmt: skip
+    assert rss_kb < 200 * 1024, f"proxy peak memory {rss_kb} kB"
+
+
+def test_faults_concurrency_and_no_leaks(netns: Namespace, proxy: RunningProxy) -> None:
+    pid = serving_pid(proxy)
+    fds_before = len(os.listdir(f"/proc/{pid}/fd"))
+    result = client(
+        netns,
+        proxy,
+        """
+        import os, socket, ssl, time
+        from concurrent.futures import ThreadPoolExecutor
+
+        # A stalled client, garbage bytes and a truncated ClientHello first: the proxy must live on.
+        stalled = socket.create_connection(("s3.amazonaws.com", 443))
+        garbage = socket.create_connection(("s3.amazonaws.com", 443))
+        garbage.sendall(b"\\x00\\xffgarbage" * 100)
+        truncated = socket.create_connection(("s3.amazonaws.com", 443))
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ssl.create_default_context().wrap_bio(incoming, outgoing, server_hostname="s3.amazonaws.com")
+        try:
+            tls.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        truncated.sendall(outgoing.read()[:40])
+        truncated.close()
+        garbage.close()
+
+        ctx = ssl.create_default_context(cafile=os.environ["AWS_CA_BUNDLE"])
+        def one(i):
+            with socket.create_connection(("s3.amazonaws.com", 443), timeout=60) as raw:
+                with ctx.wrap_socket(raw, server_hostname="s3.amazonaws.com") as c:
+                    c.sendall(b"GET / HTTP/1.1\\r\\nHost: s3.amazonaws.com\\r\\n"
+                              b"Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, "
+                              b"SignedHeaders=host, Signature=0\\r\\nConnection: close\\r\\n\\r\\n")
+                    data = b""
+                    while chunk := c.recv(65536):
+                        data += chunk
+                    return data.split(b" ", 2)[1]
+        with ThreadPoolExecutor(200) as pool:
+            codes = list(pool.map(one, range(200)))
+        print(codes.count(b"200"), len(codes))
+        stalled.close()
+        """,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:] + proxy.log.read_text()[-3000:]
+    assert result.stdout.strip() == "200 200"
+    deadline = time.monotonic() + 15
+    while len(os.listdir(f"/proc/{pid}/fd")) > fds_before + 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(os.listdir(f"/proc/{pid}/fd")) <= fds_before + 2, "file descriptors leaked"
+    assert proxy.process.poll() is None

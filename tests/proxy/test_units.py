@@ -1,0 +1,179 @@
+"""The proxy's protocol pieces, without namespaces: DNS answers, metadata, rules, HTTP forwarding."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import h11
+import pytest
+from dnslib import QTYPE, DNSRecord
+
+from kecs.proxy.credentials import CredentialSource, MetadataService
+from kecs.proxy.dns import AWS_ADDRESS, answer_locally, servfail
+from kecs.proxy.http import Upstream, forward
+from kecs.proxy.netfilter import CHAIN, Capture
+
+
+def test_dns_answers_aws_names_only() -> None:
+    reply = DNSRecord.parse(answer_locally(bytes(DNSRecord.question("sqs.us-east-1.amazonaws.com").pack())))
+    assert [str(rr.rdata) for rr in reply.rr] == [AWS_ADDRESS]
+    aaaa = DNSRecord.parse(answer_locally(bytes(DNSRecord.question("s3.amazonaws.com", "AAAA").pack())))
+    assert aaaa.rr == [] and aaaa.header.rcode == 0  # no IPv6 route to AWS
+    assert answer_locally(bytes(DNSRecord.question("example.com").pack())) is None
+    assert answer_locally(b"\x00garbage") is None
+    failed = DNSRecord.parse(servfail(bytes(DNSRecord.question("example.com").pack())))
+    assert failed.header.rcode == 2 and failed.q.qtype == QTYPE.A
+
+
+def test_capture_rules_order() -> None:
+    rules = Capture(proxy_uid=1337, proxy_port=15001, credentials_port=15002, dns_port=15053,
+                    emulator_addresses=("172.18.0.5",)).rules()  # fmt: skip
+    flat = [" ".join(r) for r in rules]
+    assert flat[0] == f"-t nat -N {CHAIN}"
+    assert "--uid-owner 1337 -j RETURN" in flat[1]  # the loop breaker comes first
+    assert (
+        "-d 127.0.0.11 --dport 53" in flat[2] and "-d 127.0.0.0/8 -j RETURN" in flat[4]
+    )  # DNS before loopback
+    assert "-d 172.18.0.5 -j RETURN" in flat[5]
+    assert any("-d 169.254.169.254 --dport 80 -j REDIRECT --to-ports 15002" in f for f in flat)
+    assert flat[-3].endswith("--dport 443 -j REDIRECT --to-ports 15001")
+    assert flat[-1] == f"-t nat -I OUTPUT 1 -j {CHAIN}"
+
+
+def test_imds_v2_flow_and_ecs() -> None:
+    service = MetadataService(CredentialSource("api", "eu-west-1", "http://127.0.0.1:9"))
+    status, _, token = service.answer(
+        b"PUT", b"/latest/api/token", {b"x-aws-ec2-metadata-token-ttl-seconds": b"21600"}
+    )
+    assert status == 200 and len(token) > 20
+    headers = {b"x-aws-ec2-metadata-token": token}
+    status, _, role = service.answer(b"GET", b"/latest/meta-data/iam/security-credentials/", headers)
+    assert (status, role) == (200, b"kecs-api")
+    status, _, body = service.answer(b"GET", b"/latest/meta-data/iam/security-credentials/kecs-api", headers)
+    document = json.loads(body)
+    assert status == 200 and document["Code"] == "Success" and document["AccessKeyId"] == "test"
+    assert service.answer(b"GET", b"/latest/meta-data/placement/region", headers)[2] == b"eu-west-1"
+    assert (
+        service.answer(
+            b"GET", b"/latest/meta-data/iam/security-credentials/", {b"x-aws-ec2-metadata-token": b"forged"}
+        )[0]
+        == 401
+    )
+    assert service.answer(b"PUT", b"/latest/api/token", {})[0] == 400
+    status, _, body = service.answer(b"GET", b"/v2/credentials/api", {})
+    assert status == 200 and json.loads(body)["RoleArn"] == "arn:aws:iam::000000000000:role/kecs-api"
+
+
+class Emulator:
+    """A tiny HTTP/1.1 server recording what reaches it (headers and bodies byte for byte)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[bytes, bytes, dict[bytes, bytes], bytes]] = []
+        self.connections = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        conn = h11.Connection(h11.SERVER)
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                data = await reader.read(65536)
+                conn.receive_data(data)
+                continue
+            if isinstance(event, h11.Request):
+                request, body = event, b""
+                headers = {k.lower(): v for k, v in event.headers}
+                if headers.get(b"expect") == b"100-continue":
+                    writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+                while True:
+                    event = conn.next_event()
+                    if event is h11.NEED_DATA:
+                        conn.receive_data(await reader.read(65536))
+                    elif isinstance(event, h11.Data):
+                        body += event.data
+                    else:
+                        break
+                self.requests.append((request.method, request.target, headers, body))
+                answer = b"got " + str(len(body)).encode()
+                writer.write(
+                    conn.send(
+                        h11.Response(
+                            status_code=200, headers=[(b"content-length", str(len(answer)).encode())]
+                        )
+                    )
+                )
+                writer.write(conn.send(h11.Data(data=answer)))
+                writer.write(conn.send(h11.EndOfMessage()))
+                await writer.drain()
+                conn.start_next_cycle()
+                continue
+            writer.close()
+            return
+
+
+async def _through_forwarder(raw: bytes, emulator: Emulator | None) -> bytes:
+    if emulator is not None:
+        server = await asyncio.start_server(emulator.handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+    else:
+        server, port = None, 9  # nothing listens on the discard port
+    upstream = Upstream("127.0.0.1", port, f"http://127.0.0.1:{port}")
+    front = await asyncio.start_server(lambda r, w: forward(r, w, upstream, "test"), "127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection(*front.sockets[0].getsockname()[:2])
+    writer.write(raw)
+    await writer.drain()
+    writer.write_eof()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    front.close()
+    if server is not None:
+        server.close()
+    return answer
+
+
+def test_forwarding_keeps_requests_intact_over_keep_alive() -> None:
+    emulator = Emulator()
+    raw = (
+        b"PUT /bucket/key HTTP/1.1\r\nHost: bucket.s3-eu-west-1.amazonaws.com\r\n"
+        b"Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/s3/aws4_request, Signature=abc\r\n"
+        b"X-Amz-Content-Sha256: UNSIGNED-PAYLOAD\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        b"POST / HTTP/1.1\r\nHost: sqs.us-east-1.amazonaws.com\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nbody"
+        b"GET /x HTTP/1.1\r\nHost: sqs.us-east-1.amazonaws.com\r\n\r\n"
+    )
+    answer = asyncio.run(_through_forwarder(raw, emulator))
+    assert answer.count(b"HTTP/1.1 200") == 3 and b"HTTP/1.1 100" in answer
+    assert emulator.connections == 1  # one upstream connection, kept alive
+    (m1, t1, h1, b1), (m2, _, h2, b2), (m3, t3, _, b3) = emulator.requests
+    assert (m1, t1, b1) == (b"PUT", b"/bucket/key", b"hello world")
+    assert h1[b"host"] == b"bucket.s3.eu-west-1.amazonaws.com"  # the legacy dash form, rewritten
+    assert h1[b"authorization"].endswith(b"Signature=abc")  # untouched
+    assert (m2, b2, h2[b"host"]) == (b"POST", b"body", b"sqs.us-east-1.amazonaws.com")
+    assert (m3, t3, b3) == (b"GET", b"/x", b"")
+
+
+@pytest.mark.parametrize(
+    ("request_head", "content_type", "snippet"),
+    [
+        (
+            b"GET / HTTP/1.1\r\nHost: s3.amazonaws.com\r\n\r\n",
+            b"text/xml",
+            b"<Code>ServiceUnavailable</Code>",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: dynamodb.us-east-1.amazonaws.com\r\nX-Amz-Target: DynamoDB_20120810.GetItem\r\n"
+            b"Content-Length: 2\r\n\r\n{}",
+            b"application/x-amz-json-1.0",
+            b'"__type": "ServiceUnavailable"',
+        ),
+    ],
+)
+def test_emulator_down_is_an_aws_error(request_head: bytes, content_type: bytes, snippet: bytes) -> None:
+    answer = asyncio.run(_through_forwarder(request_head, None))
+    assert answer.startswith(b"HTTP/1.1 503 ")
+    assert b"content-type: " + content_type in answer.lower()
+    assert snippet in answer and b"http://127.0.0.1:9 is not reachable" in answer
+
+
+def test_malformed_http_closes_only_that_connection() -> None:
+    assert asyncio.run(_through_forwarder(b"\x00\x01 not http at all\r\n\r\n", Emulator())) == b""
