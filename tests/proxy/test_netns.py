@@ -465,3 +465,15 @@ def test_faults_concurrency_and_no_leaks(netns: Namespace, proxy: RunningProxy) 
         time.sleep(0.2)
     assert len(os.listdir(f"/proc/{pid}/fd")) <= fds_before + 2, "file descriptors leaked"
     assert proxy.process.poll() is None
+
+
+def test_curl_with_the_trust_bundle(netns: Namespace, proxy: RunningProxy) -> None:
+    require(shutil.which("curl") is not None, "curl (Debian package curl)")
+    result = netns.run(
+        "curl", "-sS", "--cacert", str(proxy.kecs_dir / "trust" / "bundle.pem"),
+        "-H", "Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, "
+        "SignedHeaders=host, Signature=0",
+        "https://s3.amazonaws.com/",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "ListAllMyBucketsResult" in result.stdout

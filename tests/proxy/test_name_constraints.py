@@ -1,0 +1,160 @@
+"""A certificate the kecs CA mints for a non-AWS name is refused by OpenSSL and Go clients."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from kecs.tls import CaPaths, ensure_ca, load_intermediate, mint_leaf
+from tests.conftest import require
+
+PEM = serialization.Encoding.PEM
+
+
+def tls_server(ca: CaPaths, host: str, tmp_path: Path) -> tuple[int, threading.Thread, socket.socket]:
+    cert, key = load_intermediate(ca)
+    leaf, leaf_key = mint_leaf(host, cert, key)
+    chain = tmp_path / f"{host}.pem"
+    chain.write_bytes(
+        leaf.public_bytes(PEM)
+        + cert.public_bytes(PEM)
+        + leaf_key.private_bytes(PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(chain)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+            with context.wrap_socket(conn, server_side=True) as tls:
+                tls.sendall(b"hello")
+        except (ssl.SSLError, OSError):
+            pass  # the client refused the certificate
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], thread, listener
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> CaPaths:
+    return ensure_ca(str(tmp_path / ".kecs"), "constraints")[0]
+
+
+@pytest.fixture(scope="module")
+def go_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    go = shutil.which("go")
+    require(go is not None, "go (Debian package golang-go)")
+    assert go is not None
+    src = tmp_path_factory.mktemp("goclient")
+    (src / "go.mod").write_text("module example.com/tlsclient\n\ngo 1.19\n")
+    (src / "main.go").write_text(
+        textwrap.dedent(
+            """
+            package main
+
+            import (
+                "crypto/tls"
+                "crypto/x509"
+                "fmt"
+                "os"
+            )
+
+            func main() {
+                pem, err := os.ReadFile(os.Args[1])
+                if err != nil { panic(err) }
+                pool := x509.NewCertPool()
+                pool.AppendCertsFromPEM(pem)
+                conn, err := tls.Dial("tcp", os.Args[2], &tls.Config{RootCAs: pool, ServerName: os.Args[3]})
+                if err != nil { fmt.Println("refused:", err); os.Exit(1) }
+                buf := make([]byte, 5)
+                n, _ := conn.Read(buf)
+                fmt.Println("accepted:", string(buf[:n]))
+            }
+            """
+        )
+    )
+    env = {
+        **os.environ,
+        "GOCACHE": str(src / "cache"),
+        "GOPATH": str(src / "gopath"),
+        "GOPROXY": "off",
+        "HOME": str(src),
+    }
+    subprocess.run(
+        [go, "build", "-o", "client", "."], cwd=src, env=env, check=True, capture_output=True, timeout=600
+    )
+    yield src / "client"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("host", "accepted"), [("sqs.us-east-1.amazonaws.com", True), ("www.example.com", False)]
+)
+def test_go_client(go_client: Path, ca: CaPaths, tmp_path: Path, host: str, accepted: bool) -> None:
+    port, thread, listener = tls_server(ca, host, tmp_path)
+    try:
+        result = subprocess.run(
+            [str(go_client), ca.root_cert, f"127.0.0.1:{port}", host],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        thread.join(10)
+        listener.close()
+    if accepted:
+        assert result.returncode == 0 and result.stdout.strip() == "accepted: hello", result.stdout
+    else:
+        assert result.returncode == 1
+        assert "not authorized to sign for this name" in result.stdout or "not permitted" in result.stdout, (
+            result.stdout
+        )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("host", "accepted"), [("s3.amazonaws.com", True), ("www.example.com", False)])
+def test_openssl_client(ca: CaPaths, tmp_path: Path, host: str, accepted: bool) -> None:
+    openssl = shutil.which("openssl")
+    require(openssl is not None, "openssl")
+    assert openssl is not None
+    port, thread, listener = tls_server(ca, host, tmp_path)
+    try:
+        result = subprocess.run(
+            [
+                openssl,
+                "s_client",
+                "-connect",
+                f"127.0.0.1:{port}",
+                "-servername",
+                host,
+                "-CAfile",
+                ca.root_cert,
+                "-verify_return_error",
+                "-verify_hostname",
+                host,
+            ],
+            input="",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        thread.join(10)
+        listener.close()
+    output = result.stdout + result.stderr
+    if accepted:
+        assert "Verify return code: 0 (ok)" in output, output  # (s_client may still exit 1 on the peer's EOF)
+    else:
+        assert result.returncode != 0 and "permitted subtree violation" in output, output
