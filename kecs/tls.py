@@ -29,6 +29,8 @@ SYSTEM_BUNDLES = (
     "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
     "/etc/ssl/cert.pem",  # macOS, BSD
 )
+# cryptography >= 45; Debian's older one (in the proxy image) does without a truststore.
+_CAN_WRITE_TRUSTSTORE = hasattr(pkcs12, "serialize_java_truststore")
 TRUSTSTORE_PASSWORD = "changeit"  # the JVM default: a truststore holds no secret
 VALIDITY = datetime.timedelta(days=3650)
 
@@ -61,16 +63,14 @@ class CaPaths:
         return os.path.join(self.root, "trust", "truststore.p12")
 
     def exists(self) -> bool:
-        return all(
-            os.path.isfile(p)
-            for p in (
-                self.intermediate_cert,
-                self.intermediate_key,
-                self.root_cert,
-                self.bundle,
-                self.truststore,
-            )
-        )
+        files = [self.intermediate_cert, self.intermediate_key, self.root_cert, self.bundle]
+        if _CAN_WRITE_TRUSTSTORE:
+            files.append(self.truststore)
+        return all(os.path.isfile(p) for p in files)
+
+    def has_intermediate(self) -> bool:
+        """What the proxy needs (compose mounts only `ca/` into it)."""
+        return os.path.isfile(self.intermediate_cert) and os.path.isfile(self.intermediate_key)
 
 
 def _name(common_name: str) -> x509.Name:
@@ -211,11 +211,12 @@ def ensure_ca(kecs_dir: str, label: str) -> tuple[CaPaths, bool]:
         _write(paths.root_cert, root_pem)
         roots = system_roots()
         _write(paths.bundle, roots + (b"" if roots.endswith(b"\n") or not roots else b"\n") + root_pem)
-        store = pkcs12.serialize_java_truststore(
-            [pkcs12.PKCS12Certificate(root, b"kecs-root")],
-            serialization.BestAvailableEncryption(TRUSTSTORE_PASSWORD.encode()),
-        )
-        _write(paths.truststore, store)
+        if _CAN_WRITE_TRUSTSTORE:
+            store = pkcs12.serialize_java_truststore(
+                [pkcs12.PKCS12Certificate(root, b"kecs-root")],
+                serialization.BestAvailableEncryption(TRUSTSTORE_PASSWORD.encode()),
+            )
+            _write(paths.truststore, store)
     except OSError as exc:
         raise KecsError(f"{kecs_dir}: cannot create the kecs CA there: {exc.strerror or exc}") from exc
     return paths, True

@@ -325,9 +325,9 @@ async def serve(config: Config, leaves: LeafCertificates, sockets: dict[str, soc
 
 def run(config: Config) -> int:
     """Install the capture as root, serve as `config.uid`, remove the capture on stop."""
-    paths, created = ensure_ca(config.kecs_dir, "proxy") if not CaPaths(config.kecs_dir).exists() else (
-        CaPaths(config.kecs_dir), False)  # fmt: skip
-    if created:
+    paths = CaPaths(config.kecs_dir)
+    if not paths.has_intermediate():
+        paths, _ = ensure_ca(config.kecs_dir, "proxy")
         LOG.info("created a CA under %s (no kecs compose CA was mounted)", config.kecs_dir)
     scratch = tempfile.mkdtemp(prefix="kecs-proxy-")
     leaves = LeafCertificates(paths, scratch)  # reads the key while still root
