@@ -1,0 +1,127 @@
+"""Images the end-to-end tests need, built locally (no registry): cached by content tags.
+
+- base: a Debian root file system from debootstrap, imported into the engine; its tag
+  hashes the package list, so a changed list builds a new one.
+- proxy: kecs's own Dockerfile with that base as the build argument; the tag hashes
+  kecs's sources.
+- moto: moto server installed from wheels the host downloads (the engine's containers
+  cannot verify PyPI's certificate here), on the same base.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.conftest import require
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SUITE = "bookworm"
+MIRROR = os.environ.get("KECS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+BASE_PACKAGES = (
+    "python3", "python3-boto3", "python3-cryptography", "python3-cffi-backend", "python3-h11",
+    "python3-dnslib", "python3-pip", "iptables", "iproute2", "ca-certificates", "curl",
+)  # fmt: skip
+MOTO = "moto[server]==5.2.5"
+TIMINGS: dict[str, float] = {}
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
+def _exists(tag: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0
+
+
+def _log(message: str) -> None:
+    print(f"[kecs e2e] {message}", file=sys.stderr, flush=True)
+
+
+def docker_available() -> None:
+    require(shutil.which("docker") is not None, "the docker CLI (Docker Engine)")
+    info = subprocess.run(["docker", "info"], capture_output=True, text=True)
+    require(info.returncode == 0, f"a running Docker engine ({info.stderr.strip()[:200]})")
+    require(shutil.which("docker-compose") is not None, "docker-compose (Debian package docker-compose)")
+
+
+def base_image() -> str:
+    tag = f"kecs-test-base:{_digest(SUITE, MIRROR, *sorted(BASE_PACKAGES))}"
+    if _exists(tag):
+        return tag
+    debootstrap = shutil.which("debootstrap")
+    require(debootstrap is not None, "debootstrap (Debian package debootstrap)")
+    require(os.geteuid() == 0, "root (debootstrap)")
+    assert debootstrap is not None
+    started = time.monotonic()
+    rootfs = Path(tempfile.mkdtemp(prefix="kecs-rootfs-", dir="/var/tmp"))
+    try:
+        _log(f"building {tag} with debootstrap ({SUITE}, {len(BASE_PACKAGES)} packages)")
+        subprocess.run(
+            [debootstrap, "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", SUITE, str(rootfs), MIRROR],
+            check=True, capture_output=True, timeout=1800,
+        )  # fmt: skip
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(
+            ["docker", "import", "-", tag], stdin=tar.stdout, check=True, capture_output=True, timeout=600
+        )
+        tar.wait()
+    finally:
+        shutil.rmtree(rootfs, ignore_errors=True)
+    TIMINGS["base image (cold)"] = time.monotonic() - started
+    return tag
+
+
+def _build(tag: str, context: Path, dockerfile: Path, base: str) -> None:
+    subprocess.run(
+        ["docker", "build", "-q", "-f", str(dockerfile), "--build-arg", f"BASE={base}", "-t", tag, str(context)],
+        check=True, capture_output=True, timeout=1800,
+    )  # fmt: skip
+
+
+def proxy_image(base: str) -> str:
+    sources = sorted(p for p in (ROOT / "kecs").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    content = hashlib.sha256()
+    for path in sources:
+        content.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())
+    tag = f"kecs-proxy:test-{_digest(base, content.hexdigest())}"
+    if not _exists(tag):
+        started = time.monotonic()
+        _log(f"building {tag} from kecs/proxy/Dockerfile")
+        _build(tag, ROOT, ROOT / "kecs" / "proxy" / "Dockerfile", base)
+        TIMINGS["proxy image (cold)"] = time.monotonic() - started
+    return tag
+
+
+def moto_image(base: str) -> str:
+    tag = f"kecs-test-moto:{_digest(base, MOTO)}"
+    if _exists(tag):
+        return tag
+    started = time.monotonic()
+    context = Path(tempfile.mkdtemp(prefix="kecs-moto-"))
+    try:
+        _log(f"building {tag} ({MOTO})")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", MOTO, "-d", str(context / "wheels"), "--only-binary=:all:",
+             "--python-version", "3.11", "--implementation", "cp", "--platform", "manylinux2014_x86_64",
+             "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux_2_28_x86_64"],
+            check=True, capture_output=True, timeout=900,
+        )  # fmt: skip
+        (context / "Dockerfile").write_text(
+            "ARG BASE\nFROM ${BASE}\nCOPY wheels /tmp/wheels\n"
+            'RUN python3 -m pip install --break-system-packages --no-index --find-links /tmp/wheels "'
+            + MOTO
+            + '" && rm -rf /tmp/wheels\n'
+            'CMD ["python3", "-m", "moto.server", "-H", "0.0.0.0", "-p", "5000"]\n'
+        )
+        _build(tag, context, context / "Dockerfile", base)
+    finally:
+        shutil.rmtree(context, ignore_errors=True)
+    TIMINGS["moto image (cold)"] = time.monotonic() - started
+    return tag

@@ -1,0 +1,128 @@
+"""End to end: `kecs compose`, then docker-compose up, and unmodified SDK calls land in the emulator.
+
+Runs on the machine's real engine with no registry and no internet: every image is built
+here, and AWS names resolve only through the proxy's DNS capture.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e import images
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class Project:
+    def __init__(self, directory: Path, name: str, base: str) -> None:
+        self.directory = directory
+        self.name = name
+        self.env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "BASE_IMAGE": base, "HOME": str(directory)}
+
+    def compose(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["docker-compose", "-f", "compose.kecs.yaml", "-p", self.name, *args],
+            cwd=self.directory, env=self.env, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+
+    def logs(self, service: str) -> str:
+        return self.compose("logs", "--no-color", service).stdout
+
+    def wait_for(self, service: str, text: str, count: int = 1, timeout: float = 180) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            logs = self.logs(service)
+            if logs.count(text) >= count:
+                return logs
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"{service} did not print {text!r} x{count}:\n{logs[-3000:]}\n{self.logs('app-kecs-proxy')[-3000:]}"
+                )
+            time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, str]:
+    images.docker_available()
+    base = images.base_image()
+    return {"base": base, "proxy": images.proxy_image(base), "moto": images.moto_image(base)}
+
+
+@pytest.fixture
+def seed(built: dict[str, str], tmp_path: Path) -> Iterator[Project]:
+    directory = Path(shutil.copytree(ROOT / "examples" / "seed", tmp_path / "seed"))
+    project = Project(directory, f"kecse2e{uuid.uuid4().hex[:6]}", built["base"])
+    generate = subprocess.run(
+        [sys.executable, "-m", "kecs", "compose", str(directory), "--format", "json",
+         "--emulator", "moto", "--moto-image", built["moto"], "--proxy-image", built["proxy"]],
+        capture_output=True, text=True, env={**project.env, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"},
+        timeout=300,
+    )  # fmt: skip
+    assert generate.returncode == 0, generate.stderr
+    plan = {s["name"]: s["captured"] for s in json.loads(generate.stdout)["services"]}
+    assert plan == {"app": True, "web": False, "prober": False}
+    try:
+        yield project
+    finally:
+        down = project.compose("down", "-v", "--rmi", "local", "--timeout", "5")
+        assert down.returncode == 0, down.stderr
+        left = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project.name}"],
+            capture_output=True,
+            text=True,
+        )
+        networks = subprocess.run(
+            ["docker", "network", "ls", "-q", "--filter", f"label=com.docker.compose.project={project.name}"],
+            capture_output=True,
+            text=True,
+        )
+        assert left.stdout.strip() == "" and networks.stdout.strip() == "", (
+            "docker-compose down left things behind"
+        )
+
+
+def test_seed_scenario_offline(seed: Project, built: dict[str, str]) -> None:
+    started = time.monotonic()
+    up = seed.compose("up", "-d", "--build")
+    assert up.returncode == 0, up.stderr[-3000:]
+    logs = seed.wait_for("app", "done")
+    images.TIMINGS["compose up to app done"] = time.monotonic() - started
+    assert "buckets: []" in logs
+    assert "user: Ada" in logs
+    assert "received: ['{\"order\": 1}']" in logs
+    assert "web: web ok" in logs  # a plain service, by name, through the proxy untouched
+    assert "reached app" in seed.wait_for("prober", "reached app")  # the captured app, by name
+
+    # The emulator's state, read from outside the app.
+    state = seed.compose(
+        "exec", "-T", "kecs-moto", "python3", "-c",
+        "import boto3\n"
+        "kw = dict(endpoint_url='http://localhost:5000', region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x')\n"
+        "print(boto3.client('s3', **kw).get_object(Bucket='shop-uploads', Key='greeting.txt')['Body'].read().decode().strip())\n"
+        "print(boto3.resource('dynamodb', **kw).Table('users').get_item(Key={'id': '42'})['Item']['name'])\n",
+    )  # fmt: skip
+    assert state.returncode == 0, state.stderr
+    assert state.stdout.split() == ["hello", "from", "the", "app", "Ada"]
+
+    # Restart the app: the proxy owns the namespace, so the capture is still there.
+    assert seed.compose("restart", "-t", "2", "app").returncode == 0
+    seed.wait_for("app", "done", count=2)
+
+    decisions = [
+        line
+        for line in seed.logs("app-kecs-proxy").splitlines()
+        if "terminate" in line or "passthrough" in line
+    ]
+    assert any("terminate TLS for sqs.us-east-1.amazonaws.com" in line for line in decisions)
+    assert not [line for line in decisions if "passthrough" in line and "amazonaws" in line], decisions
+    print("timings:", json.dumps({k: round(v, 1) for k, v in images.TIMINGS.items()}), file=sys.stderr)
