@@ -241,3 +241,58 @@ def test_executable_scripts_are_sniffed_then_scanned_as_source(tmp_path: Path) -
         ("/app/bin/manage.py", "import", ()),
         ("/app/bin/manage.py", "client", ("sqs",)),
     ]
+
+
+def _elf_with_section(name: bytes, payload: bytes) -> bytes:
+    """A minimal 64-bit ELF executable image with one named section (as cargo auditable writes)."""
+    import struct
+
+    shstrtab = b"\x00" + name + b"\x00.shstrtab\x00"
+    data_offset = 64
+    strtab_offset = data_offset + len(payload)
+    shoff = strtab_offset + len(shstrtab)
+    header = b"\x7fELF\x02\x01\x01" + b"\x00" * 9
+    header += struct.pack("<HHIQQQIHHHHHH", 2, 0x3E, 1, 0, 0, shoff, 0, 64, 0, 0, 64, 3, 2)
+    sections = b"\x00" * 64
+    sections += struct.pack("<IIQQQQIIQQ", 1, 1, 0, 0, data_offset, len(payload), 0, 0, 1, 0)
+    sections += struct.pack(
+        "<IIQQQQIIQQ", 1 + len(name) + 1, 3, 0, 0, strtab_offset, len(shstrtab), 0, 0, 1, 0
+    )
+    return header + payload + shstrtab + sections
+
+
+def test_rust_binary_with_cargo_auditable_data(tmp_path: Path) -> None:
+    import zlib
+
+    dependencies = {
+        "packages": [{"name": "aws-sdk-s3", "version": "1.5.0"}, {"name": "tokio", "version": "1.0.0"}]
+    }
+    binary = _elf_with_section(b".dep-v0", zlib.compress(json.dumps(dependencies).encode()))
+    report = scan_image(
+        str(docker_save(tmp_path / "r.tar", [(["r:1"], [layer({"usr/local/bin/server": binary})])]))
+    )
+    assert [(f.path, f.kind, f.sdk, f.services, f.evidence) for f in report.findings] == [
+        ("/usr/local/bin/server", "installed", "aws-sdk-rust", ("s3",), "aws-sdk-s3 1.5.0")
+    ]
+
+
+def test_device_files_and_fifos_are_never_read(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, kind in (
+            ("dev/zero", tarfile.CHRTYPE),
+            ("dev/sda", tarfile.BLKTYPE),
+            ("app/pipe.py", tarfile.FIFOTYPE),
+        ):
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            archive.addfile(info)
+        data = APP.encode()
+        info = tarfile.TarInfo("app/main.py")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    report = scan_image(str(docker_save(tmp_path / "d.tar", [(["d:1"], [buffer.getvalue()])])))
+    assert {f.path for f in report.findings} == {"/app/main.py"}
