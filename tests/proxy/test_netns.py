@@ -147,6 +147,73 @@ class Moto:
             self.process = None
 
 
+ROOT = Path(__file__).resolve().parent.parent.parent
+LOCALSTACK_PYTHON = Path(
+    os.environ.get("KECS_LOCALSTACK_PYTHON", ROOT / ".venv-localstack" / "bin" / "python")
+)
+
+
+class LocalStack:
+    """LocalStack as a plain process (FACTS.md): S3, SQS, STS and IAM work offline."""
+
+    def __init__(self, host: str, work: Path) -> None:
+        self.host = host
+        self.port = free_port()
+        self.work = work
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "GATEWAY_LISTEN": f"{self.host}:{self.port}",
+            "DNS_ADDRESS": "0",
+            "LOCALSTACK_VOLUME_DIR": str(self.work / "localstack"),
+            "SQS_ENDPOINT_STRATEGY": "dynamic",
+            "SERVICES": "s3,sqs,sts,iam",
+        }
+        self.log = self.work / "localstack.log"
+        with open(self.log, "wb") as output:
+            self.process = subprocess.Popen(
+                [str(LOCALSTACK_PYTHON), "-m", "localstack.runtime.main"], env=env, stdout=output, stderr=output
+            )
+        import urllib.request
+
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_localstack/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError(f"LocalStack did not start: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+
+@pytest.fixture
+def localstack(netns: Namespace) -> Iterator[LocalStack]:
+    require(
+        LOCALSTACK_PYTHON.exists(),
+        f"LocalStack in {LOCALSTACK_PYTHON.parent.parent} (pip install -r tests/requirements-localstack.txt)",
+    )
+    server = LocalStack(netns.host_ip, netns.work)
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def moto(netns: Namespace) -> Iterator[Moto]:
     try:
@@ -173,7 +240,7 @@ class RunningProxy:
         ]
 
 
-def start_proxy(netns: Namespace, moto: Moto, *extra: str) -> RunningProxy:
+def start_proxy(netns: Namespace, moto: Moto | LocalStack, *extra: str) -> RunningProxy:
     kecs_dir = netns.work / ".kecs"
     ensure_ca(str(kecs_dir), "netns-test")
     log = netns.work / f"proxy-{uuid.uuid4().hex[:6]}.log"
@@ -477,3 +544,60 @@ def test_curl_with_the_trust_bundle(netns: Namespace, proxy: RunningProxy) -> No
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "ListAllMyBucketsResult" in result.stdout
+
+
+def test_localstack_boto3_and_the_aws_cli(netns: Namespace, localstack: LocalStack) -> None:
+    running = start_proxy(netns, localstack)
+    try:
+        sdk = client(
+            netns,
+            running,
+            """
+            import boto3
+            s3 = boto3.client("s3", region_name="us-east-1")
+            s3.create_bucket(Bucket="ls-bucket")
+            s3.put_object(Bucket="ls-bucket", Key="a.txt", Body=b"from boto3")
+            print(s3.get_object(Bucket="ls-bucket", Key="a.txt")["Body"].read().decode())
+            sqs = boto3.client("sqs", region_name="us-east-1")
+            url = sqs.create_queue(QueueName="ls-orders")["QueueUrl"]
+            print(url)
+            sqs.send_message(QueueUrl=url, MessageBody="order-7")
+            print([m["Body"] for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])])
+            """,
+        )
+        assert sdk.returncode == 0, sdk.stderr[-3000:] + running.log.read_text()[-2000:]
+        body, queue_url, received = sdk.stdout.splitlines()
+        assert body == "from boto3" and received == "['order-7']"
+        assert "://sqs.us-east-1.amazonaws.com/000000000000/ls-orders" in queue_url  # AWS-shaped, usable
+
+        upload = netns.scratch / "cli.txt"
+        upload.write_text("from the aws cli\n")
+        upload.chmod(0o644)
+        env = {
+            "AWS_CA_BUNDLE": str(running.kecs_dir / "trust" / "bundle.pem"),
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        copied = netns.run("/usr/bin/aws", "s3", "cp", str(upload), "s3://ls-bucket/cli.txt", env=env)
+        assert copied.returncode == 0, copied.stderr + running.log.read_text()[-2000:]
+        sent = netns.run(
+            "/usr/bin/aws",
+            "sqs",
+            "send-message",
+            "--queue-url",
+            queue_url,
+            "--message-body",
+            "from-cli",
+            env=env,
+        )
+        assert sent.returncode == 0, sent.stderr
+    finally:
+        stop_proxy(netns, running)
+    import boto3
+
+    keys = dict(region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+    outside = boto3.client("s3", endpoint_url=localstack.url, **keys)
+    assert outside.get_object(Bucket="ls-bucket", Key="cli.txt")["Body"].read() == b"from the aws cli\n"
+    queue = boto3.client("sqs", endpoint_url=localstack.url, **keys)
+    url = queue.get_queue_url(QueueName="ls-orders")["QueueUrl"]
+    bodies = [m["Body"] for m in queue.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages", [])]
+    assert bodies == ["from-cli"]
