@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -141,6 +142,9 @@ async def forward(
                     await client.send(h11.Data(data=body))
                     await client.send(h11.EndOfMessage())
                     return
+                upstream_socket = up_writer.get_extra_info("socket")
+                if upstream_socket is not None:
+                    upstream_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 emulator = _Side(h11.CLIENT, up_reader, up_writer)
             LOG.debug("%s: %s %s", label, request.method.decode(), request.target.decode("latin-1")[:200])
             await emulator.send(request)

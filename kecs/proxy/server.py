@@ -240,6 +240,9 @@ class Proxy:
 
     async def handle(self, sock: socket.socket) -> None:
         sock.setblocking(False)
+        # Heads and bodies go out as separate writes: without this, Nagle's algorithm and
+        # delayed ACKs hold each small response for ~40 ms.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             destination = original_destination(sock)
         except OSError:
