@@ -58,6 +58,9 @@ _NPM_SERVICE_LIBS = {
     "lib-storage": "s3",
     "s3-request-presigner": "s3",
     "s3-presigned-post": "s3",
+    "cloudfront-signer": "cloudfront",
+    "rds-signer": "rds",
+    "dsql-signer": "dsql",
 }
 
 

@@ -6,6 +6,7 @@ import re
 
 import tree_sitter_go
 
+from kecs.scanner.manifests import go_module
 from kecs.scanner.source import Call, Context, LanguageSpec, Use
 
 QUERY = r"""
@@ -24,9 +25,6 @@ LINT_QUERY = r"""
 """
 
 V1, V2 = "aws-sdk-go", "aws-sdk-go-v2"
-_MODULE = re.compile(
-    r"^github\.com/aws/(?P<sdk>aws-sdk-go-v2|aws-sdk-go)(?=/|$)(?:/(?:service|feature)/(?P<svc>\w+))?"
-)
 _CONSTRUCTOR = re.compile(
     r"^github\.com/aws/(aws-sdk-go-v2|aws-sdk-go)/(?:service|feature)/(\w+)(?:/[\w/]+)?\.(New\w*)$"
 )
@@ -43,12 +41,7 @@ def bind_import(module: str, name: str | None, alias: str | None) -> list[tuple[
 
 
 def classify_import(module: str, ctx: Context) -> Use | None:
-    match = _MODULE.match(module)
-    if not match:
-        return None
-    sdk = V2 if match.group("sdk") == "aws-sdk-go-v2" else V1
-    service = ctx.catalog.lookup(match.group("svc")) if match.group("svc") else None
-    return Use(sdk, (service,) if service else ())
+    return go_module(module, ctx.catalog)
 
 
 def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:

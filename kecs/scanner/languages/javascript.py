@@ -8,6 +8,7 @@ import tree_sitter_javascript
 import tree_sitter_typescript
 from tree_sitter import Node
 
+from kecs.scanner.manifests import npm_package
 from kecs.scanner.source import Call, Context, LanguageSpec, Use, text
 
 _IMPORTS = r"""
@@ -34,17 +35,6 @@ _TS_EXTRA = r"""
 """
 
 V2, V3 = "aws-sdk-js", "aws-sdk-js-v3"
-# v3 packages that serve one service without being its client package.
-_V3_SERVICE_LIBS = {
-    "lib-dynamodb": "dynamodb",
-    "util-dynamodb": "dynamodb",
-    "lib-storage": "s3",
-    "s3-request-presigner": "s3",
-    "s3-presigned-post": "s3",
-    "cloudfront-signer": "cloudfront",
-    "rds-signer": "rds",
-    "dsql-signer": "dsql",
-}
 _V2_CLASS = re.compile(r"^aws-sdk(?:/global|/lib/aws|/clients/(\w+))?(?:\.(\w+))?(?:\.DocumentClient)?$")
 _V3_MEMBER = re.compile(r"^@aws-sdk/([\w-]+)\.(\w+)(?:\.from)?$")
 
@@ -73,18 +63,15 @@ def bind_names(node: Node, src: bytes, qualified: str) -> list[tuple[str, str]]:
 
 
 def classify_import(module: str, ctx: Context) -> Use | None:
-    if module == "aws-sdk" or module.startswith("aws-sdk/"):
-        clients = re.match(r"^aws-sdk/clients/(\w+)$", module)
-        service = ctx.catalog.lookup(clients.group(1)) if clients else None
+    clients = re.match(r"^aws-sdk/clients/(\w+)$", module)
+    if clients:
+        service = ctx.catalog.lookup(clients.group(1))
         return Use(V2, (service,) if service else ())
-    if module.startswith("@aws-sdk/"):
-        package = module.split("/", 2)[1]
-        if package.startswith("client-"):
-            service = ctx.catalog.lookup(package[len("client-") :])
-        else:
-            service = _V3_SERVICE_LIBS.get(package)
-        return Use(V3, (service,) if service else ())
-    return None
+    if module.startswith("aws-sdk/"):
+        return Use(V2)
+    # "@aws-sdk/client-s3/dist-cjs/..." is still the package @aws-sdk/client-s3.
+    package = "/".join(module.split("/")[:2]) if module.startswith("@") else module
+    return npm_package(package, ctx.catalog)
 
 
 def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:

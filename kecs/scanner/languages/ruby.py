@@ -6,6 +6,7 @@ import re
 
 import tree_sitter_ruby
 
+from kecs.scanner.manifests import gem
 from kecs.scanner.source import Call, Context, LanguageSpec, Use
 
 QUERY = r"""
@@ -20,7 +21,6 @@ LINT_QUERY = r"""
 """
 
 SDK = "aws-sdk-ruby"
-_NOT_SERVICES = {"core", "resources", "v2", "v3"}
 _CLIENT = re.compile(r"^(?:::)?Aws::(\w+)::(?:Client|Resource|Presigner|\w+Client)\.new$")
 
 
@@ -29,15 +29,7 @@ def bind_import(module: str, name: str | None, alias: str | None) -> list[tuple[
 
 
 def classify_import(module: str, ctx: Context) -> Use | None:
-    if module == "aws-sdk" or module == "aws-sdk-core" or module == "aws-sdk-resources":
-        return Use(SDK)
-    match = re.match(r"^aws-sdk-([\w-]+)$", module)
-    if not match:
-        return None
-    if match.group(1) in _NOT_SERVICES:
-        return Use(SDK)
-    service = ctx.catalog.lookup(match.group(1))
-    return Use(SDK, (service,) if service else ())
+    return gem(module, ctx.catalog)
 
 
 def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
