@@ -57,36 +57,53 @@ class DnsProtocol(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        local = answer_locally(data)
-        if local is not None:
-            self._reply(local, addr)
-        elif self.upstream is None:
-            self._reply(servfail(data), addr)
-        else:
-            task = asyncio.ensure_future(self._forward(data, addr))
-            self.pending.add(task)
-            task.add_done_callback(self.pending.discard)
+        task = asyncio.ensure_future(self._answer(data, addr))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
 
-    def _reply(self, data: bytes | None, addr: tuple[str, int]) -> None:
-        if data is not None and self.transport is not None:
-            self.transport.sendto(data, addr)
+    async def _answer(self, data: bytes, addr: tuple[str, int]) -> None:
+        reply = await resolve(data, self.upstream)
+        if reply is not None and self.transport is not None:
+            self.transport.sendto(reply, addr)
 
-    async def _forward(self, data: bytes, addr: tuple[str, int]) -> None:
-        assert self.upstream is not None
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[bytes] = loop.create_future()
 
-        class Once(asyncio.DatagramProtocol):
-            def datagram_received(self, reply: bytes, _: tuple[str, int]) -> None:
-                if not done.done():
-                    done.set_result(reply)
+async def resolve(query: bytes, upstream: tuple[str, int] | None) -> bytes | None:
+    """The reply to one query: local for AWS names, else from upstream (SERVFAIL when it fails)."""
+    local = answer_locally(query)
+    if local is not None or upstream is None:
+        return local if local is not None else servfail(query)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bytes] = loop.create_future()
 
-        transport, _ = await loop.create_datagram_endpoint(Once, remote_addr=self.upstream)
-        try:
-            transport.sendto(data)
-            self._reply(await asyncio.wait_for(done, 5), addr)
-        except (asyncio.TimeoutError, OSError) as exc:
-            LOG.info("DNS upstream %s: %s", self.upstream, exc)
-            self._reply(servfail(data), addr)
-        finally:
-            transport.close()
+    class Once(asyncio.DatagramProtocol):
+        def datagram_received(self, reply: bytes, _: tuple[str, int]) -> None:
+            if not done.done():
+                done.set_result(reply)
+
+    transport, _ = await loop.create_datagram_endpoint(Once, remote_addr=upstream)
+    try:
+        transport.sendto(query)
+        return await asyncio.wait_for(done, 5)
+    except (asyncio.TimeoutError, OSError) as exc:
+        LOG.info("DNS upstream %s: %s", upstream, exc)
+        return servfail(query)
+    finally:
+        transport.close()
+
+
+async def serve_tcp(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: tuple[str, int] | None
+) -> None:
+    """DNS over TCP (RFC 7766 framing: a two-byte length before each message)."""
+    try:
+        while True:
+            size = int.from_bytes(await reader.readexactly(2), "big")
+            reply = await resolve(await reader.readexactly(size), upstream)
+            if reply is None:
+                return
+            writer.write(len(reply).to_bytes(2, "big") + reply)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return
+    finally:
+        writer.close()

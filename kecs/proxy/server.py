@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from kecs.proxy import clienthello
 from kecs.proxy.aws import is_aws_host
 from kecs.proxy.credentials import CredentialSource, MetadataService
-from kecs.proxy.dns import AWS_ADDRESS, DnsProtocol
+from kecs.proxy.dns import AWS_ADDRESS, DnsProtocol, serve_tcp
 from kecs.proxy.http import Upstream, forward
 from kecs.proxy.netfilter import Capture, detect_backend, install, installed, remove
 from kecs.tls import CaPaths, ensure_ca, load_intermediate, mint_leaf
@@ -311,6 +311,7 @@ async def serve(config: Config, leaves: LeafCertificates, sockets: dict[str, soc
     )
     await asyncio.start_server(metadata.serve, sock=sockets["credentials"])
     await loop.create_datagram_endpoint(lambda: DnsProtocol(config.dns_upstream), sock=sockets["dns"])
+    await asyncio.start_server(lambda r, w: serve_tcp(r, w, config.dns_upstream), sock=sockets["dns-tcp"])
     stop: asyncio.Future[None] = loop.create_future()
 
     def request_stop() -> None:
@@ -338,6 +339,7 @@ def run(config: Config) -> int:
         "proxy": _listener(config.proxy_port),
         "credentials": _listener(config.credentials_port),
         "dns": _listener(config.dns_port, socket.SOCK_DGRAM),
+        "dns-tcp": _listener(config.dns_port),
     }
     if not config.capture:
         asyncio.run(serve(config, leaves, sockets))

@@ -178,7 +178,10 @@ class LocalStack:
         self.log = self.work / "localstack.log"
         with open(self.log, "wb") as output:
             self.process = subprocess.Popen(
-                [str(LOCALSTACK_PYTHON), "-m", "localstack.runtime.main"], env=env, stdout=output, stderr=output
+                [str(LOCALSTACK_PYTHON), "-m", "localstack.runtime.main"],
+                env=env,
+                stdout=output,
+                stderr=output,
             )
         import urllib.request
 
@@ -601,3 +604,31 @@ def test_localstack_boto3_and_the_aws_cli(netns: Namespace, localstack: LocalSta
     url = queue.get_queue_url(QueueName="ls-orders")["QueueUrl"]
     bodies = [m["Body"] for m in queue.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages", [])]
     assert bodies == ["from-cli"]
+
+
+def test_dns_over_udp_and_tcp_is_captured(netns: Namespace, proxy: RunningProxy) -> None:
+    from dnslib import DNSRecord
+
+    query = bytes(DNSRecord.question("dynamodb.eu-west-1.amazonaws.com").pack()).hex()
+    result = client(
+        netns,
+        proxy,
+        f"""
+        import socket
+        query = bytes.fromhex("{query}")
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.settimeout(5)
+        udp.sendto(query, ("127.0.0.11", 53))
+        print(udp.recv(4096).hex())
+        tcp = socket.create_connection(("127.0.0.11", 53), timeout=5)
+        tcp.sendall(len(query).to_bytes(2, "big") + query)
+        size = int.from_bytes(tcp.recv(2), "big")
+        print(tcp.recv(size).hex())
+        print(socket.gethostbyname("sts.amazonaws.com"))
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    udp, tcp, resolved = result.stdout.split()
+    for reply in (udp, tcp):
+        assert [str(rr.rdata) for rr in DNSRecord.parse(bytes.fromhex(reply)).rr] == ["198.18.0.1"]
+    assert resolved == "198.18.0.1"  # the system resolver, through the capture

@@ -177,3 +177,23 @@ def test_emulator_down_is_an_aws_error(request_head: bytes, content_type: bytes,
 
 def test_malformed_http_closes_only_that_connection() -> None:
     assert asyncio.run(_through_forwarder(b"\x00\x01 not http at all\r\n\r\n", Emulator())) == b""
+
+
+def test_dns_over_tcp_framing() -> None:
+    from kecs.proxy.dns import serve_tcp
+
+    async def exchange() -> list[str]:
+        server = await asyncio.start_server(lambda r, w: serve_tcp(r, w, None), "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+        answers = []
+        for name in ("sts.amazonaws.com", "example.com"):  # two queries on one connection
+            query = bytes(DNSRecord.question(name).pack())
+            writer.write(len(query).to_bytes(2, "big") + query)
+            size = int.from_bytes(await reader.readexactly(2), "big")
+            reply = DNSRecord.parse(await reader.readexactly(size))
+            answers.append(str(reply.rr[0].rdata) if reply.rr else f"rcode {reply.header.rcode}")
+        writer.close()
+        server.close()
+        return answers
+
+    assert asyncio.run(exchange()) == [AWS_ADDRESS, "rcode 2"]  # no upstream: SERVFAIL
