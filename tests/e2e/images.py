@@ -27,6 +27,7 @@ MIRROR = os.environ.get("KECS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 BASE_PACKAGES = (
     "python3", "python3-boto3", "python3-cryptography", "python3-cffi-backend", "python3-h11",
     "python3-dnslib", "python3-pip", "iptables", "iproute2", "ca-certificates", "curl",
+    "awscli", "ruby", "ruby-aws-sdk-s3",
 )  # fmt: skip
 MOTO = "moto[server]==5.2.5"
 TIMINGS: dict[str, float] = {}

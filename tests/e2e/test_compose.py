@@ -70,7 +70,7 @@ def seed(built: dict[str, str], tmp_path: Path) -> Iterator[Project]:
     )  # fmt: skip
     assert generate.returncode == 0, generate.stderr
     plan = {s["name"]: s["captured"] for s in json.loads(generate.stdout)["services"]}
-    assert plan == {"app": True, "web": False, "prober": False}
+    assert plan == {"app": True, "rubyapp": True, "cli": True, "tlsweb": False, "web": False, "prober": False}
     try:
         yield project
     finally:
@@ -101,7 +101,10 @@ def test_seed_scenario_offline(seed: Project, built: dict[str, str]) -> None:
     assert "user: Ada" in logs
     assert "received: ['{\"order\": 1}']" in logs
     assert "web: web ok" in logs  # a plain service, by name, through the proxy untouched
+    assert "tlsweb: tlsweb ok" in logs  # HTTPS to it passes through: its own certificate verified
     assert "reached app" in seed.wait_for("prober", "reached app")  # the captured app, by name
+    assert "ruby read: hello from ruby" in seed.wait_for("rubyapp", "ruby done")
+    seed.wait_for("cli", "cli done")
 
     # The emulator's state, read from outside the app.
     state = seed.compose(
@@ -109,10 +112,25 @@ def test_seed_scenario_offline(seed: Project, built: dict[str, str]) -> None:
         "import boto3\n"
         "kw = dict(endpoint_url='http://localhost:5000', region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x')\n"
         "print(boto3.client('s3', **kw).get_object(Bucket='shop-uploads', Key='greeting.txt')['Body'].read().decode().strip())\n"
-        "print(boto3.resource('dynamodb', **kw).Table('users').get_item(Key={'id': '42'})['Item']['name'])\n",
+        "print(boto3.resource('dynamodb', **kw).Table('users').get_item(Key={'id': '42'})['Item']['name'])\n"
+        "s3 = boto3.client('s3', **kw)\n"
+        "print(s3.get_object(Bucket='ruby-bucket', Key='hello.txt')['Body'].read().decode().replace(' ', '-'))\n"
+        "print(s3.get_object(Bucket='cli-bucket', Key='f')['Body'].read().decode().strip())\n"
+        "sqs = boto3.client('sqs', **kw)\n"
+        "url = sqs.get_queue_url(QueueName='cli-queue')['QueueUrl']\n"
+        "print([m['Body'] for m in sqs.receive_message(QueueUrl=url).get('Messages', [])])\n",
     )  # fmt: skip
     assert state.returncode == 0, state.stderr
-    assert state.stdout.split() == ["hello", "from", "the", "app", "Ada"]
+    assert state.stdout.split() == [
+        "hello",
+        "from",
+        "the",
+        "app",
+        "Ada",
+        "hello-from-ruby",
+        "from-the-cli",
+        "['from-cli']",
+    ]
 
     # Restart the app: the proxy owns the namespace, so the capture is still there.
     assert seed.compose("restart", "-t", "2", "app").returncode == 0

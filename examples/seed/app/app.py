@@ -22,6 +22,14 @@ url = sqs.create_queue(QueueName="orders")["QueueUrl"]
 sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"order": 1}))
 print("received:", [m["Body"] for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages", [])], flush=True)
 print("web:", urllib.request.urlopen("http://web/", timeout=10).read().decode().strip(), flush=True)
+# HTTPS to a non-AWS service: passed through untouched, so its own certificate verifies.
+import ssl, time
+for _ in range(60):
+    if os.path.exists("/tls/cert.pem"):
+        break
+    time.sleep(1)
+context = ssl.create_default_context(cafile="/tls/cert.pem")
+print("tlsweb:", urllib.request.urlopen("https://tlsweb/", timeout=10, context=context).read().decode(), flush=True)
 print("done", flush=True)
 
 class Ok(http.server.BaseHTTPRequestHandler):
