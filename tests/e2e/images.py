@@ -29,6 +29,7 @@ BASE_PACKAGES = (
     "python3-dnslib", "python3-pip", "iptables", "iproute2", "ca-certificates", "curl",
     "awscli", "ruby", "ruby-aws-sdk-s3",
 )  # fmt: skip
+GO_PACKAGES = ("golang-go", "golang-github-aws-aws-sdk-go-dev", "ca-certificates")
 MOTO = "moto[server]==5.2.5"
 TIMINGS: dict[str, float] = {}
 
@@ -53,7 +54,16 @@ def docker_available() -> None:
 
 
 def base_image() -> str:
-    tag = f"kecs-test-base:{_digest(SUITE, MIRROR, *sorted(BASE_PACKAGES))}"
+    return _debootstrap_image("kecs-test-base", BASE_PACKAGES)
+
+
+def go_build_image() -> str:
+    """Debian's Go toolchain and aws-sdk-go, for building the Go example (a build stage only)."""
+    return _debootstrap_image("kecs-test-gobuild", GO_PACKAGES)
+
+
+def _debootstrap_image(name: str, packages: tuple[str, ...]) -> str:
+    tag = f"{name}:{_digest(SUITE, MIRROR, *sorted(packages))}"
     if _exists(tag):
         return tag
     debootstrap = shutil.which("debootstrap")
@@ -63,9 +73,9 @@ def base_image() -> str:
     started = time.monotonic()
     rootfs = Path(tempfile.mkdtemp(prefix="kecs-rootfs-", dir="/var/tmp"))
     try:
-        _log(f"building {tag} with debootstrap ({SUITE}, {len(BASE_PACKAGES)} packages)")
+        _log(f"building {tag} with debootstrap ({SUITE}, {len(packages)} packages)")
         subprocess.run(
-            [debootstrap, "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", SUITE, str(rootfs), MIRROR],
+            [debootstrap, "--variant=minbase", f"--include={','.join(packages)}", SUITE, str(rootfs), MIRROR],
             check=True, capture_output=True, timeout=1800,
         )  # fmt: skip
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
@@ -75,7 +85,7 @@ def base_image() -> str:
         tar.wait()
     finally:
         shutil.rmtree(rootfs, ignore_errors=True)
-    TIMINGS["base image (cold)"] = time.monotonic() - started
+    TIMINGS[f"{name} image (cold)"] = time.monotonic() - started
     return tag
 
 

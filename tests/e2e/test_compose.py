@@ -24,10 +24,15 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 class Project:
-    def __init__(self, directory: Path, name: str, base: str) -> None:
+    def __init__(self, directory: Path, name: str, base: str, go_base: str) -> None:
         self.directory = directory
         self.name = name
-        self.env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "BASE_IMAGE": base, "HOME": str(directory)}
+        self.env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "BASE_IMAGE": base,
+            "GO_BASE_IMAGE": go_base,
+            "HOME": str(directory),
+        }
 
     def compose(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -55,13 +60,18 @@ class Project:
 def built() -> dict[str, str]:
     images.docker_available()
     base = images.base_image()
-    return {"base": base, "proxy": images.proxy_image(base), "moto": images.moto_image(base)}
+    return {
+        "base": base,
+        "go": images.go_build_image(),
+        "proxy": images.proxy_image(base),
+        "moto": images.moto_image(base),
+    }
 
 
 @pytest.fixture
 def seed(built: dict[str, str], tmp_path: Path) -> Iterator[Project]:
     directory = Path(shutil.copytree(ROOT / "examples" / "seed", tmp_path / "seed"))
-    project = Project(directory, f"kecse2e{uuid.uuid4().hex[:6]}", built["base"])
+    project = Project(directory, f"kecse2e{uuid.uuid4().hex[:6]}", built["base"], built["go"])
     generate = subprocess.run(
         [sys.executable, "-m", "kecs", "compose", str(directory), "--format", "json",
          "--emulator", "moto", "--moto-image", built["moto"], "--proxy-image", built["proxy"]],
@@ -70,7 +80,9 @@ def seed(built: dict[str, str], tmp_path: Path) -> Iterator[Project]:
     )  # fmt: skip
     assert generate.returncode == 0, generate.stderr
     plan = {s["name"]: s["captured"] for s in json.loads(generate.stdout)["services"]}
-    assert plan == {"app": True, "rubyapp": True, "cli": True, "tlsweb": False, "web": False, "prober": False}
+    assert plan == {
+        "app": True, "worker": True, "rubyapp": True, "cli": True, "tlsweb": False, "web": False, "prober": False,
+    }  # fmt: skip
     try:
         yield project
     finally:
@@ -97,7 +109,7 @@ def test_seed_scenario_offline(seed: Project, built: dict[str, str]) -> None:
     assert up.returncode == 0, up.stderr[-3000:]
     logs = seed.wait_for("app", "done")
     images.TIMINGS["compose up to app done"] = time.monotonic() - started
-    assert "buckets: []" in logs
+    assert "buckets: [" in logs  # listed (the other apps may have made theirs by now)
     assert "user: Ada" in logs
     assert "received: ['{\"order\": 1}']" in logs
     assert "web: web ok" in logs  # a plain service, by name, through the proxy untouched
@@ -105,6 +117,7 @@ def test_seed_scenario_offline(seed: Project, built: dict[str, str]) -> None:
     assert "reached app" in seed.wait_for("prober", "reached app")  # the captured app, by name
     assert "ruby read: hello from ruby" in seed.wait_for("rubyapp", "ruby done")
     seed.wait_for("cli", "cli done")
+    assert "go received: from-go" in seed.wait_for("worker", "go done")
 
     # The emulator's state, read from outside the app.
     state = seed.compose(
@@ -118,7 +131,8 @@ def test_seed_scenario_offline(seed: Project, built: dict[str, str]) -> None:
         "print(s3.get_object(Bucket='cli-bucket', Key='f')['Body'].read().decode().strip())\n"
         "sqs = boto3.client('sqs', **kw)\n"
         "url = sqs.get_queue_url(QueueName='cli-queue')['QueueUrl']\n"
-        "print([m['Body'] for m in sqs.receive_message(QueueUrl=url).get('Messages', [])])\n",
+        "print([m['Body'] for m in sqs.receive_message(QueueUrl=url).get('Messages', [])])\n"
+        "print(s3.get_object(Bucket='go-bucket', Key='order.json')['Body'].read().decode().replace(' ', ''))\n",
     )  # fmt: skip
     assert state.returncode == 0, state.stderr
     assert state.stdout.split() == [
@@ -130,6 +144,7 @@ def test_seed_scenario_offline(seed: Project, built: dict[str, str]) -> None:
         "hello-from-ruby",
         "from-the-cli",
         "['from-cli']",
+        '{"order":2}',
     ]
 
     # Restart the app: the proxy owns the namespace, so the capture is still there.
