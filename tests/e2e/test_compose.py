@@ -98,7 +98,12 @@ def seed(built: dict[str, str], tmp_path: Path) -> Iterator[Project]:
             capture_output=True,
             text=True,
         )
-        assert left.stdout.strip() == "" and networks.stdout.strip() == "", (
+        volumes = subprocess.run(
+            ["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={project.name}"],
+            capture_output=True,
+            text=True,
+        )
+        assert left.stdout.strip() == networks.stdout.strip() == volumes.stdout.strip() == "", (
             "docker-compose down left things behind"
         )
 
@@ -153,9 +158,12 @@ def test_seed_scenario_offline(seed: Project, built: dict[str, str]) -> None:
 
     decisions = [
         line
-        for line in seed.logs("app-kecs-proxy").splitlines()
+        for proxy in ("app", "worker", "rubyapp", "cli")
+        for line in seed.logs(f"{proxy}-kecs-proxy").splitlines()
         if "terminate" in line or "passthrough" in line
     ]
     assert any("terminate TLS for sqs.us-east-1.amazonaws.com" in line for line in decisions)
+    assert any("passthrough TLS (sni=tlsweb)" in line for line in decisions)
+    # No request went to a real AWS address: every AWS name was terminated, none spliced.
     assert not [line for line in decisions if "passthrough" in line and "amazonaws" in line], decisions
     print("timings:", json.dumps({k: round(v, 1) for k, v in images.TIMINGS.items()}), file=sys.stderr)
