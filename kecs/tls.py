@@ -96,47 +96,46 @@ def name_constraints() -> x509.NameConstraints:
     )
 
 
-def make_ca(label: str) -> tuple[x509.Certificate, x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A fresh root and intermediate; returns (root, intermediate, intermediate key)."""
+def _ca_certificate(
+    subject: x509.Name,
+    issuer: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    signer: ec.EllipticCurvePrivateKey,
+    path_length: int,
+) -> x509.Certificate:
+    """A name-constrained CA certificate (the constraints sit on the root too: OpenSSL, Go
+    and rustls enforce them there as well; Java only on the intermediate)."""
     now = _now() - datetime.timedelta(minutes=5)
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    root_name = _name(f"kecs root CA ({label})")
-    root = (
+    builder = (
         x509.CertificateBuilder()
-        .subject_name(root_name)
-        .issuer_name(root_name)
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-        # On the root too: OpenSSL, Go and rustls enforce it there as well; Java only below.
-        .add_extension(name_constraints(), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
-        .sign(root_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    intermediate = (
-        x509.CertificateBuilder()
-        .subject_name(_name(f"kecs AWS intermediate ({label})"))
-        .issuer_name(root_name)
+        .subject_name(subject)
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(now + VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
         )
         .add_extension(name_constraints(), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False
+    )
+    if signer is not key:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False
         )
-        .sign(root_key, hashes.SHA256())
+    return builder.sign(signer, hashes.SHA256())
+
+
+def make_ca(label: str) -> tuple[x509.Certificate, x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A fresh root and intermediate; returns (root, intermediate, intermediate key)."""
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = _name(f"kecs root CA ({label})")
+    root = _ca_certificate(root_name, root_name, root_key, root_key, path_length=1)
+    key = ec.generate_private_key(ec.SECP256R1())
+    intermediate = _ca_certificate(
+        _name(f"kecs AWS intermediate ({label})"), root_name, key, root_key, path_length=0
     )
     return root, intermediate, key  # root_key goes out of scope here and is never stored
 

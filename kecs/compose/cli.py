@@ -95,21 +95,17 @@ def plan_json(result: Plan, output: str, status: str) -> str:
 
 
 def daemon_image_evidence(ref: str) -> ServiceEvidence:
-    """Scan an image-only service's image when the local daemon has it."""
-    from kecs.scanner.image import ImageError, image_in_daemon, scan_image
+    """Scan an image-only service's image when the local daemon has it (one round trip)."""
+    from kecs.scanner.image import DaemonUnavailable, ImageError, ImageNotFound, scan_image
 
     source = f"image {ref}"
-    present = image_in_daemon(ref)
-    if present is None:
-        return ServiceEvidence(source, False, note=f"no Docker daemon answered to scan image {ref}")
-    if not present:
-        return ServiceEvidence(
-            source,
-            False,
-            note=f"image {ref} is not in the local Docker daemon (build or pull it, then run again)",
-        )
     try:
         report = scan_image(ref)
+    except DaemonUnavailable:
+        return ServiceEvidence(source, False, note=f"no Docker daemon answered to scan image {ref}")
+    except ImageNotFound:
+        note = f"image {ref} is not in the local Docker daemon (build or pull it, then run again)"
+        return ServiceEvidence(source, False, note=note)
     except ImageError as exc:
         return ServiceEvidence(source, False, note=f"image {ref} could not be read: {exc}")
     return ServiceEvidence(source, True, tuple(report.findings))

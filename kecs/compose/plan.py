@@ -12,7 +12,7 @@ from typing import Any
 from kecs import __version__
 from kecs.compose.load import Project
 from kecs.errors import KecsError
-from kecs.scanner.model import Finding
+from kecs.scanner.model import KINDS, Finding
 
 LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"
 MOTO_IMAGE = "motoserver/moto:5.1.4"
@@ -84,7 +84,7 @@ class Plan:
         return tuple(s for s in self.services if s.captured)
 
 
-_KIND_ORDER = {"client": 0, "import": 1, "manifest": 2, "installed": 3}
+_KIND_ORDER = {kind: rank for rank, kind in enumerate(KINDS)}
 
 
 def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Options:

@@ -49,6 +49,14 @@ class ImageError(KecsError):
     """An image that cannot be read: names the image and, where it applies, the member."""
 
 
+class ImageNotFound(ImageError):
+    """Neither a file nor an image the local Docker daemon has."""
+
+
+class DaemonUnavailable(ImageError):
+    """Not a file, and no Docker daemon to ask."""
+
+
 @dataclass
 class LayerState:
     """What one layer says about candidate paths."""
@@ -565,41 +573,23 @@ def _daemon_image(
         import docker
         import docker.errors
     except ImportError:
-        raise ImageError(
+        raise DaemonUnavailable(
             f"{ref}: no such file, and the docker package is missing to ask the daemon"
         ) from None
     try:
         client = docker.from_env(timeout=600)
         image = client.images.get(ref)
     except docker.errors.ImageNotFound:
-        raise ImageError(f"{ref}: no such file, and no such image in the local Docker daemon") from None
+        raise ImageNotFound(f"{ref}: no such file, and no such image in the local Docker daemon") from None
     except docker.errors.DockerException as exc:
-        raise ImageError(f"{ref}: no such file, and the Docker daemon cannot be reached: {exc}") from None
+        raise DaemonUnavailable(
+            f"{ref}: no such file, and the Docker daemon cannot be reached: {exc}"
+        ) from None
     size = int(image.attrs.get("Size") or 0)
     stream = io.BufferedReader(
         _ChunkStream(iter(image.save(chunk_size=1 << 20, named=True)), advance(size)), 1 << 20
     )
     try:
         return _read_outer(stream, ref, analyzers, None)
-    finally:
-        client.close()
-
-
-def image_in_daemon(ref: str) -> bool | None:
-    """True/False when the daemon answers; None when there is no daemon to ask."""
-    try:
-        import docker
-        import docker.errors
-
-        client = docker.from_env(timeout=10)
-    except Exception:
-        return None
-    try:
-        client.images.get(ref)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
-    except docker.errors.DockerException:
-        return None
     finally:
         client.close()

@@ -101,7 +101,6 @@ _ENV_SETTERS = {
     "SetEnvironmentVariable",
     "setdefault",
     "setProperty",
-    "update_env",
 }
 _ENV_NAME = re.compile(r"^(?:AWS_ENDPOINT_URL\w*|aws\.endpointUrl\w*)(?:=.*)?$", re.S)
 _ENV_TARGET = re.compile(r"(?:environ|process\.env|\bENV|\$_ENV|\$_SERVER)\W*(AWS_ENDPOINT_URL\w*)")

@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 
 from kecs.scanner.lint import RULES
-from kecs.scanner.model import Finding, ScanReport
+from kecs.scanner.model import KINDS, Finding, ScanReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/kecs/kecs"
@@ -140,12 +140,12 @@ def to_table(report: ScanReport, color: bool = False, width: int = 110) -> str:
                 counts[finding.kind] += 1
             evidence = ", ".join(
                 f"{counts[kind]} {kind}{'s' if counts[kind] > 1 and kind != 'installed' else ''}"
-                for kind in ("client", "import", "manifest", "installed")
+                for kind in USE_RULES
                 if counts[kind]
             )
             strongest = sorted(
                 found,
-                key=lambda f: (["client", "import", "manifest", "installed"].index(f.kind), f.path, f.line),
+                key=lambda f: (KINDS.index(f.kind), f.path, f.line),
             )
             places = ", ".join(f"{f.path}:{f.line}" for f in strongest[:2])
             if len(found) > 2:

@@ -21,7 +21,10 @@ from tests.conftest import require
 PEM = serialization.Encoding.PEM
 
 
-def tls_server(ca: CaPaths, host: str, tmp_path: Path) -> tuple[int, threading.Thread, socket.socket]:
+def client_against_minted(
+    ca: CaPaths, host: str, tmp_path: Path, command: list[str]
+) -> subprocess.CompletedProcess[str]:
+    """Run a TLS client (`{port}` in its arguments) against a server holding a leaf minted for `host`."""
     cert, key = load_intermediate(ca)
     leaf, leaf_key = mint_leaf(host, cert, key)
     chain = tmp_path / f"{host}.pem"
@@ -44,7 +47,14 @@ def tls_server(ca: CaPaths, host: str, tmp_path: Path) -> tuple[int, threading.T
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    return listener.getsockname()[1], thread, listener
+    port = listener.getsockname()[1]
+    try:
+        return subprocess.run(
+            [arg.format(port=port) for arg in command], input="", capture_output=True, text=True, timeout=60
+        )
+    finally:
+        thread.join(10)
+        listener.close()
 
 
 @pytest.fixture
@@ -103,17 +113,9 @@ def go_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     ("host", "accepted"), [("sqs.us-east-1.amazonaws.com", True), ("www.example.com", False)]
 )
 def test_go_client(go_client: Path, ca: CaPaths, tmp_path: Path, host: str, accepted: bool) -> None:
-    port, thread, listener = tls_server(ca, host, tmp_path)
-    try:
-        result = subprocess.run(
-            [str(go_client), ca.root_cert, f"127.0.0.1:{port}", host],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        thread.join(10)
-        listener.close()
+    result = client_against_minted(
+        ca, host, tmp_path, [str(go_client), ca.root_cert, "127.0.0.1:{port}", host]
+    )
     if accepted:
         assert result.returncode == 0 and result.stdout.strip() == "accepted: hello", result.stdout
     else:
@@ -129,30 +131,9 @@ def test_openssl_client(ca: CaPaths, tmp_path: Path, host: str, accepted: bool) 
     openssl = shutil.which("openssl")
     require(openssl is not None, "openssl")
     assert openssl is not None
-    port, thread, listener = tls_server(ca, host, tmp_path)
-    try:
-        result = subprocess.run(
-            [
-                openssl,
-                "s_client",
-                "-connect",
-                f"127.0.0.1:{port}",
-                "-servername",
-                host,
-                "-CAfile",
-                ca.root_cert,
-                "-verify_return_error",
-                "-verify_hostname",
-                host,
-            ],
-            input="",
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        thread.join(10)
-        listener.close()
+    command = [openssl, "s_client", "-connect", "127.0.0.1:{port}", "-servername", host, "-CAfile", ca.root_cert,
+               "-verify_return_error", "-verify_hostname", host]  # fmt: skip
+    result = client_against_minted(ca, host, tmp_path, command)
     output = result.stdout + result.stderr
     if accepted:
         assert "Verify return code: 0 (ok)" in output, output  # (s_client may still exit 1 on the peer's EOF)

@@ -34,7 +34,7 @@ def classify_import(module: str, ctx: Context) -> Use | None:
         return None
     sdk = _SDK_BY_ROOT[match.group("root")]
     service = None
-    if match.group("sub") == "services" or match.group("sub") in ("enhanced", "transfer"):
+    if match.group("sub"):  # services.<svc>, enhanced.dynamodb, transfer.s3
         service = ctx.catalog.lookup(match.group("svc"))
     return Use(sdk, (service,) if service else ())
 
