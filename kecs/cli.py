@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     compose.add_argument(
         "--emulator-url", metavar="URL", help="use an emulator already running there; none is added"
     )
+    compose.add_argument(
+        "--route",
+        action="append",
+        metavar="SERVICE=EMULATOR",
+        help="serve one AWS service by another emulator: moto, localstack or http://HOST:PORT "
+        "(--route dynamodb=moto); repeatable, adds to x-kecs.routes",
+    )
     compose.add_argument("--region", help="AWS region the services see (default: us-east-1)")
     compose.add_argument("--localstack-image", metavar="IMAGE")
     compose.add_argument("--moto-image", metavar="IMAGE")

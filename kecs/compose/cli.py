@@ -11,7 +11,7 @@ from typing import Any
 
 from kecs.compose.evidence import gather
 from kecs.compose.load import load_project
-from kecs.compose.plan import Plan, ServiceEvidence, options_from_project, plan
+from kecs.compose.plan import EmulatorPlan, Plan, ServiceEvidence, options_from_project, plan
 from kecs.compose.render import render, to_yaml
 from kecs.errors import KecsError
 from kecs.scanner.engine import ScanOptions
@@ -51,15 +51,28 @@ def plan_table(result: Plan, output: str, status: str) -> str:
             ", ".join(item.aws_services) or ("(any)" if item.captured else "-"),
         )
     console.print(table)
-    emulator = result.emulator
-    if emulator is not None:
+    for number, emulator in enumerate(result.emulators):
         served = ", ".join(emulator.aws_services) if emulator.aws_services is not None else "all services"
+        if number and emulator.aws_services is None:
+            served = f"whatever {', '.join(emulator.request_names)} requests"
         where = f"service {emulator.name} ({emulator.image})" if emulator.name else emulator.url
-        console.print(f"Emulator: {emulator.kind}, {where}, serving {served}", soft_wrap=True)
+        label = "Emulator" if number == 0 else "Routed to"
+        console.print(f"{label}: {emulator.kind}, {where}, serving {served}", soft_wrap=True)
     for note in result.notes:
         console.print(f"Note: {note}", soft_wrap=True)
     console.print(f"{status}: {output}", soft_wrap=True)
     return buffer.getvalue()
+
+
+def _emulator_json(emulator: EmulatorPlan) -> dict[str, Any]:
+    return {
+        "kind": emulator.kind,
+        "service": emulator.name,
+        "image": emulator.image,
+        "url": emulator.url,
+        "aws_services": list(emulator.aws_services) if emulator.aws_services is not None else None,
+        "request_names": list(emulator.request_names),
+    }
 
 
 def plan_json(result: Plan, output: str, status: str) -> str:
@@ -80,15 +93,8 @@ def plan_json(result: Plan, output: str, status: str) -> str:
             }
             for s in result.services
         ],
-        "emulator": None
-        if emulator is None
-        else {
-            "kind": emulator.kind,
-            "service": emulator.name,
-            "image": emulator.image,
-            "url": emulator.url,
-            "aws_services": list(emulator.aws_services) if emulator.aws_services is not None else None,
-        },
+        "emulator": None if emulator is None else _emulator_json(emulator),
+        "routed": [_emulator_json(e) for e in result.routed],
         "notes": list(result.notes),
     }
     return json.dumps(doc, indent=2) + "\n"
@@ -120,6 +126,7 @@ def compose_command(args: argparse.Namespace) -> int:
         "localstack_image": args.localstack_image,
         "moto_image": args.moto_image,
         "proxy_image": args.proxy_image,
+        "routes": args.route,
     }
     options = options_from_project(project, overrides)
     out = output_path(args, project.directory, project.files)

@@ -5,6 +5,7 @@ Pure functions: the project model and the scan evidence in, a Plan out. No I/O.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -13,6 +14,7 @@ from kecs import __version__
 from kecs.compose.load import Project
 from kecs.errors import KecsError
 from kecs.scanner.model import KINDS, Finding
+from kecs.scanner.services import ServiceCatalog
 
 LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"
 MOTO_IMAGE = "motoserver/moto:5.1.4"
@@ -21,6 +23,17 @@ DEFAULT_REGION = "us-east-1"
 # Always served: credentials (STS) and roles (IAM) back every captured service.
 BASE_SERVICES = ("iam", "sts")
 EMULATORS = ("localstack", "moto", "external")
+SETTINGS = ("emulator", "emulator_url", "region", "images", "routes")
+
+
+@dataclass(frozen=True)
+class Route:
+    """AWS services one emulator serves instead of the default one (DynamoDB by moto while
+    LocalStack serves the rest). Services signed alike travel together."""
+
+    services: tuple[str, ...]  # client names: ("dynamodb", "dynamodbstreams")
+    target: str  # localstack | moto | http://HOST:PORT
+    request_names: tuple[str, ...]  # signing names and endpoint prefixes the proxy matches
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,7 @@ class Options:
     localstack_image: str = LOCALSTACK_IMAGE
     moto_image: str = MOTO_IMAGE
     proxy_image: str = PROXY_IMAGE
+    routes: tuple[Route, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,20 +82,27 @@ class EmulatorPlan:
     image: str | None
     url: str
     aws_services: tuple[str, ...] | None  # None: all of them
+    # Signing names and endpoint prefixes sent here rather than to the default emulator.
+    request_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Plan:
     project: Project
     services: tuple[ServicePlan, ...]
-    emulator: EmulatorPlan | None
+    emulator: EmulatorPlan | None  # the default: serves every service not routed elsewhere
     region: str
     proxy_image: str
     notes: tuple[str, ...] = field(default=())
+    routed: tuple[EmulatorPlan, ...] = ()
 
     @property
     def captured(self) -> tuple[ServicePlan, ...]:
         return tuple(s for s in self.services if s.captured)
+
+    @property
+    def emulators(self) -> tuple[EmulatorPlan, ...]:
+        return (self.emulator, *self.routed) if self.emulator is not None else ()
 
 
 _KIND_ORDER = {kind: rank for rank, kind in enumerate(KINDS)}
@@ -92,12 +113,10 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
     settings = project.resolved.get("x-kecs") or {}
     where = project.files[0]
     if not isinstance(settings, dict):
-        raise KecsError(f"{where}: x-kecs must be a mapping (emulator, emulator_url, region, images)")
-    unknown = set(settings) - {"emulator", "emulator_url", "region", "images"}
+        raise KecsError(f"{where}: x-kecs must be a mapping ({', '.join(SETTINGS)})")
+    unknown = set(settings) - set(SETTINGS)
     if unknown:
-        raise KecsError(
-            f"{where}: unknown x-kecs key {sorted(unknown)[0]!r} (known: emulator, emulator_url, region, images)"
-        )
+        raise KecsError(f"{where}: unknown x-kecs key {sorted(unknown)[0]!r} (known: {', '.join(SETTINGS)})")
     images = settings.get("images") or {}
     if not isinstance(images, dict) or set(images) - {"localstack", "moto", "proxy"}:
         raise KecsError(f"{where}: x-kecs.images takes localstack, moto and proxy image references")
@@ -109,7 +128,17 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
         moto_image=str(images.get("moto", MOTO_IMAGE)),
         proxy_image=str(images.get("proxy", PROXY_IMAGE)),
     )
-    options = replace(options, **{k: v for k, v in overrides.items() if v is not None})
+    routes = settings.get("routes") or {}
+    if not isinstance(routes, dict) or not all(isinstance(v, str) for v in routes.values()):
+        raise KecsError(f"{where}: x-kecs.routes maps AWS services to an emulator (dynamodb: moto)")
+    wanted = {str(k): (v, f"{where}: x-kecs.routes") for k, v in routes.items()}
+    for item in overrides.get("routes") or ():
+        service, sep, target = str(item).partition("=")
+        if not sep:
+            raise KecsError(f"--route {item}: give SERVICE=EMULATOR (--route dynamodb=moto)")
+        wanted[service.strip()] = (target.strip(), f"--route {item}")
+    overrides = {k: v for k, v in overrides.items() if v is not None and k != "routes"}
+    options = replace(options, **overrides)
     if options.emulator_url:
         options = replace(options, emulator="external")
     if options.emulator not in EMULATORS:
@@ -118,7 +147,36 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
         )
     if options.emulator == "external" and not options.emulator_url:
         raise KecsError("an external emulator needs its URL: --emulator-url http://host:4566")
-    return options
+    return replace(options, routes=_routes(wanted))
+
+
+def _routes(wanted: Mapping[str, tuple[str, str]]) -> tuple[Route, ...]:
+    """Resolve `service -> emulator` wishes into routes; services signed alike go together."""
+    catalog = ServiceCatalog.load()
+    target_of: dict[str, tuple[str, str]] = {}
+    for spelling, (target, where) in wanted.items():
+        name = catalog.lookup(spelling)
+        if name is None:
+            close = difflib.get_close_matches(spelling.lower(), sorted(catalog.names), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else " (use botocore's client names: dynamodb, s3)"
+            raise KecsError(f"{where}: unknown AWS service {spelling!r}{hint}")
+        if target not in ("localstack", "moto") and not target.startswith("http://"):
+            raise KecsError(f"{where}: route {name} to localstack, moto or http://HOST:PORT, not {target!r}")
+        for alike in catalog.signed_alike(name):
+            earlier = target_of.get(alike)
+            if earlier and earlier[0] != target:
+                raise KecsError(
+                    f"{where}: {name} and {alike} are signed alike (a proxy cannot tell their requests "
+                    f"apart), so they go to one emulator; {earlier[1]} sends them to {earlier[0]}"
+                )
+            target_of[alike] = (target, where)
+    by_target: dict[str, list[str]] = {}
+    for name, (target, _) in sorted(target_of.items()):
+        by_target.setdefault(target, []).append(name)
+    return tuple(
+        Route(tuple(names), target, catalog.request_names(tuple(names)))
+        for target, names in by_target.items()
+    )
 
 
 def _service_settings(project: Project, name: str, service: Mapping[str, Any]) -> dict[str, Any]:
@@ -196,6 +254,7 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
     captured = [s for s in services if s.captured]
     notes: list[str] = []
     emulator: EmulatorPlan | None = None
+    routed: list[EmulatorPlan] = []
     if captured:
         aws: tuple[str, ...] | None
         if any(s.services_unknown for s in captured):
@@ -207,22 +266,45 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
             )
         else:
             aws = tuple(sorted({a for s in captured for a in s.aws_services} | set(BASE_SERVICES)))
-        if options.emulator == "external":
-            assert options.emulator_url
-            emulator = EmulatorPlan("external", None, None, options.emulator_url, aws)
-        elif options.emulator == "moto":
-            name = _free_name("kecs-moto", names)
-            emulator = EmulatorPlan("moto", name, options.moto_image, f"http://{name}:5000", aws)
-        else:
-            name = _free_name("kecs-localstack", names)
-            emulator = EmulatorPlan("localstack", name, options.localstack_image, f"http://{name}:4566", aws)
+        default_target = options.emulator_url if options.emulator == "external" else options.emulator
+        for route in options.routes:
+            if route.target == default_target:
+                continue  # the default emulator serves them anyway
+            serves = route.services if aws is None else tuple(s for s in route.services if s in aws)
+            if not serves:
+                notes.append(
+                    f"route {', '.join(route.services)} -> {route.target}: no captured service uses "
+                    f"{'it' if len(route.services) == 1 else 'them'}; no emulator added for it"
+                )
+                continue
+            routed.append(_emulator(route.target, options, names, serves, route.request_names))
+        moved = {s for r in routed for s in r.aws_services or ()}
+        served = None if aws is None else tuple(s for s in aws if s not in moved or s in BASE_SERVICES)
+        emulator = _emulator(default_target or "", options, names, served, ())
     else:
         notes.append("no service uses an AWS SDK: nothing to capture, no emulator added")
     if "version" in project.raw:
         notes.append(
             "the obsolete top-level `version` is dropped: depends_on conditions need the Compose spec"
         )
-    return Plan(project, services, emulator, options.region, options.proxy_image, tuple(notes))
+    return Plan(project, services, emulator, options.region, options.proxy_image, tuple(notes), tuple(routed))
+
+
+def _emulator(
+    target: str,
+    options: Options,
+    taken: set[str],
+    aws: tuple[str, ...] | None,
+    request_names: tuple[str, ...],
+) -> EmulatorPlan:
+    if target == "moto":
+        name = _free_name("kecs-moto", taken)
+        return EmulatorPlan("moto", name, options.moto_image, f"http://{name}:5000", aws, request_names)
+    if target == "localstack":
+        name = _free_name("kecs-localstack", taken)
+        url = f"http://{name}:4566"
+        return EmulatorPlan("localstack", name, options.localstack_image, url, aws, request_names)
+    return EmulatorPlan("external", None, None, target, aws, request_names)
 
 
 def _free_name(name: str, taken: set[str]) -> str:

@@ -93,6 +93,9 @@ def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
     environment = {"KECS_SERVICE": item.name, "KECS_REGION": plan.region}
     if plan.emulator is not None:
         environment["KECS_EMULATOR_URL"] = plan.emulator.url
+    routes = {name: routed.url for routed in plan.routed for name in routed.request_names}
+    if routes:
+        environment["KECS_ROUTES"] = ",".join(f"{name}={url}" for name, url in sorted(routes.items()))
     if item.role:
         environment["KECS_ROLE"] = item.role
     proxy: dict[str, Any] = {
@@ -121,8 +124,9 @@ def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
         proxy["networks"] = _networks_with_alias(app.get("networks"), item.name)
     if "restart" in app:
         proxy["restart"] = app["restart"]
-    if plan.emulator is not None and plan.emulator.name is not None:
-        proxy["depends_on"] = {plan.emulator.name: {"condition": "service_healthy"}}
+    emulators = [e.name for e in plan.emulators if e.name is not None]
+    if emulators:
+        proxy["depends_on"] = {name: {"condition": "service_healthy"} for name in emulators}
     return proxy
 
 
@@ -197,8 +201,9 @@ def render(plan: Plan) -> dict[str, Any]:
                 networks_used.append(network)
         services[item.proxy] = proxy
         services[name] = _join_app(item, service, plan)
-    if plan.emulator is not None and plan.emulator.name is not None:
-        services[plan.emulator.name] = _emulator_service(plan.emulator, plan, networks_used or ["default"])
+    for emulator in plan.emulators:
+        if emulator.name is not None:
+            services[emulator.name] = _emulator_service(emulator, plan, networks_used or ["default"])
     out: dict[str, Any] = {}
     out[GENERATED_MARKER] = {
         "version": __version__,

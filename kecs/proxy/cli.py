@@ -13,6 +13,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--emulator-url", default=env("KECS_EMULATOR_URL"), help="http://HOST:PORT of the emulator"
     )
+    parser.add_argument(
+        "--route",
+        action="append",
+        default=[r for r in env("KECS_ROUTES", "").split(",") if r.strip()],
+        metavar="SERVICE=URL",
+        help="send one AWS service (signing name or endpoint prefix) to another emulator; repeatable",
+    )
     parser.add_argument("--service", default=env("KECS_SERVICE", "app"), help="the captured compose service")
     parser.add_argument("--region", default=env("KECS_REGION", "us-east-1"))
     parser.add_argument(
@@ -63,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
         dns_port=args.dns_port,
         dns_upstream=upstream,
         capture=not args.no_capture,
+        routes=tuple(args.route),
     )
     try:
-        config.upstream  # noqa: B018 - validates the URL
+        config.routing  # noqa: B018 - validates the URLs
     except ValueError as exc:
         raise KecsError(str(exc)) from None
     if args.check:

@@ -13,24 +13,17 @@ import asyncio
 import json
 import logging
 import socket
-from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 import h11
 
 from kecs.proxy.aws import rewrite_legacy_s3
+from kecs.proxy.routing import Routes, Upstream
 
 LOG = logging.getLogger("kecs.proxy")
 READ_SIZE = 256 * 1024
 CONNECT_TIMEOUT = 5.0
 MAX_HEAD = 64 * 1024
-
-
-@dataclass(frozen=True)
-class Upstream:
-    host: str
-    port: int
-    url: str
 
 
 class _Side:
@@ -89,6 +82,13 @@ def error_response(request: h11.Request, message: str) -> tuple[h11.Response, by
     return response, body
 
 
+def _host(request: h11.Request) -> str | None:
+    for name, value in request.headers.raw_items():
+        if name.lower() == b"host":
+            return value.decode("latin-1")
+    return None
+
+
 def _rewrite_host(request: h11.Request) -> h11.Request:
     headers = request.headers.raw_items()
     changed = False
@@ -108,12 +108,27 @@ def _rewrite_host(request: h11.Request) -> h11.Request:
     )
 
 
+async def _connect(upstream: Upstream) -> _Side:
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(upstream.host, upstream.port, limit=READ_SIZE), CONNECT_TIMEOUT
+    )
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return _Side(h11.CLIENT, reader, writer)
+
+
 async def forward(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: Upstream, label: str
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, routes: Routes, label: str
 ) -> None:
-    """Serve one captured client connection until either side closes."""
+    """Serve one captured client connection until either side closes.
+
+    Each request goes to the emulator its AWS service is routed to; the upstream
+    connection is kept while consecutive requests go to the same one.
+    """
     client = _Side(h11.SERVER, reader, writer)
     emulator: _Side | None = None
+    current: Upstream | None = None
     try:
         while True:
             try:
@@ -126,12 +141,13 @@ async def forward(
             if not isinstance(event, h11.Request):
                 return
             request = _rewrite_host(event)
+            upstream = routes.pick(request.headers.raw_items(), request.target, _host(request) or label)
+            if emulator is not None and upstream != current:
+                emulator.close()
+                emulator = None
             if emulator is None:
                 try:
-                    up_reader, up_writer = await asyncio.wait_for(
-                        asyncio.open_connection(upstream.host, upstream.port, limit=READ_SIZE),
-                        CONNECT_TIMEOUT,
-                    )
+                    emulator = await _connect(upstream)
                 except (OSError, asyncio.TimeoutError) as exc:
                     message = (
                         f"kecs: the AWS emulator at {upstream.url} is not reachable ({exc or 'timeout'})"
@@ -142,11 +158,11 @@ async def forward(
                     await client.send(h11.Data(data=body))
                     await client.send(h11.EndOfMessage())
                     return
-                upstream_socket = up_writer.get_extra_info("socket")
-                if upstream_socket is not None:
-                    upstream_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                emulator = _Side(h11.CLIENT, up_reader, up_writer)
-            LOG.debug("%s: %s %s", label, request.method.decode(), request.target.decode("latin-1")[:200])
+                current = upstream
+            LOG.debug(
+                "%s: %s %s -> %s",
+                label, request.method.decode(), request.target.decode("latin-1")[:200], upstream.url,
+            )  # fmt: skip
             await emulator.send(request)
             body_task = asyncio.ensure_future(_pump_body(client, emulator))
             try:

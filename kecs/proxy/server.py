@@ -28,7 +28,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 
@@ -36,8 +35,9 @@ from kecs.proxy import clienthello
 from kecs.proxy.aws import is_aws_host
 from kecs.proxy.credentials import CredentialSource, MetadataService
 from kecs.proxy.dns import AWS_ADDRESS, DnsProtocol, serve_tcp
-from kecs.proxy.http import Upstream, forward
+from kecs.proxy.http import forward
 from kecs.proxy.netfilter import Capture, detect_backend, install, installed, remove
+from kecs.proxy.routing import Routes, parse_routes
 from kecs.tls import CaPaths, ensure_ca, load_intermediate, mint_leaf
 
 LOG = logging.getLogger("kecs.proxy")
@@ -60,16 +60,16 @@ class Config:
     dns_port: int = 15053
     dns_upstream: tuple[str, int] | None = ("127.0.0.11", 53)
     capture: bool = True
+    routes: tuple[str, ...] = ()  # SERVICE=http://HOST:PORT, served by another emulator
 
     @property
-    def upstream(self) -> Upstream:
-        parts = urlsplit(self.emulator_url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"emulator URL must be http://HOST:PORT, not {self.emulator_url!r}")
-        return Upstream(parts.hostname, parts.port or 80, self.emulator_url)
+    def routing(self) -> Routes:
+        return parse_routes(self.emulator_url, self.routes)
 
     def capture_rules(self) -> Capture:
-        addresses = tuple(sorted({info[4][0] for info in _resolve(self.upstream.host)}))
+        # Every emulator is left uncaptured: the proxy reaches them directly.
+        hosts = {upstream.host for upstream in self.routing.upstreams}
+        addresses = tuple(sorted({info[4][0] for host in hosts for info in _resolve(host)}))
         return Capture(self.uid, self.proxy_port, self.credentials_port, self.dns_port, addresses)
 
 
@@ -235,7 +235,7 @@ class Proxy:
     def __init__(self, config: Config, leaves: LeafCertificates) -> None:
         self.config = config
         self.leaves = leaves
-        self.upstream = config.upstream
+        self.routes = config.routing
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, sock: socket.socket) -> None:
@@ -263,9 +263,9 @@ class Proxy:
                     return
                 name = hello.server_name
                 if name and is_aws_host(name):
-                    LOG.info("%s: terminate TLS for %s -> %s", label, name, self.upstream.url)
+                    LOG.info("%s: terminate TLS for %s -> %s", label, name, self._where(name))
                     reader, writer = await _streams(sock, self.leaves.context(name))
-                    await forward(reader, writer, self.upstream, f"{name}")
+                    await forward(reader, writer, self.routes, name)
                     return
                 LOG.info("%s: passthrough TLS (sni=%s)", label, name)
                 await splice(sock, destination, label)
@@ -274,15 +274,19 @@ class Proxy:
             if _HTTP_METHOD.match(first):
                 host = _host_header(await peek(sock, _http_head_complete))
             if host and is_aws_host(host):
-                LOG.info("%s: forward HTTP for %s -> %s", label, host, self.upstream.url)
+                LOG.info("%s: forward HTTP for %s -> %s", label, host, self._where(host))
                 reader, writer = await _streams(sock, None)
-                await forward(reader, writer, self.upstream, host)
+                await forward(reader, writer, self.routes, host)
                 return
             LOG.info("%s: passthrough (host=%s)", label, host)
             await splice(sock, destination, label)
         except (TimeoutError, ssl.SSLError, ConnectionError, OSError) as exc:
             LOG.info("%s: connection dropped: %s", label, exc)
             sock.close()
+
+    def _where(self, host: str) -> str:
+        """Where this host's requests go, for the log (each request is routed on its own)."""
+        return self.routes.pick((), b"/", host).url
 
     async def accept(self, listener: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -321,8 +325,9 @@ async def serve(config: Config, leaves: LeafCertificates, sockets: dict[str, soc
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, request_stop)
     accept = asyncio.ensure_future(proxy.accept(sockets["proxy"]))
-    LOG.info("ready: proxy 127.0.0.1:%d, credentials :%d, dns :%d -> %s", config.proxy_port,
-             config.credentials_port, config.dns_port, config.emulator_url)  # fmt: skip
+    LOG.info("ready: proxy 127.0.0.1:%d, credentials :%d, dns :%d -> %s%s", config.proxy_port,
+             config.credentials_port, config.dns_port, config.emulator_url,
+             "".join(f", {key} -> {up.url}" for key, up in proxy.routes.by_service.items()))  # fmt: skip
     await stop
     accept.cancel()
 

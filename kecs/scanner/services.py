@@ -40,6 +40,8 @@ def normalize(name: str) -> str:
 class ServiceCatalog:
     names: frozenset[str]
     aliases: dict[str, str]
+    # client name -> (endpoint prefix, signing name): how requests name the service
+    endpoints: dict[str, tuple[str, str]]
 
     @classmethod
     def load(cls) -> ServiceCatalog:
@@ -57,7 +59,8 @@ class ServiceCatalog:
         for name, _, prefix, signing in rows:
             aliases.setdefault(normalize(prefix), name)
             aliases.setdefault(normalize(signing), name)
-        return cls(names=frozenset(r[0] for r in rows), aliases=aliases)
+        endpoints = {name: (prefix.lower(), signing.lower()) for name, _, prefix, signing in rows}
+        return cls(names=frozenset(r[0] for r in rows), aliases=aliases, endpoints=endpoints)
 
     def lookup(self, spelling: str) -> str | None:
         """The client name for any SDK spelling ('CloudWatchLogs', 'client-sfn', 'DynamoDBv2')."""
@@ -67,3 +70,13 @@ class ServiceCatalog:
 
     def is_service(self, name: str) -> bool:
         return name in self.names
+
+    def signed_alike(self, name: str) -> tuple[str, ...]:
+        """The services whose requests carry the same signing name as `name`'s (dynamodb and
+        dynamodbstreams, s3 and s3control): a proxy cannot tell their signed requests apart."""
+        signing = self.endpoints[name][1]
+        return tuple(sorted(n for n, (_, s) in self.endpoints.items() if s == signing))
+
+    def request_names(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """The signing names and endpoint prefixes requests to these services carry."""
+        return tuple(sorted({part for n in names for part in self.endpoints[n]}))

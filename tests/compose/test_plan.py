@@ -131,3 +131,56 @@ def test_bad_settings(make_project: MakeProject, compose: str, message: str) -> 
     project = load_project(str(root), environ={})
     with pytest.raises(KecsError, match=message):
         plan(project, {}, options_from_project(project, {}))
+
+
+def test_routes_send_named_services_to_another_emulator(make_project: MakeProject) -> None:
+    root = make_project(
+        {"compose.yaml": "x-kecs:\n  routes: {DynamoDB: moto, kinesis: moto}\nservices:\n  api: {build: .}\n"}
+    )
+    project = load_project(str(root), environ={})
+    options = options_from_project(project, {"routes": ["sqs=http://elasticmq:9324"]})
+    # Spellings resolve to client names; services signed alike travel together.
+    assert [(r.services, r.target, r.request_names) for r in options.routes] == [
+        (("dynamodb", "dynamodbstreams", "kinesis"), "moto", ("dynamodb", "kinesis", "streams.dynamodb")),
+        (("sqs",), "http://elasticmq:9324", ("sqs",)),
+    ]
+    evidence = {
+        "api": ServiceEvidence(".", True, (finding("a.py", "client", "boto3", "dynamodb", "s3", "sqs"),))
+    }
+    result = plan(project, evidence, options)
+    assert result.emulator is not None and result.emulator.aws_services == ("iam", "s3", "sts")
+    assert [(e.kind, e.name, e.url, e.aws_services) for e in result.routed] == [
+        ("moto", "kecs-moto", "http://kecs-moto:5000", ("dynamodb",)),
+        ("external", None, "http://elasticmq:9324", ("sqs",)),
+    ]
+    # A route to the default emulator, or for a service nobody uses, adds nothing.
+    quiet = plan(project, evidence, options_from_project(project, {"routes": ["s3=localstack"]}))
+    assert [e.kind for e in quiet.routed] == ["moto"]
+    assert quiet.emulator is not None and quiet.emulator.aws_services == ("iam", "s3", "sqs", "sts")
+    unused = plan(
+        project,
+        {"api": ServiceEvidence(".", True, (finding("a.py", "client", "boto3", "s3"),))},
+        options_from_project(project, {}),
+    )
+    assert unused.routed == ()
+    assert any(
+        "dynamodb, dynamodbstreams, kinesis -> moto: no captured service uses them" in n for n in unused.notes
+    )
+
+
+@pytest.mark.parametrize(
+    ("routes", "message"),
+    [
+        (["dynamo=moto"], r"--route dynamo=moto: unknown AWS service 'dynamo' \(did you mean dynamodb\?\)"),
+        (["s3=minio"], "--route s3=minio: route s3 to localstack, moto or http://HOST:PORT, not 'minio'"),
+        (["s3"], r"--route s3: give SERVICE=EMULATOR \(--route dynamodb=moto\)"),
+        (
+            ["dynamodb=moto", "dynamodbstreams=localstack"],
+            "dynamodbstreams and dynamodb are signed alike .* one emulator; --route dynamodb=moto sends them to moto",
+        ),
+    ],
+)
+def test_bad_routes(make_project: MakeProject, routes: list[str], message: str) -> None:
+    project = load_project(str(make_project({"compose.yaml": "services: {a: {image: a}}\n"})), environ={})
+    with pytest.raises(KecsError, match=message):
+        options_from_project(project, {"routes": routes})

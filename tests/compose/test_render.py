@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from kecs.compose.load import load_project
-from kecs.compose.plan import Options, ServiceEvidence, plan
+from kecs.compose.plan import Options, Route, ServiceEvidence, plan
 from kecs.compose.render import render, to_yaml
 from kecs.scanner.model import Finding
 from tests.compose.conftest import MakeProject
@@ -172,3 +172,20 @@ def test_docker_compose_accepts_it(make_project: MakeProject) -> None:
     config = yaml.safe_load(result.stdout)
     assert config["services"]["api"]["network_mode"] == "service:api-kecs-proxy"
     assert config["services"]["api"]["image"] == "shop/api:dev"  # Compose resolved the variable
+
+
+def test_a_routed_service_gets_its_own_emulator(make_project: MakeProject) -> None:
+    routes = (Route(("sqs",), "moto", ("sqs",)),)
+    doc, text, _ = generated(make_project, Options(routes=routes, moto_image="moto:local"))
+    services = doc["services"]
+    assert services["kecs-localstack"]["environment"]["SERVICES"] == "iam,s3,sts"  # sqs moved away
+    assert services["kecs-moto"]["image"] == "moto:local"
+    assert services["kecs-moto"]["networks"] == services["kecs-localstack"]["networks"] == ["front", "back"]
+    for proxy in ("api-kecs-proxy", "java-kecs-proxy"):
+        assert services[proxy]["environment"]["KECS_EMULATOR_URL"] == "http://kecs-localstack:4566"
+        assert services[proxy]["environment"]["KECS_ROUTES"] == "sqs=http://kecs-moto:5000"
+        assert services[proxy]["depends_on"] == {
+            "kecs-localstack": {"condition": "service_healthy"},
+            "kecs-moto": {"condition": "service_healthy"},
+        }
+    jsonschema.Draft7Validator(SCHEMA).validate(yaml.safe_load(text))

@@ -4,7 +4,7 @@ import ssl
 
 import pytest
 
-from kecs.proxy import clienthello
+from kecs.proxy import clienthello, routing
 from kecs.proxy.aws import is_aws_host, rewrite_legacy_s3
 
 
@@ -87,3 +87,51 @@ def test_aws_hosts(host: str, expected: bool) -> None:
 )
 def test_legacy_s3_rewrite(host: str, expected: str | None) -> None:
     assert rewrite_legacy_s3(host) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "prefix"),
+    [
+        ("dynamodb.us-east-1.amazonaws.com", "dynamodb"),
+        ("streams.dynamodb.eu-west-1.amazonaws.com", "streams.dynamodb"),
+        ("my.bucket.s3.dualstack.eu-west-1.amazonaws.com:443", "my.bucket.s3"),
+        ("sqs-fips.us-gov-west-1.amazonaws.com", "sqs"),
+        ("sts.amazonaws.com.", "sts"),
+        ("kinesis.ap-southeast-2.api.aws", "kinesis"),
+        ("example.com", None),
+    ],
+)
+def test_host_prefix(host: str, prefix: str | None) -> None:
+    assert routing.host_prefix(host) == prefix
+
+
+def test_signing_service_from_header_or_presigned_query() -> None:
+    v4 = [
+        (
+            b"Authorization",
+            b"AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/SQS/aws4_request, Signature=x",
+        )
+    ]
+    assert routing.signing_service(v4, b"/") == "sqs"
+    v4a = [
+        (b"authorization", b"AWS4-ECDSA-P256-SHA256 Credential=AKID/20260101/s3/aws4_request, Signature=x")
+    ]
+    assert routing.signing_service(v4a, b"/") == "s3"
+    assert routing.signing_service([(b"Authorization", b"AWS AKID:c2ln")], b"/") is None  # SigV2: no scope
+    presigned = b"/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
+    assert routing.signing_service([], presigned) == "s3"
+    assert routing.signing_service([], b"/k?x=1") is None
+
+
+def test_parse_routes() -> None:
+    routes = routing.parse_routes(
+        "http://kecs-localstack:4566", "dynamodb=http://kecs-moto:5000, Kinesis=http://k:1"
+    )
+    assert routes.default.url == "http://kecs-localstack:4566"
+    assert {k: u.port for k, u in routes.by_service.items()} == {"dynamodb": 5000, "kinesis": 1}
+    assert [u.host for u in routes.upstreams] == ["kecs-localstack", "kecs-moto", "k"]
+    assert routing.parse_routes("http://e:1", "").by_service == {}
+    with pytest.raises(ValueError, match="SERVICE=http://HOST:PORT"):
+        routing.parse_routes("http://e:1", "dynamodb")
+    with pytest.raises(ValueError, match="must be http://HOST:PORT"):
+        routing.parse_routes("http://e:1", "dynamodb=https://moto:5000")

@@ -11,8 +11,9 @@ from dnslib import QTYPE, DNSRecord
 
 from kecs.proxy.credentials import CredentialSource, MetadataService
 from kecs.proxy.dns import AWS_ADDRESS, answer_locally, servfail
-from kecs.proxy.http import Upstream, forward
+from kecs.proxy.http import forward
 from kecs.proxy.netfilter import CHAIN, Capture
+from kecs.proxy.routing import Routes, Upstream
 
 
 def test_dns_answers_aws_names_only() -> None:
@@ -112,21 +113,31 @@ class Emulator:
             return
 
 
-async def _through_forwarder(raw: bytes, emulator: Emulator | None) -> bytes:
-    if emulator is not None:
-        server = await asyncio.start_server(emulator.handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-    else:
-        server, port = None, 9  # nothing listens on the discard port
-    upstream = Upstream("127.0.0.1", port, f"http://127.0.0.1:{port}")
-    front = await asyncio.start_server(lambda r, w: forward(r, w, upstream, "test"), "127.0.0.1", 0)
+async def _through_forwarder(
+    raw: bytes, emulator: Emulator | None, routed: dict[str, Emulator] | None = None
+) -> bytes:
+    servers = []
+
+    async def upstream_for(target: Emulator | None) -> Upstream:
+        if target is None:
+            port = 9  # nothing listens on the discard port
+        else:
+            servers.append(await asyncio.start_server(target.handle, "127.0.0.1", 0))
+            port = servers[-1].sockets[0].getsockname()[1]
+        return Upstream("127.0.0.1", port, f"http://127.0.0.1:{port}")
+
+    routes = Routes(
+        await upstream_for(emulator),
+        {key: await upstream_for(target) for key, target in (routed or {}).items()},
+    )
+    front = await asyncio.start_server(lambda r, w: forward(r, w, routes, "test"), "127.0.0.1", 0)
     reader, writer = await asyncio.open_connection(*front.sockets[0].getsockname()[:2])
     writer.write(raw)
     await writer.drain()
     writer.write_eof()
     answer = await asyncio.wait_for(reader.read(), 10)
     front.close()
-    if server is not None:
+    for server in servers:
         server.close()
     return answer
 
@@ -150,6 +161,34 @@ def test_forwarding_keeps_requests_intact_over_keep_alive() -> None:
     assert h1[b"authorization"].endswith(b"Signature=abc")  # untouched
     assert (m2, b2, h2[b"host"]) == (b"POST", b"body", b"sqs.us-east-1.amazonaws.com")
     assert (m3, t3, b3) == (b"GET", b"/x", b"")
+
+
+def test_each_request_goes_to_the_emulator_its_service_is_routed_to() -> None:
+    localstack, moto = Emulator(), Emulator()
+    scope = (
+        b"Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/%s/aws4_request, Signature=s\r\n"
+    )
+    raw = (
+        b"POST / HTTP/1.1\r\nHost: dynamodb.us-east-1.amazonaws.com\r\n" + scope % b"dynamodb"
+        + b"Content-Length: 2\r\n\r\n{}"
+        + b"GET /b/k HTTP/1.1\r\nHost: s3.amazonaws.com\r\n" + scope % b"s3" + b"\r\n"
+        # presigned: the scope is in the query, and it wins over the host
+        + b"GET /b/k?X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fs3%2Faws4_request HTTP/1.1\r\n"
+        b"Host: b.s3.us-east-1.amazonaws.com\r\n\r\n"
+        # unsigned: the endpoint prefix of the host decides
+        + b"GET /streams HTTP/1.1\r\nHost: streams.dynamodb.eu-west-1.amazonaws.com\r\n\r\n"
+        + b"GET /anon HTTP/1.1\r\nHost: dynamodb.s3.amazonaws.com\r\n\r\n"  # a bucket named dynamodb
+    )  # fmt: skip
+    answer = asyncio.run(_through_forwarder(raw, localstack, {"dynamodb": moto}))
+    assert answer.count(b"HTTP/1.1 200") == 5
+    assert [(m, t) for m, t, _, _ in moto.requests] == [(b"POST", b"/"), (b"GET", b"/streams")]
+    assert [t for _, t, _, _ in localstack.requests] == [
+        b"/b/k",
+        b"/b/k?X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fs3%2Faws4_request",
+        b"/anon",
+    ]
+    # The upstream connection is swapped only when the route changes.
+    assert (moto.connections, localstack.connections) == (2, 2)
 
 
 @pytest.mark.parametrize(

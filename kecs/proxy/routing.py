@@ -1,0 +1,119 @@
+"""Which emulator serves a request, per AWS service, from the request alone. No I/O.
+
+A project can send some AWS services to a second emulator (DynamoDB to moto while
+LocalStack serves the rest). The service is read the way AWS itself reads it: the
+SigV4 credential scope (Authorization header, or X-Amz-Credential in a presigned
+URL) names the signing service; unsigned requests fall back to the endpoint prefix
+in the Host name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
+from kecs.proxy.aws import AWS_SUFFIXES
+
+_CREDENTIAL = re.compile(rb"Credential=([^,\s]+)")
+_REGION = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d$")
+# Host labels that are not the service: `s3.dualstack.<region>`, `<prefix>.fips...`.
+_VARIANT_LABELS = {"dualstack", "fips"}
+
+
+@dataclass(frozen=True)
+class Upstream:
+    host: str
+    port: int
+    url: str
+
+
+def parse_upstream(url: str) -> Upstream:
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"emulator URL must be http://HOST:PORT, not {url!r}")
+    return Upstream(parts.hostname, parts.port or 80, url)
+
+
+def _scope_service(credential: str) -> str | None:
+    # AKID/20261126/us-east-1/dynamodb/aws4_request (SigV4a: AKID/date/service/aws4_request)
+    parts = credential.split("/")
+    if len(parts) >= 4 and parts[-1] == "aws4_request" and parts[-2]:
+        return parts[-2].lower()
+    return None
+
+
+def signing_service(headers: Iterable[tuple[bytes, bytes]], target: bytes) -> str | None:
+    """The signing service of a SigV4 request (header or presigned query), else None."""
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            match = _CREDENTIAL.search(value)
+            if match:
+                return _scope_service(match.group(1).decode("latin-1"))
+            return None
+    query = urlsplit(target.decode("latin-1")).query
+    if "X-Amz-Credential" in query:
+        values = parse_qs(query).get("X-Amz-Credential")
+        if values:
+            return _scope_service(values[0])
+    return None
+
+
+def host_prefix(host: str) -> str | None:
+    """The endpoint part of an AWS host: 'streams.dynamodb' for streams.dynamodb.us-east-1.amazonaws.com,
+    'bucket.s3' for bucket.s3.dualstack.eu-west-1.amazonaws.com. None for other hosts."""
+    host = host.lower().rstrip(".").partition(":")[0]
+    for suffix in AWS_SUFFIXES:
+        if host.endswith(suffix):
+            labels = host[: -len(suffix)].split(".")
+            break
+    else:
+        return None
+    while labels and (_REGION.match(labels[-1]) or labels[-1] in _VARIANT_LABELS):
+        labels.pop()
+    if labels and labels[-1].endswith("-fips"):
+        labels[-1] = labels[-1][: -len("-fips")]
+    return ".".join(labels) or None
+
+
+@dataclass(frozen=True)
+class Routes:
+    """The default emulator, and the ones that serve named services (signing names and
+    endpoint prefixes as keys)."""
+
+    default: Upstream
+    by_service: Mapping[str, Upstream] = field(default_factory=dict)
+
+    @property
+    def upstreams(self) -> tuple[Upstream, ...]:
+        return tuple(dict.fromkeys((self.default, *self.by_service.values())))
+
+    def pick(self, headers: Iterable[tuple[bytes, bytes]], target: bytes, host: str) -> Upstream:
+        if not self.by_service:
+            return self.default
+        headers = list(headers)
+        service = signing_service(headers, target)
+        if service is not None:
+            return self.by_service.get(service, self.default)
+        prefix = host_prefix(host)
+        if prefix is not None:
+            for key, upstream in self.by_service.items():
+                # `bucket.s3` is s3; `streams.dynamodb` matches a route for either name.
+                if prefix == key or prefix.endswith("." + key):
+                    return upstream
+        return self.default
+
+
+def parse_routes(default_url: str, spec: str | Iterable[str]) -> Routes:
+    """`dynamodb=http://kecs-moto:5000,kinesis=http://kecs-moto:5000` (or a list of KEY=URL)."""
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    by_service: dict[str, Upstream] = {}
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        key, sep, url = item.partition("=")
+        if not sep or not key.strip() or not url.strip():
+            raise ValueError(f"a route is SERVICE=http://HOST:PORT, not {item!r}")
+        by_service[key.strip().lower()] = parse_upstream(url.strip())
+    return Routes(parse_upstream(default_url), by_service)
