@@ -6,6 +6,9 @@
   kecs's sources.
 - moto: moto server installed from wheels the host downloads (the engine's containers
   cannot verify PyPI's certificate here), on the same base.
+- localstack: LocalStack's Python install that runs on Python 3.11 (FACTS.md,
+  tests/requirements-localstack.txt), from wheels the host builds, in a virtual
+  environment on the same base, started as a plain process (`localstack.runtime.main`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ BASE_PACKAGES = (
 )  # fmt: skip
 GO_PACKAGES = ("golang-go", "golang-github-aws-aws-sdk-go-dev", "ca-certificates")
 MOTO = "moto[server]==5.2.5"
+LOCALSTACK_REQUIREMENTS = ROOT / "tests" / "requirements-localstack.txt"
 TIMINGS: dict[str, float] = {}
 
 
@@ -135,4 +139,38 @@ def moto_image(base: str) -> str:
     finally:
         shutil.rmtree(context, ignore_errors=True)
     TIMINGS["moto image (cold)"] = time.monotonic() - started
+    return tag
+
+
+def localstack_image(base: str) -> str:
+    requirements = LOCALSTACK_REQUIREMENTS.read_text()
+    tag = f"kecs-test-localstack:{_digest(base, requirements)}"
+    if _exists(tag):
+        return tag
+    started = time.monotonic()
+    context = Path(tempfile.mkdtemp(prefix="kecs-localstack-"))
+    try:
+        _log(f"building {tag} (LocalStack from {LOCALSTACK_REQUIREMENTS.name})")
+        (context / "requirements.txt").write_text(requirements)
+        # Some of LocalStack's dependencies are published as sources only: build every
+        # wheel here (pure Python ones are portable; the compiled ones come as manylinux).
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "-r", str(context / "requirements.txt"),
+             "-w", str(context / "wheels")],
+            check=True, capture_output=True, timeout=1800,
+        )  # fmt: skip
+        (context / "Dockerfile").write_text(
+            "ARG BASE\nFROM ${BASE}\nCOPY wheels /tmp/wheels\nCOPY requirements.txt /tmp/requirements.txt\n"
+            # Its own environment: its pins conflict with Debian's python3 packages.
+            "RUN python3 -m venv --without-pip /opt/localstack"
+            " && python3 -m pip --python /opt/localstack/bin/python install -q --no-index"
+            " --find-links /tmp/wheels -r /tmp/requirements.txt && rm -rf /tmp/wheels\n"
+            "ENV GATEWAY_LISTEN=0.0.0.0:4566 DNS_ADDRESS=0 LOCALSTACK_VOLUME_DIR=/var/lib/localstack\n"
+            "EXPOSE 4566\n"
+            'CMD ["/opt/localstack/bin/python", "-m", "localstack.runtime.main"]\n'
+        )
+        _build(tag, context, context / "Dockerfile", base)
+    finally:
+        shutil.rmtree(context, ignore_errors=True)
+    TIMINGS["localstack image (cold)"] = time.monotonic() - started
     return tag

@@ -65,6 +65,7 @@ def built() -> dict[str, str]:
         "go": images.go_build_image(),
         "proxy": images.proxy_image(base),
         "moto": images.moto_image(base),
+        "localstack": images.localstack_image(base),
     }
 
 
@@ -73,13 +74,21 @@ def seed(built: dict[str, str], tmp_path: Path) -> Iterator[Project]:
     directory = Path(shutil.copytree(ROOT / "examples" / "seed", tmp_path / "seed"))
     project = Project(directory, f"kecse2e{uuid.uuid4().hex[:6]}", built["base"], built["go"])
     generate = subprocess.run(
+        # LocalStack by default, DynamoDB routed to moto by the example's x-kecs.routes; the
+        # images are the locally built ones, given the way a user gives theirs.
         [sys.executable, "-m", "kecs", "compose", str(directory), "--format", "json",
-         "--emulator", "moto", "--moto-image", built["moto"], "--proxy-image", built["proxy"]],
+         "--localstack-image", built["localstack"], "--moto-image", built["moto"],
+         "--proxy-image", built["proxy"]],
         capture_output=True, text=True, env={**project.env, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"},
         timeout=300,
     )  # fmt: skip
     assert generate.returncode == 0, generate.stderr
-    plan = {s["name"]: s["captured"] for s in json.loads(generate.stdout)["services"]}
+    report = json.loads(generate.stdout)
+    assert (report["emulator"]["service"], report["emulator"]["aws_services"]) == (
+        "kecs-localstack", ["iam", "s3", "sqs", "sts"],
+    )  # fmt: skip
+    assert [(e["service"], e["aws_services"]) for e in report["routed"]] == [("kecs-moto", ["dynamodb"])]
+    plan = {s["name"]: s["captured"] for s in report["services"]}
     assert plan == {
         "app": True, "worker": True, "rubyapp": True, "cli": True, "tlsweb": False, "web": False, "prober": False,
     }  # fmt: skip
@@ -124,13 +133,20 @@ def test_seed_scenario_offline(seed: Project, built: dict[str, str]) -> None:
     seed.wait_for("cli", "cli done")
     assert "go received: from-go" in seed.wait_for("worker", "go done")
 
-    # The emulator's state, read from outside the app.
-    state = seed.compose(
+    # The emulators' state, read from outside the apps: S3 and SQS in LocalStack, the
+    # DynamoDB table in moto.
+    table = seed.compose(
         "exec", "-T", "kecs-moto", "python3", "-c",
         "import boto3\n"
         "kw = dict(endpoint_url='http://localhost:5000', region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x')\n"
+        "print(boto3.resource('dynamodb', **kw).Table('users').get_item(Key={'id': '42'})['Item']['name'])\n",
+    )  # fmt: skip
+    assert (table.returncode, table.stdout.strip()) == (0, "Ada"), table.stderr
+    state = seed.compose(
+        "exec", "-T", "kecs-localstack", "python3", "-c",
+        "import boto3\n"
+        "kw = dict(endpoint_url='http://localhost:4566', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n"
         "print(boto3.client('s3', **kw).get_object(Bucket='shop-uploads', Key='greeting.txt')['Body'].read().decode().strip())\n"
-        "print(boto3.resource('dynamodb', **kw).Table('users').get_item(Key={'id': '42'})['Item']['name'])\n"
         "s3 = boto3.client('s3', **kw)\n"
         "print(s3.get_object(Bucket='ruby-bucket', Key='hello.txt')['Body'].read().decode().replace(' ', '-'))\n"
         "print(s3.get_object(Bucket='cli-bucket', Key='f')['Body'].read().decode().strip())\n"
@@ -145,7 +161,6 @@ def test_seed_scenario_offline(seed: Project, built: dict[str, str]) -> None:
         "from",
         "the",
         "app",
-        "Ada",
         "hello-from-ruby",
         "from-the-cli",
         "['from-cli']",
@@ -162,7 +177,14 @@ def test_seed_scenario_offline(seed: Project, built: dict[str, str]) -> None:
         for line in seed.logs(f"{proxy}-kecs-proxy").splitlines()
         if "terminate" in line or "passthrough" in line
     ]
-    assert any("terminate TLS for sqs.us-east-1.amazonaws.com" in line for line in decisions)
+    assert any(
+        "terminate TLS for sqs.us-east-1.amazonaws.com -> http://kecs-localstack:4566" in line
+        for line in decisions
+    )
+    assert any(
+        "terminate TLS for dynamodb.us-east-1.amazonaws.com -> http://kecs-moto:5000" in line
+        for line in decisions
+    )
     assert any("passthrough TLS (sni=tlsweb)" in line for line in decisions)
     # No request went to a real AWS address: every AWS name was terminated, none spliced.
     assert not [line for line in decisions if "passthrough" in line and "amazonaws" in line], decisions

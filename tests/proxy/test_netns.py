@@ -549,8 +549,9 @@ def test_curl_with_the_trust_bundle(netns: Namespace, proxy: RunningProxy) -> No
     assert "ListAllMyBucketsResult" in result.stdout
 
 
-def test_localstack_boto3_and_the_aws_cli(netns: Namespace, localstack: LocalStack) -> None:
-    running = start_proxy(netns, localstack)
+def test_localstack_boto3_and_the_aws_cli(netns: Namespace, localstack: LocalStack, moto: Moto) -> None:
+    # LocalStack serves S3 and SQS; DynamoDB, which it cannot serve offline, is routed to moto.
+    running = start_proxy(netns, localstack, "--route", f"dynamodb={moto.url}")
     try:
         sdk = client(
             netns,
@@ -566,6 +567,12 @@ def test_localstack_boto3_and_the_aws_cli(netns: Namespace, localstack: LocalSta
             print(url)
             sqs.send_message(QueueUrl=url, MessageBody="order-7")
             print([m["Body"] for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])])
+            ddb = boto3.client("dynamodb", region_name="us-east-1")
+            ddb.create_table(
+                TableName="routed", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+            )
+            ddb.put_item(TableName="routed", Item={"id": {"S": "1"}, "by": {"S": "boto3"}})
             """,
         )
         assert sdk.returncode == 0, sdk.stderr[-3000:] + running.log.read_text()[-2000:]
@@ -604,6 +611,11 @@ def test_localstack_boto3_and_the_aws_cli(netns: Namespace, localstack: LocalSta
     url = queue.get_queue_url(QueueName="ls-orders")["QueueUrl"]
     bodies = [m["Body"] for m in queue.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages", [])]
     assert bodies == ["from-cli"]
+    table = boto3.client("dynamodb", endpoint_url=moto.url, **keys)
+    assert table.get_item(TableName="routed", Key={"id": {"S": "1"}})["Item"]["by"] == {"S": "boto3"}
+    assert "terminate TLS for dynamodb.us-east-1.amazonaws.com -> " + moto.url in "\n".join(
+        running.decisions()
+    )
 
 
 def test_dns_over_udp_and_tcp_is_captured(netns: Namespace, proxy: RunningProxy) -> None:
