@@ -29,6 +29,14 @@ def require(condition: bool, what: str) -> None:
     pytest.skip(f"needs {what}")
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Figures tests record with record_property("timings", ...): image builds, compose up."""
+    for report in terminalreporter.stats.get("passed", []):
+        for name, value in getattr(report, "user_properties", []):
+            if name == "timings":
+                terminalreporter.write_line(f"timings ({report.nodeid}): {value}")
+
+
 @pytest.fixture
 def scan_source(tmp_path: Path) -> ScanSource:
     """Write one source file and scan it; returns its findings (lint included)."""
