@@ -215,6 +215,105 @@ def merge(base: Any, override: Any, key: str = "") -> Any:
     return override
 
 
+# -- extends -----------------------------------------------------------------------------
+
+
+def _rebase(value: Any, source_dir: str, project_dir: str) -> Any:
+    """A relative path written in another directory's file, made relative to the project."""
+    if not isinstance(value, str) or os.path.isabs(value) or "$" in value or "://" in value:
+        return value
+    if value.startswith("~"):
+        return value
+    moved = os.path.relpath(os.path.normpath(os.path.join(source_dir, value)), project_dir)
+    return moved if moved.startswith("..") else f"./{moved}"
+
+
+def _rebase_service(service: dict[str, Any], source_dir: str, project_dir: str) -> dict[str, Any]:
+    if os.path.normpath(source_dir) == os.path.normpath(project_dir):
+        return service
+    out = dict(service)
+    build = out.get("build")
+    if isinstance(build, str):
+        out["build"] = _rebase(build, source_dir, project_dir)
+    elif isinstance(build, dict) and "context" in build:
+        out["build"] = {**build, "context": _rebase(build["context"], source_dir, project_dir)}
+    env_file = out.get("env_file")
+    if isinstance(env_file, str):
+        out["env_file"] = _rebase(env_file, source_dir, project_dir)
+    elif isinstance(env_file, list):
+        out["env_file"] = [
+            {**e, "path": _rebase(e.get("path"), source_dir, project_dir)}
+            if isinstance(e, dict)
+            else _rebase(e, source_dir, project_dir)
+            for e in env_file
+        ]
+    volumes = []
+    for volume in out.get("volumes") or []:
+        if isinstance(volume, str) and volume.startswith("."):
+            source, sep, rest = volume.partition(":")
+            volume = _rebase(source, source_dir, project_dir) + sep + rest
+        elif isinstance(volume, dict) and str(volume.get("source", "")).startswith("."):
+            volume = {**volume, "source": _rebase(volume["source"], source_dir, project_dir)}
+        volumes.append(volume)
+    if volumes:
+        out["volumes"] = volumes
+    return out
+
+
+def _resolve_extends(
+    services: dict[str, Any], service_lines: dict[str, tuple[str, int]], project_dir: str
+) -> dict[str, Any]:
+    """Inline `extends` (Compose's own merge rules), so the generated file stands alone
+    and a build context inherited from a base service is scanned. Paths in a base from
+    another file are relative to that file; they come out relative to the project."""
+    files: dict[str, tuple[dict[str, Any], dict[tuple[str, ...], int]]] = {
+        path: (services, {("services", n): line for n, (p, line) in service_lines.items() if p == path})
+        for path in {p for p, _ in service_lines.values()}
+    }
+
+    def resolve(
+        name: str, service: dict[str, Any], declared_in: str, chain: tuple[str, ...]
+    ) -> dict[str, Any]:
+        own = {k: v for k, v in service.items() if k != "extends"}
+        if files[declared_in][0] is not services:  # a base read from an extends file
+            own = _rebase_service(own, os.path.dirname(declared_in), project_dir)
+        extends = service.get("extends")
+        if extends is None:
+            return own
+        line = files[declared_in][1].get(("services", name), 0)
+        where = f"{os.path.relpath(declared_in, project_dir)}{f':{line}' if line else ''}: services.{name}.extends"
+        if isinstance(extends, str):
+            extends = {"service": extends}
+        if not isinstance(extends, dict) or not isinstance(extends.get("service"), str):
+            raise KecsError(f"{where} must name a service (extends: {{service: NAME, file: FILE}})")
+        target, file = extends["service"], extends.get("file")
+        source = declared_in
+        if file is not None:
+            source = os.path.normpath(os.path.join(os.path.dirname(declared_in), str(file)))
+            if source not in files:
+                if not os.path.isfile(source):
+                    raise KecsError(f"{where}: {file}: no such file")
+                data, lines = parse_file(source)
+                files[source] = (data.get("services") or {}, lines)
+        key = f"{source}:{target}"
+        if key in chain:
+            raise KecsError(f"{where}: extends loops back to {target!r}; break the cycle")
+        base = files[source][0].get(target)
+        if not isinstance(base, dict):
+            raise KecsError(f"{where}: no service {target!r} in {os.path.relpath(source, project_dir)}")
+        merged: dict[str, Any] = merge(resolve(target, base, source, (*chain, key)), own)
+        return merged
+
+    out: dict[str, Any] = {}
+    for name, service in services.items():
+        declared_in = service_lines[name][0]
+        if isinstance(service, dict) and "extends" in service:
+            out[name] = resolve(name, service, declared_in, (f"{declared_in}:{name}",))
+        else:
+            out[name] = service
+    return out
+
+
 # -- interpolation -----------------------------------------------------------------------
 
 _VARIABLE = re.compile(
@@ -301,5 +400,6 @@ def load_project(
         raw = merge(raw, data) if raw else data
     if not raw.get("services"):
         raise KecsError(f"{paths[0]}: no services defined")
+    raw["services"] = _resolve_extends(raw["services"], service_lines, project_dir)
     resolved = interpolate(raw, env, where=", ".join(os.path.relpath(p) for p in paths))
     return Project(project_dir, paths, raw, resolved, dict(env), service_lines)

@@ -283,6 +283,11 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
         emulator = _emulator(default_target or "", options, names, served, ())
     else:
         notes.append("no service uses an AWS SDK: nothing to capture, no emulator added")
+    if project.raw.get("include"):
+        notes.append(
+            "the services of `include`d files are neither scanned nor captured: Compose adds them as "
+            "they are (list their files with -f to plan them)"
+        )
     if "version" in project.raw:
         notes.append(
             "the obsolete top-level `version` is dropped: depends_on conditions need the Compose spec"

@@ -122,8 +122,9 @@ def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
     else:
         proxy.pop("network_mode", None)
         proxy["networks"] = _networks_with_alias(app.get("networks"), item.name)
-    if "restart" in app:
-        proxy["restart"] = app["restart"]
+    for key in ("restart", "profiles"):  # it lives and dies with its app
+        if key in app:
+            proxy[key] = app[key]
     emulators = [e.name for e in plan.emulators if e.name is not None]
     if emulators:
         proxy["depends_on"] = {name: {"condition": "service_healthy"} for name in emulators}
@@ -178,6 +179,10 @@ def _emulator_service(emulator: EmulatorPlan, plan: Plan, networks: list[str]) -
     }
     if networks != ["default"]:
         service["networks"] = networks
+    # Started with the apps it serves: when every one of them sits in a profile, so does it.
+    apps = [plan.project.raw["services"][s.name] or {} for s in plan.captured]
+    if apps and all(app.get("profiles") for app in apps):
+        service["profiles"] = sorted({str(p) for app in apps for p in app["profiles"]})
     return service
 
 

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kecs.cli import main
 from tests.compose.conftest import BOTO_APP, MakeProject
+from tests.conftest import require
 
 COMPOSE = """
 services:
@@ -173,3 +176,51 @@ def test_image_only_service_is_scanned_in_the_daemon(make_project: MakeProject, 
         assert "image kecs-absent-image:404 is not in the local Docker daemon" in services["other"]["reason"]
     finally:
         docker_client.images.remove(tag, force=True)
+
+
+@pytest.mark.integration
+def test_extends_profiles_and_routes_through_the_cli(make_project: MakeProject) -> None:
+    root = make_project(
+        {
+            "compose.yaml": """
+                include: [extra/compose.yaml]
+                services:
+                  api:
+                    extends: {file: common/base.yml, service: python}
+                    profiles: [aws]
+                    ports: ["8000:8000"]
+                """,
+            "common/base.yml": "services:\n  python: {build: ../api, environment: {LOG: debug}}\n",
+            "api/app.py": BOTO_APP,
+            "extra/compose.yaml": "services:\n  other: {image: busybox}\n",
+        }
+    )
+    result = kecs("compose", str(root), "--route", "dynamodb=moto", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    api = next(s for s in report["services"] if s["name"] == "api")
+    # The build context came from the base file, so it was scanned.
+    assert (api["captured"], api["aws_services"]) == (True, ["dynamodb", "s3"])
+    assert [e["service"] for e in report["routed"]] == ["kecs-moto"]
+    assert any("`include`d files are neither scanned nor captured" in note for note in report["notes"])
+    written = (root / "compose.kecs.yaml").read_text()
+    doc = yaml.safe_load(written)
+    assert doc["services"]["api"]["environment"]["LOG"] == "debug" and "extends" not in doc["services"]["api"]
+    assert doc["services"]["api-kecs-proxy"]["profiles"] == ["aws"]
+    assert doc["services"]["api-kecs-proxy"]["environment"]["KECS_ROUTES"] == (
+        "dynamodb=http://kecs-moto:5000,streams.dynamodb=http://kecs-moto:5000"
+    )
+    # docker-compose 1.29 cannot read `include`; check the rest of the file with it.
+    del doc["include"]
+    (root / "check.yaml").write_text(yaml.safe_dump(doc))
+    binary = shutil.which("docker-compose")
+    require(binary is not None, "docker-compose (Debian package docker-compose)")
+    assert binary is not None
+    config = subprocess.run(
+        [binary, "-f", str(root / "check.yaml"), "--profile", "aws", "config"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert config.returncode == 0, config.stderr
+    services = yaml.safe_load(config.stdout)["services"]
+    assert services["api"]["build"]["context"] == str(root / "api")
+    assert services["api"]["network_mode"] == "service:api-kecs-proxy"

@@ -146,3 +146,54 @@ def test_merge_keys_in_anchors_are_fine(make_project: MakeProject) -> None:
     services = load_project(str(root), environ={}).raw["services"]
     assert services["a"] == {"image": "base", "restart": "always"}
     assert services["b"]["image"] == "other"
+
+
+def test_extends_is_inlined_with_paths_from_the_base_file(make_project: MakeProject) -> None:
+    root = make_project(
+        {
+            "compose.yaml": """
+                services:
+                  base: {image: "py:${TAG:-1}", environment: {A: "1"}, ports: ["80:80"]}
+                  same: {extends: base, environment: {B: "2"}}
+                  api:
+                    extends: {file: common/services.yml, service: api}
+                    environment: {C: "3"}
+                """,
+            "common/services.yml": """
+                services:
+                  core: {build: ../src, volumes: ["./data:/data", "named:/n"], env_file: common.env}
+                  api: {extends: core, command: ["serve"]}
+                """,
+        }
+    )
+    project = load_project(str(root), environ={})
+    same = project.raw["services"]["same"]
+    assert same == {"image": "py:${TAG:-1}", "environment": {"A": "1", "B": "2"}, "ports": ["80:80"]}
+    assert project.resolved["services"]["same"]["image"] == "py:1"
+    api = project.raw["services"]["api"]
+    assert "extends" not in api
+    # Relative to common/ in the base file, relative to the project once inlined.
+    assert api["build"] == "./src"
+    assert api["volumes"] == ["./common/data:/data", "named:/n"]
+    assert api["env_file"] == "./common/common.env"
+    assert (api["command"], api["environment"]) == (["serve"], {"C": "3"})
+
+
+@pytest.mark.parametrize(
+    ("compose", "message"),
+    [
+        (
+            "services:\n  a: {extends: b}\n  b: {extends: a}\n",
+            "compose.yaml:3: services.b.extends: extends loops back to .a.; break the cycle",
+        ),
+        ("services:\n  a: {extends: nope}\n", "services.a.extends: no service 'nope' in compose.yaml"),
+        (
+            "services:\n  a: {extends: {file: missing.yml, service: x}}\n",
+            "services.a.extends: missing.yml: no such file",
+        ),
+        ("services:\n  a: {extends: [b]}\n", r"services.a.extends must name a service"),
+    ],
+)
+def test_bad_extends(make_project: MakeProject, compose: str, message: str) -> None:
+    with pytest.raises(KecsError, match=message):
+        load_project(str(make_project({"compose.yaml": compose})), environ={})

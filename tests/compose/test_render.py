@@ -189,3 +189,31 @@ def test_a_routed_service_gets_its_own_emulator(make_project: MakeProject) -> No
             "kecs-moto": {"condition": "service_healthy"},
         }
     jsonschema.Draft7Validator(SCHEMA).validate(yaml.safe_load(text))
+
+
+def test_profiles_follow_the_apps(make_project: MakeProject) -> None:
+    root = make_project(
+        {
+            "compose.yaml": """
+                services:
+                  api: {build: ./api, profiles: [aws]}
+                  jobs: {build: ./jobs, profiles: [batch]}
+                  web: {build: ./web}
+                """
+        }
+    )
+    project = load_project(str(root), environ={})
+    uses_s3 = (Finding("x.py", 1, 1, "python", "boto3", ("s3",), "client", "x"),)
+    evidence = {
+        "api": ServiceEvidence("api", True, uses_s3),
+        "jobs": ServiceEvidence("jobs", True, uses_s3),
+        "web": ServiceEvidence("web", True, ()),
+    }
+    services = render(plan(project, evidence))["services"]
+    assert services["api-kecs-proxy"]["profiles"] == ["aws"]
+    assert services["jobs-kecs-proxy"]["profiles"] == ["batch"]
+    # Every app it serves sits in a profile: the emulator starts with any of them.
+    assert services["kecs-localstack"]["profiles"] == ["aws", "batch"]
+    evidence["web"] = ServiceEvidence("web", True, uses_s3)
+    services = render(plan(project, evidence))["services"]
+    assert "profiles" not in services["kecs-localstack"] and "profiles" not in services["web-kecs-proxy"]
