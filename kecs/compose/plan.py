@@ -23,6 +23,8 @@ DEFAULT_REGION = "us-east-1"
 # Always served: credentials (STS) and roles (IAM) back every captured service.
 BASE_SERVICES = ("iam", "sts")
 EMULATORS = ("localstack", "moto", "external")
+# Services LocalStack's community image serves by downloading a backend at first use (FACTS.md).
+LOCALSTACK_DOWNLOADS = {"dynamodb": "DynamoDB Local", "kinesis": "kinesis-mock"}
 SETTINGS = ("emulator", "emulator_url", "region", "images", "routes")
 
 
@@ -281,6 +283,14 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
         moved = {s for r in routed for s in r.aws_services or ()}
         served = None if aws is None else tuple(s for s in aws if s not in moved or s in BASE_SERVICES)
         emulator = _emulator(default_target or "", options, names, served, ())
+        downloads = [s for s in LOCALSTACK_DOWNLOADS if served is not None and s in served]
+        if emulator.kind == "localstack" and downloads:
+            notes.append(
+                f"LocalStack downloads {', '.join(LOCALSTACK_DOWNLOADS[s] for s in downloads)} on first use "
+                f"(it needs the internet then); to serve {' and '.join(downloads)} offline, route "
+                f"{'it' if len(downloads) == 1 else 'them'} to moto: "
+                + " ".join(f"--route {s}=moto" for s in downloads)
+            )
     else:
         notes.append("no service uses an AWS SDK: nothing to capture, no emulator added")
     if project.raw.get("include"):

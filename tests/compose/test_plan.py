@@ -184,3 +184,18 @@ def test_bad_routes(make_project: MakeProject, routes: list[str], message: str) 
     project = load_project(str(make_project({"compose.yaml": "services: {a: {image: a}}\n"})), environ={})
     with pytest.raises(KecsError, match=message):
         options_from_project(project, {"routes": routes})
+
+
+def test_a_note_when_localstack_would_download_a_backend(make_project: MakeProject) -> None:
+    project = load_project(str(make_project({"compose.yaml": "services:\n  api: {build: .}\n"})), environ={})
+    evidence = {
+        "api": ServiceEvidence(".", True, (finding("a.py", "client", "boto3", "dynamodb", "kinesis", "s3"),))
+    }
+    notes = plan(project, evidence).notes
+    assert (
+        "LocalStack downloads DynamoDB Local, kinesis-mock on first use (it needs the internet then); to serve "
+        "dynamodb and kinesis offline, route them to moto: --route dynamodb=moto --route kinesis=moto"
+    ) in notes
+    routed = options_from_project(project, {"routes": ["dynamodb=moto", "kinesis=moto"]})
+    assert not any("downloads" in note for note in plan(project, evidence, routed).notes)
+    assert not any("downloads" in note for note in plan(project, evidence, Options(emulator="moto")).notes)
