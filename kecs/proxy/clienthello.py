@@ -14,6 +14,7 @@ CLIENT_HELLO = 0x01
 EXT_SERVER_NAME = 0x0000
 EXT_ALPN = 0x0010
 MAX_RECORD = 16384 + 2048
+MAX_HELLO = 48 * 1024  # within what the proxy peeks (64 KiB with the record headers)
 
 
 @dataclass(frozen=True)
@@ -39,19 +40,36 @@ def looks_like_tls(data: bytes) -> bool:
 
 
 def parse(data: bytes) -> ClientHello:
-    """Parse the first TLS record. Raises NeedMore or NotClientHello."""
+    """Parse the ClientHello, reassembled from as many handshake records as it spans
+    (large post-quantum key shares can split it). Raises NeedMore or NotClientHello."""
     if len(data) < 5:
         raise NeedMore(5)
     if not looks_like_tls(data):
         raise NotClientHello("not a TLS handshake record")
-    length = struct.unpack_from("!H", data, 3)[0]
-    if length > MAX_RECORD:
-        raise NotClientHello("record too long")
-    if len(data) < 5 + length:
-        raise NeedMore(5 + length)
-    body = data[5 : 5 + length]
+    handshake = b""
+    at = 0
+    while True:
+        if len(data) < at + 5:
+            raise NeedMore(at + 5)
+        if data[at] != HANDSHAKE:
+            raise NotClientHello("ClientHello interrupted by another record type")
+        length = struct.unpack_from("!H", data, at + 3)[0]
+        if length > MAX_RECORD or length == 0:
+            raise NotClientHello("bad record length")
+        if len(data) < at + 5 + length:
+            raise NeedMore(at + 5 + length)
+        handshake += data[at + 5 : at + 5 + length]
+        at += 5 + length
+        if len(handshake) >= 4:
+            if handshake[0] != CLIENT_HELLO:
+                raise NotClientHello("first handshake message is not a ClientHello")
+            wanted = 4 + int.from_bytes(handshake[1:4], "big")
+            if wanted > MAX_HELLO:
+                raise NotClientHello("ClientHello too long")
+            if len(handshake) >= wanted:
+                break
     try:
-        return _client_hello(body)
+        return _client_hello(handshake)
     except (struct.error, IndexError, UnicodeDecodeError) as exc:
         raise NotClientHello(f"malformed ClientHello: {exc}") from None
 
@@ -60,10 +78,6 @@ def _client_hello(body: bytes) -> ClientHello:
     if body[0] != CLIENT_HELLO:
         raise NotClientHello("first handshake message is not a ClientHello")
     hello_length = int.from_bytes(body[1:4], "big")
-    if hello_length + 4 > len(body):
-        # A ClientHello split over several records: rare (huge post-quantum key shares);
-        # read it as a ClientHello without server name rather than guess.
-        raise NotClientHello("ClientHello spans several records")
     at = 4 + 2 + 32  # version, random
     session_id_length = body[at]
     at += 1 + session_id_length

@@ -45,6 +45,29 @@ def test_partial_and_garbage() -> None:
         clienthello.parse(bytes(corrupt))
 
 
+def reframe(data: bytes, size: int) -> bytes:
+    """The same handshake, cut into TLS records of `size` bytes (as a big hello may be)."""
+    body = data[5 : 5 + int.from_bytes(data[3:5], "big")]
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(data[:3] + len(c).to_bytes(2, "big") + c for c in chunks)
+
+
+def test_a_client_hello_split_over_records() -> None:
+    data = real_client_hello("dynamodb.us-east-1.amazonaws.com", ["http/1.1"])
+    split = reframe(data, 100)
+    assert split.count(b"\x16\x03") >= 3
+    hello = clienthello.parse(split)
+    assert (hello.server_name, hello.alpn) == ("dynamodb.us-east-1.amazonaws.com", ("http/1.1",))
+    assert clienthello.parse(reframe(data, 2)).server_name == "dynamodb.us-east-1.amazonaws.com"
+    for cut in (6, 104, 105, 106, len(split) - 1):
+        with pytest.raises(clienthello.NeedMore) as info:
+            clienthello.parse(split[:cut])
+        assert cut < info.value.size <= len(split)
+    alert_between = split[:105] + b"\x15\x03\x03\x00\x02\x02\x28" + split[105:]
+    with pytest.raises(clienthello.NotClientHello, match="interrupted"):
+        clienthello.parse(alert_between)
+
+
 def test_no_server_name() -> None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
