@@ -310,9 +310,8 @@ def _listener(port: int, kind: int = socket.SOCK_STREAM) -> socket.socket:
 async def serve(config: Config, leaves: LeafCertificates, sockets: dict[str, socket.socket]) -> None:
     loop = asyncio.get_running_loop()
     proxy = Proxy(config, leaves)
-    metadata = MetadataService(
-        CredentialSource(config.service, config.region, config.emulator_url, config.role)
-    )
+    sts = proxy.routes.by_service.get("sts", proxy.routes.default)  # roles come from its STS
+    metadata = MetadataService(CredentialSource(config.service, config.region, sts.url, config.role))
     await asyncio.start_server(metadata.serve, sock=sockets["credentials"])
     await loop.create_datagram_endpoint(lambda: DnsProtocol(config.dns_upstream), sock=sockets["dns"])
     await asyncio.start_server(lambda r, w: serve_tcp(r, w, config.dns_upstream), sock=sockets["dns-tcp"])

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -444,8 +445,17 @@ def test_emulator_down_then_back(netns: Namespace, moto: Moto, proxy: RunningPro
     assert back.returncode == 0 and back.stdout.strip() == "[]", back.stderr
 
 
-def test_credentials_for_a_role_come_from_the_emulators_sts(netns: Namespace, moto: Moto) -> None:
-    running = start_proxy(netns, moto, "--role", "reader", "--service", "api")
+@pytest.mark.parametrize("sts_routed", [False, True])
+def test_credentials_for_a_role_come_from_the_emulators_sts(
+    netns: Namespace, moto: Moto, sts_routed: bool
+) -> None:
+    if sts_routed:  # the default emulator is down; STS (and so the role) is routed to moto
+        dead = SimpleNamespace(url="http://127.0.0.1:9")
+        running = start_proxy(
+            netns, dead, "--role", "reader", "--service", "api", "--route", f"sts={moto.url}"
+        )  # type: ignore[arg-type]
+    else:
+        running = start_proxy(netns, moto, "--role", "reader", "--service", "api")
     try:
         result = client(
             netns,
