@@ -4,11 +4,10 @@
   hashes the package list, so a changed list builds a new one.
 - proxy: kecs's own Dockerfile with that base as the build argument; the tag hashes
   kecs's sources.
-- moto: moto server installed from wheels the host downloads (the engine's containers
-  cannot verify PyPI's certificate here), on the same base.
-- localstack: LocalStack's Python install that runs on Python 3.11 (FACTS.md,
-  tests/requirements-localstack.txt), from wheels the host builds, in a virtual
-  environment on the same base, started as a plain process (`localstack.runtime.main`).
+- moto and localstack: Python installs from wheels the host builds (the engine's
+  containers cannot verify PyPI's certificate here) on the same base: moto server, and
+  LocalStack's Python 3.11 install (FACTS.md, tests/requirements-localstack.txt) in a
+  virtual environment, started as a plain process (`localstack.runtime.main`).
 """
 
 from __future__ import annotations
@@ -114,46 +113,17 @@ def proxy_image(base: str) -> str:
     return tag
 
 
-def moto_image(base: str) -> str:
-    tag = f"kecs-test-moto:{_digest(base, MOTO)}"
+def _python_image(tag: str, base: str, requirements: str, install: str, cmd: str) -> str:
+    """An image on the base with Python packages from wheels the host builds (the engine's
+    containers cannot verify PyPI's certificate here; some packages come as sources only,
+    so every wheel is built on the host: pure ones are portable, compiled ones manylinux)."""
     if _exists(tag):
         return tag
     started = time.monotonic()
-    context = Path(tempfile.mkdtemp(prefix="kecs-moto-"))
+    context = Path(tempfile.mkdtemp(prefix="kecs-image-"))
     try:
-        _log(f"building {tag} ({MOTO})")
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", MOTO, "-d", str(context / "wheels"), "--only-binary=:all:",
-             "--python-version", "3.11", "--implementation", "cp", "--platform", "manylinux2014_x86_64",
-             "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux_2_28_x86_64"],
-            check=True, capture_output=True, timeout=900,
-        )  # fmt: skip
-        (context / "Dockerfile").write_text(
-            "ARG BASE\nFROM ${BASE}\nCOPY wheels /tmp/wheels\n"
-            'RUN python3 -m pip install --break-system-packages --no-index --find-links /tmp/wheels "'
-            + MOTO
-            + '" && rm -rf /tmp/wheels\n'
-            'CMD ["python3", "-m", "moto.server", "-H", "0.0.0.0", "-p", "5000"]\n'
-        )
-        _build(tag, context, context / "Dockerfile", base)
-    finally:
-        shutil.rmtree(context, ignore_errors=True)
-    TIMINGS["moto image (cold)"] = time.monotonic() - started
-    return tag
-
-
-def localstack_image(base: str) -> str:
-    requirements = LOCALSTACK_REQUIREMENTS.read_text()
-    tag = f"kecs-test-localstack:{_digest(base, requirements)}"
-    if _exists(tag):
-        return tag
-    started = time.monotonic()
-    context = Path(tempfile.mkdtemp(prefix="kecs-localstack-"))
-    try:
-        _log(f"building {tag} (LocalStack from {LOCALSTACK_REQUIREMENTS.name})")
+        _log(f"building {tag}")
         (context / "requirements.txt").write_text(requirements)
-        # Some of LocalStack's dependencies are published as sources only: build every
-        # wheel here (pure Python ones are portable; the compiled ones come as manylinux).
         subprocess.run(
             [sys.executable, "-m", "pip", "wheel", "-q", "-r", str(context / "requirements.txt"),
              "-w", str(context / "wheels")],
@@ -161,16 +131,30 @@ def localstack_image(base: str) -> str:
         )  # fmt: skip
         (context / "Dockerfile").write_text(
             "ARG BASE\nFROM ${BASE}\nCOPY wheels /tmp/wheels\nCOPY requirements.txt /tmp/requirements.txt\n"
-            # Its own environment: its pins conflict with Debian's python3 packages.
-            "RUN python3 -m venv --without-pip /opt/localstack"
-            " && python3 -m pip --python /opt/localstack/bin/python install -q --no-index"
-            " --find-links /tmp/wheels -r /tmp/requirements.txt && rm -rf /tmp/wheels\n"
-            "ENV GATEWAY_LISTEN=0.0.0.0:4566 DNS_ADDRESS=0 LOCALSTACK_VOLUME_DIR=/var/lib/localstack\n"
-            "EXPOSE 4566\n"
-            'CMD ["/opt/localstack/bin/python", "-m", "localstack.runtime.main"]\n'
+            f"RUN {install} --no-index --find-links /tmp/wheels -r /tmp/requirements.txt && rm -rf /tmp/wheels\n"
+            f"{cmd}\n"
         )
         _build(tag, context, context / "Dockerfile", base)
     finally:
         shutil.rmtree(context, ignore_errors=True)
-    TIMINGS["localstack image (cold)"] = time.monotonic() - started
+    TIMINGS[f"{tag.split(':')[0].removeprefix('kecs-test-')} image (cold)"] = time.monotonic() - started
     return tag
+
+
+def moto_image(base: str) -> str:
+    return _python_image(
+        f"kecs-test-moto:{_digest(base, MOTO)}", base, MOTO + "\n",
+        "python3 -m pip install -q --break-system-packages",
+        'CMD ["python3", "-m", "moto.server", "-H", "0.0.0.0", "-p", "5000"]',
+    )  # fmt: skip
+
+
+def localstack_image(base: str) -> str:
+    requirements = LOCALSTACK_REQUIREMENTS.read_text()
+    return _python_image(
+        f"kecs-test-localstack:{_digest(base, requirements)}", base, requirements,
+        # Its own environment: its pins conflict with Debian's python3 packages.
+        "python3 -m venv --without-pip /opt/localstack && python3 -m pip --python /opt/localstack/bin/python install -q",
+        "ENV GATEWAY_LISTEN=0.0.0.0:4566 DNS_ADDRESS=0 LOCALSTACK_VOLUME_DIR=/var/lib/localstack\nEXPOSE 4566\n"
+        'CMD ["/opt/localstack/bin/python", "-m", "localstack.runtime.main"]',
+    )  # fmt: skip
