@@ -155,7 +155,7 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
 def _routes(wanted: Mapping[str, tuple[str, str]]) -> tuple[Route, ...]:
     """Resolve `service -> emulator` wishes into routes; services signed alike go together."""
     catalog = ServiceCatalog.load()
-    target_of: dict[str, tuple[str, str]] = {}
+    resolved: dict[str, tuple[str, str]] = {}  # later wishes (the command line) win
     for spelling, (target, where) in wanted.items():
         name = catalog.lookup(spelling)
         if name is None:
@@ -164,6 +164,9 @@ def _routes(wanted: Mapping[str, tuple[str, str]]) -> tuple[Route, ...]:
             raise KecsError(f"{where}: unknown AWS service {spelling!r}{hint}")
         if target not in ("localstack", "moto") and not target.startswith("http://"):
             raise KecsError(f"{where}: route {name} to localstack, moto or http://HOST:PORT, not {target!r}")
+        resolved[name] = (target, where)
+    target_of: dict[str, tuple[str, str]] = {}
+    for name, (target, where) in resolved.items():
         for alike in catalog.signed_alike(name):
             earlier = target_of.get(alike)
             if earlier and earlier[0] != target:

@@ -199,3 +199,12 @@ def test_a_note_when_localstack_would_download_a_backend(make_project: MakeProje
     routed = options_from_project(project, {"routes": ["dynamodb=moto", "kinesis=moto"]})
     assert not any("downloads" in note for note in plan(project, evidence, routed).notes)
     assert not any("downloads" in note for note in plan(project, evidence, Options(emulator="moto")).notes)
+
+
+def test_the_command_line_overrides_x_kecs_routes(make_project: MakeProject) -> None:
+    root = make_project({"compose.yaml": "x-kecs:\n  routes: {DynamoDB: moto}\nservices: {a: {image: a}}\n"})
+    project = load_project(str(root), environ={})
+    options = options_from_project(project, {"routes": ["dynamodb=http://ddb:8000"]})
+    assert [(r.services, r.target) for r in options.routes] == [
+        (("dynamodb", "dynamodbstreams"), "http://ddb:8000")
+    ]
