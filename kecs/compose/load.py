@@ -218,9 +218,14 @@ def merge(base: Any, override: Any, key: str = "") -> Any:
 # -- extends -----------------------------------------------------------------------------
 
 
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
+
+
 def _rebase(value: Any, source_dir: str, project_dir: str) -> Any:
     """A relative path written in another directory's file, made relative to the project."""
     if not isinstance(value, str) or os.path.isabs(value) or "$" in value or "://" in value:
+        return value
+    if _SCP_LIKE.match(value):  # git@github.com:org/repo.git, a remote build context
         return value
     if value.startswith("~"):
         return value

@@ -158,11 +158,13 @@ def test_extends_is_inlined_with_paths_from_the_base_file(make_project: MakeProj
                   api:
                     extends: {file: common/services.yml, service: api}
                     environment: {C: "3"}
+                  remote: {extends: {file: common/services.yml, service: remote}}
                 """,
             "common/services.yml": """
                 services:
                   core: {build: ../src, volumes: ["./data:/data", "named:/n"], env_file: common.env}
                   api: {extends: core, command: ["serve"]}
+                  remote: {build: "git@github.com:org/repo.git"}
                 """,
         }
     )
@@ -177,6 +179,7 @@ def test_extends_is_inlined_with_paths_from_the_base_file(make_project: MakeProj
     assert api["volumes"] == ["./common/data:/data", "named:/n"]
     assert api["env_file"] == "./common/common.env"
     assert (api["command"], api["environment"]) == (["serve"], {"C": "3"})
+    assert project.raw["services"]["remote"]["build"] == "git@github.com:org/repo.git"  # not a path
 
 
 @pytest.mark.parametrize(
