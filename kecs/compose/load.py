@@ -43,6 +43,8 @@ class Project:
     env: dict[str, str]
     # (file, line) of each service's key, for messages that point at the source.
     service_lines: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # (file, line) of every mapping key, by its path: ("x-kecs", "routes", "dynamodb").
+    key_lines: dict[tuple[str, ...], tuple[str, int]] = field(default_factory=dict)
 
     @property
     def services(self) -> dict[str, dict[str, Any]]:
@@ -50,6 +52,14 @@ class Project:
 
     def where(self, service: str) -> str:
         file, line = self.service_lines.get(service, (self.files[0], 0))
+        name = os.path.relpath(file, self.directory)
+        return f"{name}:{line}" if line else name
+
+    def where_key(self, *path: str) -> str:
+        """file:line of a key (the nearest enclosing key that is known), for messages."""
+        while path and path not in self.key_lines:
+            path = path[:-1]
+        file, line = self.key_lines.get(path, (self.files[0], 0))
         name = os.path.relpath(file, self.directory)
         return f"{name}:{line}" if line else name
 
@@ -398,8 +408,11 @@ def load_project(
     env.update(os.environ if environ is None else environ)  # the shell wins over .env
     raw: dict[str, Any] = {}
     service_lines: dict[str, tuple[str, int]] = {}
+    key_lines: dict[tuple[str, ...], tuple[str, int]] = {}
     for path in paths:
         data, lines = parse_file(path)
+        for key, line in lines.items():
+            key_lines.setdefault(key, (path, line))
         for name in data.get("services") or {}:
             service_lines.setdefault(name, (path, lines.get(("services", name), 0)))
         raw = merge(raw, data) if raw else data
@@ -407,4 +420,4 @@ def load_project(
         raise KecsError(f"{paths[0]}: no services defined")
     raw["services"] = _resolve_extends(raw["services"], service_lines, project_dir)
     resolved = interpolate(raw, env, where=", ".join(os.path.relpath(p) for p in paths))
-    return Project(project_dir, paths, raw, resolved, dict(env), service_lines)
+    return Project(project_dir, paths, raw, resolved, dict(env), service_lines, key_lines)

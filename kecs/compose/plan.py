@@ -113,12 +113,15 @@ _KIND_ORDER = {kind: rank for rank, kind in enumerate(KINDS)}
 def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Options:
     """Project-level `x-kecs` settings, then command-line overrides (not None) on top."""
     settings = project.resolved.get("x-kecs") or {}
-    where = project.files[0]
+    where = project.where_key("x-kecs")
     if not isinstance(settings, dict):
         raise KecsError(f"{where}: x-kecs must be a mapping ({', '.join(SETTINGS)})")
     unknown = set(settings) - set(SETTINGS)
     if unknown:
-        raise KecsError(f"{where}: unknown x-kecs key {sorted(unknown)[0]!r} (known: {', '.join(SETTINGS)})")
+        key = sorted(unknown)[0]
+        raise KecsError(
+            f"{project.where_key('x-kecs', key)}: unknown x-kecs key {key!r} (known: {', '.join(SETTINGS)})"
+        )
     images = settings.get("images") or {}
     if not isinstance(images, dict) or set(images) - {"localstack", "moto", "proxy"}:
         raise KecsError(f"{where}: x-kecs.images takes localstack, moto and proxy image references")
@@ -132,8 +135,13 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
     )
     routes = settings.get("routes") or {}
     if not isinstance(routes, dict) or not all(isinstance(v, str) for v in routes.values()):
-        raise KecsError(f"{where}: x-kecs.routes maps AWS services to an emulator (dynamodb: moto)")
-    wanted = {str(k): (v, f"{where}: x-kecs.routes") for k, v in routes.items()}
+        raise KecsError(
+            f"{project.where_key('x-kecs', 'routes')}: x-kecs.routes maps AWS services to an emulator (dynamodb: moto)"
+        )
+    wanted = {
+        str(k): (v, f"{project.where_key('x-kecs', 'routes', str(k))}: x-kecs.routes.{k}")
+        for k, v in routes.items()
+    }
     for item in overrides.get("routes") or ():
         service, sep, target = str(item).partition("=")
         if not sep:

@@ -208,3 +208,20 @@ def test_the_command_line_overrides_x_kecs_routes(make_project: MakeProject) -> 
     assert [(r.services, r.target) for r in options.routes] == [
         (("dynamodb", "dynamodbstreams"), "http://ddb:8000")
     ]
+
+
+def test_x_kecs_errors_name_the_file_and_line(make_project: MakeProject) -> None:
+    root = make_project(
+        {
+            "compose.yaml": "services: {a: {image: a}}\nx-kecs:\n  region: eu-west-1\n  routes:\n    dynamo: moto\n"
+        }
+    )
+    with pytest.raises(
+        KecsError, match=r"^compose.yaml:5: x-kecs.routes.dynamo: unknown AWS service 'dynamo'"
+    ):
+        options_from_project(load_project(str(root), environ={}), {})
+    (root / "compose.yaml").write_text(
+        "services: {a: {image: a}}\nx-kecs:\n  region: eu-west-1\n  emulater: moto\n"
+    )
+    with pytest.raises(KecsError, match=r"^compose.yaml:4: unknown x-kecs key 'emulater'"):
+        options_from_project(load_project(str(root), environ={}), {})
