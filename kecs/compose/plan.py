@@ -162,6 +162,8 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
 
 def _routes(wanted: Mapping[str, tuple[str, str]]) -> tuple[Route, ...]:
     """Resolve `service -> emulator` wishes into routes; services signed alike go together."""
+    if not wanted:
+        return ()
     catalog = ServiceCatalog.load()
     resolved: dict[str, tuple[str, str]] = {}  # later wishes (the command line) win
     for spelling, (target, where) in wanted.items():

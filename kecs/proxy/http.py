@@ -82,30 +82,22 @@ def error_response(request: h11.Request, message: str) -> tuple[h11.Response, by
     return response, body
 
 
-def _host(request: h11.Request) -> str | None:
-    for name, value in request.headers.raw_items():
-        if name.lower() == b"host":
-            return value.decode("latin-1")
-    return None
-
-
-def _rewrite_host(request: h11.Request) -> h11.Request:
-    headers = request.headers.raw_items()
-    changed = False
-    out = []
-    for name, value in headers:
-        if name.lower() == b"host":
-            host, sep, port = value.decode("latin-1").partition(":")
-            better = rewrite_legacy_s3(host)
-            if better:
-                value = (better + sep + port).encode()
-                changed = True
-        out.append((name, value))
-    if not changed:
-        return request
-    return h11.Request(
-        method=request.method, target=request.target, headers=out, http_version=request.http_version
-    )
+def _rewrite_host(request: h11.Request) -> tuple[h11.Request, str | None]:
+    """The request, its legacy dash-form S3 Host rewritten to the dot form, and its Host."""
+    headers = list(request.headers.raw_items())
+    for index, (name, value) in enumerate(headers):
+        if name.lower() != b"host":
+            continue
+        host, sep, port = value.decode("latin-1").partition(":")
+        better = rewrite_legacy_s3(host)
+        if not better:
+            return request, host + sep + port
+        headers[index] = (name, (better + sep + port).encode())
+        rewritten = h11.Request(
+            method=request.method, target=request.target, headers=headers, http_version=request.http_version
+        )
+        return rewritten, better + sep + port
+    return request, None
 
 
 async def _connect(upstream: Upstream) -> _Side:
@@ -140,8 +132,8 @@ async def forward(
                 return
             if not isinstance(event, h11.Request):
                 return
-            request = _rewrite_host(event)
-            upstream = routes.pick(request.headers.raw_items(), request.target, _host(request) or label)
+            request, host = _rewrite_host(event)
+            upstream = routes.pick(request.headers.raw_items(), request.target, host or label)
             if emulator is not None and upstream != current:
                 emulator.close()
                 emulator = None
@@ -164,11 +156,15 @@ async def forward(
                 label, request.method.decode(), request.target.decode("latin-1")[:200], upstream.url,
             )  # fmt: skip
             await emulator.send(request)
-            body_task = asyncio.ensure_future(_pump_body(client, emulator))
+            # What of the body has already arrived goes now; a task streams the rest while the
+            # response is read (100-continue, early errors).
+            body_task = None
+            if not await _relay_buffered_body(client, emulator):
+                body_task = asyncio.ensure_future(_pump_body(client, emulator))
             try:
                 await _pump_response(emulator, client)
             finally:
-                if not body_task.done():
+                if body_task is not None and not body_task.done():
                     body_task.cancel()  # the emulator answered before the body came (an early error)
             if client.conn.our_state is h11.DONE and client.conn.their_state is h11.DONE:
                 client.conn.start_next_cycle()
@@ -190,6 +186,21 @@ async def forward(
         if emulator is not None:
             emulator.close()
         client.close()
+
+
+async def _relay_buffered_body(client: _Side, emulator: _Side) -> bool:
+    """Send the body events h11 already holds, without reading; True when the request is whole.
+
+    Done before the response is awaited, so a response that is already buffered cannot
+    overtake the end of a request that had fully arrived (which would drop keep-alive)."""
+    while True:
+        event = client.conn.next_event()
+        if event is h11.NEED_DATA:
+            return False
+        if isinstance(event, (h11.Data, h11.EndOfMessage)):
+            await emulator.send(event)
+        if not isinstance(event, h11.Data):
+            return True
 
 
 async def _pump_body(client: _Side, emulator: _Side) -> None:

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
-from kecs.proxy.aws import AWS_SUFFIXES
+from kecs.proxy.aws import REGION, aws_labels
 
 _CREDENTIAL = re.compile(rb"Credential=([^,\s]+)")
-_REGION = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d$")
+_REGION = re.compile(rf"^{REGION}$")
 # Host labels that are not the service: `s3.dualstack.<region>`, `<prefix>.fips...`.
 _VARIANT_LABELS = {"dualstack", "fips"}
 
@@ -63,12 +63,8 @@ def signing_service(headers: Iterable[tuple[bytes, bytes]], target: bytes) -> st
 def host_prefix(host: str) -> str | None:
     """The endpoint part of an AWS host: 'streams.dynamodb' for streams.dynamodb.us-east-1.amazonaws.com,
     'bucket.s3' for bucket.s3.dualstack.eu-west-1.amazonaws.com. None for other hosts."""
-    host = host.lower().rstrip(".").partition(":")[0]
-    for suffix in AWS_SUFFIXES:
-        if host.endswith(suffix):
-            labels = host[: -len(suffix)].split(".")
-            break
-    else:
+    labels = aws_labels(host)
+    if labels is None:
         return None
     while labels and (_REGION.match(labels[-1]) or labels[-1] in _VARIANT_LABELS):
         labels.pop()
@@ -89,13 +85,16 @@ class Routes:
     def upstreams(self) -> tuple[Upstream, ...]:
         return tuple(dict.fromkeys((self.default, *self.by_service.values())))
 
+    def for_service(self, name: str) -> Upstream:
+        """The emulator for a signing name or endpoint prefix."""
+        return self.by_service.get(name, self.default)
+
     def pick(self, headers: Iterable[tuple[bytes, bytes]], target: bytes, host: str) -> Upstream:
         if not self.by_service:
             return self.default
-        headers = list(headers)
         service = signing_service(headers, target)
         if service is not None:
-            return self.by_service.get(service, self.default)
+            return self.for_service(service)
         prefix = host_prefix(host)
         if prefix is not None:
             for key, upstream in self.by_service.items():
@@ -105,11 +104,10 @@ class Routes:
         return self.default
 
 
-def parse_routes(default_url: str, spec: str | Iterable[str]) -> Routes:
-    """`dynamodb=http://kecs-moto:5000,kinesis=http://kecs-moto:5000` (or a list of KEY=URL)."""
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
+def parse_routes(default_url: str, spec: Iterable[str]) -> Routes:
+    """The default emulator's URL and `KEY=URL` items (`dynamodb=http://kecs-moto:5000`)."""
     by_service: dict[str, Upstream] = {}
-    for item in (i.strip() for i in items):
+    for item in (i.strip() for i in spec):
         if not item:
             continue
         key, sep, url = item.partition("=")

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
@@ -292,9 +292,27 @@ class Proxy:
         loop = asyncio.get_running_loop()
         while True:
             sock, _ = await loop.sock_accept(listener)
-            task = asyncio.ensure_future(self.handle(sock))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            track(asyncio.ensure_future(self.handle(sock)), self.tasks)
+
+
+StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def track(task: asyncio.Task[None], tasks: set[asyncio.Task[None]]) -> None:
+    """Hold a connection's task until it ends. The event loop reaches it only through its
+    transport, which a half-closed client no longer keeps registered: unheld, the garbage
+    collector can take the task, and close its sockets, in the middle of a request."""
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+def tracked(handler: StreamHandler, tasks: set[asyncio.Task[None]]) -> Callable[..., None]:
+    """A start_server callback whose connection tasks are held (see track)."""
+
+    def start(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        track(asyncio.ensure_future(handler(reader, writer)), tasks)
+
+    return start
 
 
 def _listener(port: int, kind: int = socket.SOCK_STREAM) -> socket.socket:
@@ -310,11 +328,12 @@ def _listener(port: int, kind: int = socket.SOCK_STREAM) -> socket.socket:
 async def serve(config: Config, leaves: LeafCertificates, sockets: dict[str, socket.socket]) -> None:
     loop = asyncio.get_running_loop()
     proxy = Proxy(config, leaves)
-    sts = proxy.routes.by_service.get("sts", proxy.routes.default)  # roles come from its STS
+    sts = proxy.routes.for_service("sts")  # roles come from its STS
     metadata = MetadataService(CredentialSource(config.service, config.region, sts.url, config.role))
-    await asyncio.start_server(metadata.serve, sock=sockets["credentials"])
+    await asyncio.start_server(tracked(metadata.serve, proxy.tasks), sock=sockets["credentials"])
     await loop.create_datagram_endpoint(lambda: DnsProtocol(config.dns_upstream), sock=sockets["dns"])
-    await asyncio.start_server(lambda r, w: serve_tcp(r, w, config.dns_upstream), sock=sockets["dns-tcp"])
+    dns_tcp = tracked(lambda r, w: serve_tcp(r, w, config.dns_upstream), proxy.tasks)
+    await asyncio.start_server(dns_tcp, sock=sockets["dns-tcp"])
     stop: asyncio.Future[None] = loop.create_future()
 
     def request_stop() -> None:

@@ -148,13 +148,13 @@ def test_signing_service_from_header_or_presigned_query() -> None:
 
 def test_parse_routes() -> None:
     routes = routing.parse_routes(
-        "http://kecs-localstack:4566", "dynamodb=http://kecs-moto:5000, Kinesis=http://k:1"
+        "http://kecs-localstack:4566", ["dynamodb=http://kecs-moto:5000", " Kinesis=http://k:1"]
     )
     assert routes.default.url == "http://kecs-localstack:4566"
     assert {k: u.port for k, u in routes.by_service.items()} == {"dynamodb": 5000, "kinesis": 1}
     assert [u.host for u in routes.upstreams] == ["kecs-localstack", "kecs-moto", "k"]
-    assert routing.parse_routes("http://e:1", "").by_service == {}
+    assert routing.parse_routes("http://e:1", [""]).by_service == {}
     with pytest.raises(ValueError, match="SERVICE=http://HOST:PORT"):
-        routing.parse_routes("http://e:1", "dynamodb")
+        routing.parse_routes("http://e:1", ["dynamodb"])
     with pytest.raises(ValueError, match="must be http://HOST:PORT"):
-        routing.parse_routes("http://e:1", "dynamodb=https://moto:5000")
+        routing.parse_routes("http://e:1", ["dynamodb=https://moto:5000"])

@@ -14,6 +14,7 @@ from kecs.proxy.dns import AWS_ADDRESS, answer_locally, servfail
 from kecs.proxy.http import forward
 from kecs.proxy.netfilter import CHAIN, Capture
 from kecs.proxy.routing import Routes, Upstream
+from kecs.proxy.server import tracked
 
 
 def test_dns_answers_aws_names_only() -> None:
@@ -130,7 +131,10 @@ async def _through_forwarder(
         await upstream_for(emulator),
         {key: await upstream_for(target) for key, target in (routed or {}).items()},
     )
-    front = await asyncio.start_server(lambda r, w: forward(r, w, routes, "test"), "127.0.0.1", 0)
+    tasks: set[asyncio.Task[None]] = set()
+    front = await asyncio.start_server(
+        tracked(lambda r, w: forward(r, w, routes, "test"), tasks), "127.0.0.1", 0
+    )
     reader, writer = await asyncio.open_connection(*front.sockets[0].getsockname()[:2])
     writer.write(raw)
     await writer.drain()
