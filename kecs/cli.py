@@ -45,13 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     compose = commands.add_parser(
         "compose", help="write a compose file that runs the project against a local AWS emulator"
     )
-    compose.add_argument("project", nargs="?", metavar="PROJECT_DIR", help="default: the current directory")
-    compose.add_argument(
-        "-f", "--file", action="append", default=[], metavar="FILE", help="compose file(s), merged in order"
-    )
-    compose.add_argument(
-        "-o", "--output", metavar="FILE", help="default: compose.kecs.yaml beside the first file"
-    )
+    _project_arguments(compose)
     compose.add_argument(
         "--check", action="store_true", help="exit 1 when the output file is stale; write nothing"
     )
@@ -59,24 +53,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print the compose file instead of writing it"
     )
     compose.add_argument("--format", choices=("table", "json"), default="table", help="how to print the plan")
-    compose.add_argument(
-        "--emulator", choices=("localstack", "moto"), help="default: localstack (or x-kecs.emulator)"
-    )
-    compose.add_argument(
-        "--emulator-url", metavar="URL", help="use an emulator already running there; none is added"
-    )
-    compose.add_argument(
-        "--route",
-        action="append",
-        metavar="SERVICE=EMULATOR",
-        help="serve one AWS service by another emulator: moto, localstack or http://HOST:PORT "
-        "(--route dynamodb=moto); repeatable, adds to x-kecs.routes",
-    )
-    compose.add_argument("--region", help="AWS region the services see (default: us-east-1)")
-    compose.add_argument("--localstack-image", metavar="IMAGE")
-    compose.add_argument("--moto-image", metavar="IMAGE")
-    compose.add_argument("--proxy-image", metavar="IMAGE")
+    _generation_arguments(compose)
     compose.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+    up = commands.add_parser(
+        "up", help="generate, build kecs's images, start the project and wait until it is healthy"
+    )
+    _project_arguments(up)
+    _generation_arguments(up)
+    _lifecycle_arguments(up)
+    up.add_argument("--build", action="store_true", help="build the project's images before starting")
+    up.add_argument(
+        "-d", "--detach", action="store_true", help="return once everything is healthy (default: follow logs)"
+    )
+    up.add_argument(
+        "--timeout", type=float, default=600.0, metavar="SECONDS", help="how long to wait for health"
+    )
+    up.add_argument("--format", choices=("table", "json"), default="table", help="how to print the result")
+    up.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+
+    down = commands.add_parser("down", help="stop and remove what `kecs up` started")
+    _project_arguments(down, files=False)
+    _lifecycle_arguments(down)
+    down.add_argument("-v", "--volumes", action="store_true", help="also remove the project's volumes")
+
+    status = commands.add_parser("status", help="the state of a project `kecs up` started")
+    _project_arguments(status, files=False)
+    _lifecycle_arguments(status)
+    status.add_argument("--format", choices=("table", "json"), default="table")
 
     from kecs.proxy.cli import add_arguments
 
@@ -85,6 +89,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(proxy)
     return parser
+
+
+def _project_arguments(parser: argparse.ArgumentParser, files: bool = True) -> None:
+    parser.add_argument("project", nargs="?", metavar="PROJECT_DIR", help="default: the current directory")
+    if files:
+        parser.add_argument(
+            "-f",
+            "--file",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="compose file(s), merged in order",
+        )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="the generated file (default: compose.kecs.yaml beside the first)",
+    )
+
+
+def _generation_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--emulator", choices=("localstack", "moto"), help="default: localstack (or x-kecs.emulator)"
+    )
+    parser.add_argument(
+        "--emulator-url", metavar="URL", help="use an emulator already running there; none is added"
+    )
+    parser.add_argument(
+        "--route",
+        action="append",
+        metavar="SERVICE=EMULATOR",
+        help="serve one AWS service by another emulator: moto, localstack or http://HOST:PORT "
+        "(--route dynamodb=moto); repeatable, adds to x-kecs.routes",
+    )
+    parser.add_argument("--region", help="AWS region the services see (default: us-east-1)")
+    parser.add_argument("--localstack-image", metavar="IMAGE")
+    parser.add_argument("--moto-image", metavar="IMAGE")
+    parser.add_argument("--proxy-image", metavar="IMAGE", help="default: built by `kecs up` from this kecs")
+    parser.add_argument(
+        "--proxy-base",
+        metavar="IMAGE",
+        help="base of the proxy image `kecs up` builds (default: debian:bookworm-slim)",
+    )
+
+
+def _lifecycle_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--compose",
+        metavar="COMMAND",
+        default=os.environ.get("KECS_COMPOSE"),
+        help="'docker compose' or 'docker-compose' (default: the plugin when present, else docker-compose)",
+    )
+    parser.add_argument("-p", "--project-name", metavar="NAME", help="Compose's project name")
 
 
 def _progress(enabled: bool, unit: str):  # type: ignore[no-untyped-def]
@@ -169,6 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_scan(args)
         if args.command == "compose":
             return run_compose(args)
+        if args.command in ("up", "down", "status"):
+            from kecs import lifecycle_cli
+
+            return int(getattr(lifecycle_cli, f"{args.command}_command")(args))
         if args.command == "proxy":
             from kecs.proxy.cli import run as run_proxy
 

@@ -49,8 +49,8 @@ def test_shop_plan_and_output(shop: Path) -> None:
     jsonschema.Draft7Validator(SCHEMA).validate(document)
     services = document["services"]
     assert services["web"] == {"build": "./web", "ports": ["8080:8080"]}
-    assert services["api-kecs-proxy"]["ports"] == ["8000:8000"]
-    assert services["reports"]["network_mode"] == "service:reports-kecs-proxy"
+    assert services["api-kecs-net"]["ports"] == ["8000:8000"]
+    assert services["reports"]["network_mode"] == "service:reports-kecs-net"
     assert services["kecs-localstack"]["environment"]["SERVICES"] == "dynamodb,iam,s3,sqs,sts"
 
 
@@ -72,7 +72,7 @@ def test_shop_output_passes_docker_compose_config(shop: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == {
         "api", "api-kecs-proxy", "worker", "worker-kecs-proxy", "web", "reports", "reports-kecs-proxy", "cache",
-        "kecs-localstack",
+        "api-kecs-net", "worker-kecs-net", "reports-kecs-net", "kecs-localstack",
     }  # fmt: skip
 
 

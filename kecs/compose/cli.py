@@ -9,29 +9,8 @@ import os
 import sys
 from typing import Any
 
-from kecs.compose.evidence import gather
-from kecs.compose.load import load_project
-from kecs.compose.plan import EmulatorPlan, Plan, ServiceEvidence, options_from_project, plan
-from kecs.compose.render import render, to_yaml
-from kecs.errors import KecsError
-from kecs.scanner.engine import ScanOptions
-from kecs.tls import ensure_ca
-
-OUTPUT_NAME = "compose.kecs.yaml"
-
-
-def output_path(args: argparse.Namespace, project_dir: str, inputs: list[str]) -> str:
-    out = os.path.abspath(args.output) if args.output else os.path.join(project_dir, OUTPUT_NAME)
-    if out in inputs:
-        raise KecsError(
-            f"{args.output}: that is an input file; write the output elsewhere (-o {OUTPUT_NAME})"
-        )
-    if os.path.dirname(out) != project_dir:
-        raise KecsError(
-            f"{args.output}: write the output beside the compose files ({project_dir}) so the relative "
-            f"paths in them keep their meaning (-o {os.path.basename(out)})"
-        )
-    return out
+from kecs.compose.generate import generate
+from kecs.compose.plan import EmulatorPlan, Plan
 
 
 def plan_table(result: Plan, output: str, status: str) -> str:
@@ -100,72 +79,39 @@ def plan_json(result: Plan, output: str, status: str) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def daemon_image_evidence(ref: str) -> ServiceEvidence:
-    """Scan an image-only service's image when the local daemon has it (one round trip)."""
-    from kecs.scanner.image import DaemonUnavailable, ImageError, ImageNotFound, scan_image
-
-    source = f"image {ref}"
-    try:
-        report = scan_image(ref)
-    except DaemonUnavailable:
-        return ServiceEvidence(source, False, note=f"no Docker daemon answered to scan image {ref}")
-    except ImageNotFound:
-        note = f"image {ref} is not in the local Docker daemon (build or pull it, then run again)"
-        return ServiceEvidence(source, False, note=note)
-    except ImageError as exc:
-        return ServiceEvidence(source, False, note=f"image {ref} could not be read: {exc}")
-    return ServiceEvidence(source, True, tuple(report.findings))
-
-
 def compose_command(args: argparse.Namespace) -> int:
-    project = load_project(args.project, args.file)
-    overrides = {
+    generated = generate(
+        args.project,
+        args.file,
+        overrides_from_args(args),
+        output=args.output,
+        check=args.check,
+        dry_run=args.dry_run,
+    )
+    result, status = generated.plan, generated.status
+    shown = os.path.relpath(generated.path)
+    if args.dry_run:
+        sys.stdout.write(generated.text)
+    code = 1 if args.check and status != "up to date" else 0
+    if not args.quiet:
+        report = (
+            plan_json(result, shown, status) if args.format == "json" else plan_table(result, shown, status)
+        )
+        (sys.stderr if args.dry_run else sys.stdout).write(report)
+    if code:
+        print(f"kecs: {shown} is {status}: run `kecs compose` to regenerate it", file=sys.stderr)
+    return code
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The compose generation options `kecs compose` and `kecs up` share."""
+    return {
         "emulator": args.emulator,
         "emulator_url": args.emulator_url,
         "region": args.region,
         "localstack_image": args.localstack_image,
         "moto_image": args.moto_image,
         "proxy_image": args.proxy_image,
+        "proxy_base": args.proxy_base,
         "routes": args.route,
     }
-    options = options_from_project(project, overrides)
-    out = output_path(args, project.directory, project.files)
-    evidence = gather(project, ScanOptions(), scan_image=daemon_image_evidence)
-    result = plan(project, evidence, options)
-    sources = [os.path.relpath(f, project.directory) for f in project.files]
-    text = to_yaml(render(result), sources)
-    try:
-        with open(out, encoding="utf-8") as handle:
-            current: str | None = handle.read()
-    except FileNotFoundError:
-        current = None
-    except OSError as exc:
-        raise KecsError(f"{out}: cannot read it: {exc.strerror or exc}") from exc
-    shown = os.path.relpath(out)
-    if args.check:
-        status = "up to date" if current == text else ("missing" if current is None else "stale")
-        code = 0 if current == text else 1
-    elif args.dry_run:
-        sys.stdout.write(text)
-        status, code = "dry run, not written", 0
-    else:
-        if result.captured:
-            ensure_ca(os.path.join(project.directory, ".kecs"), os.path.basename(project.directory))
-        if current == text:
-            status = "unchanged"
-        else:
-            try:
-                with open(out, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-            except OSError as exc:
-                raise KecsError(f"{out}: cannot write it: {exc.strerror or exc}") from exc
-            status = "written"
-        code = 0
-    if not args.quiet:
-        report = (
-            plan_json(result, shown, status) if args.format == "json" else plan_table(result, shown, status)
-        )
-        (sys.stderr if args.dry_run else sys.stdout).write(report)
-    if args.check and code:
-        print(f"kecs: {shown} is {status}: run `kecs compose` to regenerate it", file=sys.stderr)
-    return code

@@ -10,22 +10,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kecs import __version__
+from kecs import __version__, contract, emulators
 from kecs.compose.load import Project
 from kecs.errors import KecsError
 from kecs.scanner.model import KINDS, Finding
 from kecs.scanner.services import ServiceCatalog
 
-LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"
-MOTO_IMAGE = "motoserver/moto:5.1.4"
-PROXY_IMAGE = f"kecs-proxy:{__version__}"
+LOCALSTACK_IMAGE = emulators.LOCALSTACK.image
+MOTO_IMAGE = emulators.MOTO.image
+PROXY_IMAGE = f"kecs-proxy:{__version__}"  # without a content tag (see kecs.images)
 DEFAULT_REGION = "us-east-1"
 # Always served: credentials (STS) and roles (IAM) back every captured service.
 BASE_SERVICES = ("iam", "sts")
-EMULATORS = ("localstack", "moto", "external")
-# Services LocalStack's community image serves by downloading a backend at first use (FACTS.md).
-LOCALSTACK_DOWNLOADS = {"dynamodb": "DynamoDB Local", "kinesis": "kinesis-mock"}
+EMULATORS = emulators.KINDS
 SETTINGS = ("emulator", "emulator_url", "region", "images", "routes")
+IMAGE_KEYS = ("localstack", "moto", "proxy", "proxy_base")
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,7 @@ class Options:
     localstack_image: str = LOCALSTACK_IMAGE
     moto_image: str = MOTO_IMAGE
     proxy_image: str = PROXY_IMAGE
+    proxy_base: str | None = None  # the proxy image's base (kecs.images picks a default)
     routes: tuple[Route, ...] = ()
 
 
@@ -74,7 +74,12 @@ class ServicePlan:
 
     @property
     def proxy(self) -> str:
-        return f"{self.name}-kecs-proxy"
+        return f"{self.name}{contract.PROXY_SUFFIX}"
+
+    @property
+    def netns(self) -> str:
+        """The service that holds the network namespace the app and its proxy share."""
+        return f"{self.name}{contract.NETNS_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -123,8 +128,8 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
             f"{project.where_key('x-kecs', key)}: unknown x-kecs key {key!r} (known: {', '.join(SETTINGS)})"
         )
     images = settings.get("images") or {}
-    if not isinstance(images, dict) or set(images) - {"localstack", "moto", "proxy"}:
-        raise KecsError(f"{where}: x-kecs.images takes localstack, moto and proxy image references")
+    if not isinstance(images, dict) or set(images) - set(IMAGE_KEYS):
+        raise KecsError(f"{where}: x-kecs.images takes {', '.join(IMAGE_KEYS)} image references")
     options = Options(
         emulator=str(settings.get("emulator", "localstack")),
         emulator_url=settings.get("emulator_url"),
@@ -132,6 +137,7 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
         localstack_image=str(images.get("localstack", LOCALSTACK_IMAGE)),
         moto_image=str(images.get("moto", MOTO_IMAGE)),
         proxy_image=str(images.get("proxy", PROXY_IMAGE)),
+        proxy_base=str(images["proxy_base"]) if images.get("proxy_base") else None,
     )
     routes = settings.get("routes") or {}
     if not isinstance(routes, dict) or not all(isinstance(v, str) for v in routes.values()):
@@ -261,11 +267,12 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
     )
     names = set(project.services)
     for item in services:
-        if item.captured and item.proxy in names:
-            raise KecsError(
-                f"{project.where(item.proxy)}: a service is already named {item.proxy!r}, the name kecs gives "
-                f"to {item.name}'s proxy; rename it"
-            )
+        for derived, what in ((item.proxy, "proxy"), (item.netns, "network namespace holder")):
+            if item.captured and derived in names:
+                raise KecsError(
+                    f"{project.where(derived)}: a service is already named {derived!r}, the name kecs gives "
+                    f"to {item.name}'s {what}; rename it"
+                )
     captured = [s for s in services if s.captured]
     notes: list[str] = []
     emulator: EmulatorPlan | None = None
@@ -296,10 +303,12 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
         moved = {s for r in routed for s in r.aws_services or ()}
         served = None if aws is None else tuple(s for s in aws if s not in moved or s in BASE_SERVICES)
         emulator = _emulator(default_target or "", options, names, served, ())
-        downloads = [s for s in LOCALSTACK_DOWNLOADS if served is not None and s in served]
-        if emulator.kind == "localstack" and downloads:
+        record = emulators.REGISTRY.get(emulator.kind)
+        backends = record.downloads if record is not None else {}
+        downloads = [s for s in backends if served is not None and s in served]
+        if record is not None and downloads:
             notes.append(
-                f"LocalStack downloads {', '.join(LOCALSTACK_DOWNLOADS[s] for s in downloads)} on first use "
+                f"{record.title} downloads {', '.join(backends[s] for s in downloads)} on first use "
                 f"(it needs the internet then); to serve {' and '.join(downloads)} offline, route "
                 f"{'it' if len(downloads) == 1 else 'them'} to moto: "
                 + " ".join(f"--route {s}=moto" for s in downloads)
@@ -325,14 +334,12 @@ def _emulator(
     aws: tuple[str, ...] | None,
     request_names: tuple[str, ...],
 ) -> EmulatorPlan:
-    if target == "moto":
-        name = _free_name("kecs-moto", taken)
-        return EmulatorPlan("moto", name, options.moto_image, f"http://{name}:5000", aws, request_names)
-    if target == "localstack":
-        name = _free_name("kecs-localstack", taken)
-        url = f"http://{name}:4566"
-        return EmulatorPlan("localstack", name, options.localstack_image, url, aws, request_names)
-    return EmulatorPlan("external", None, None, target, aws, request_names)
+    record = emulators.REGISTRY.get(target)
+    if record is None:
+        return EmulatorPlan(emulators.EXTERNAL, None, None, target, aws, request_names)
+    name = _free_name(record.service_name, taken)
+    image = {"localstack": options.localstack_image, "moto": options.moto_image}.get(target, record.image)
+    return EmulatorPlan(record.kind, name, image, record.url(name), aws, request_names)
 
 
 def _free_name(name: str, taken: set[str]) -> str:

@@ -8,19 +8,18 @@ from typing import Any
 
 import yaml
 
-from kecs import __version__
+from kecs import __version__, contract, emulators
 from kecs.compose.load import GENERATED_MARKER
 from kecs.compose.plan import EmulatorPlan, Plan, ServicePlan
 
 # Keys the engine refuses on a service joined with network_mode "service:X": they
-# belong to the namespace owner, the proxy (FACTS.md, "Docker and Compose").
-MOVED_TO_PROXY = (
+# belong to the namespace owner, the holder (the engine rejects them on joiners).
+MOVED_TO_NETNS = (
     "ports", "expose", "networks", "hostname", "domainname", "dns", "dns_search", "dns_opt",
     "extra_hosts", "mac_address", "links", "network_mode",
 )  # fmt: skip
-TRUST_DIR = "/etc/kecs/trust"
-CA_DIR = "/etc/kecs/ca"
-KECS_DIR = "./.kecs"
+TRUST_DIR = contract.CONTAINER_TRUST_DIR
+HEALTH_TIMING = emulators.HEALTH_TIMING
 
 
 def _env_names(environment: Any) -> set[str]:
@@ -89,59 +88,91 @@ def _networks_with_alias(networks: Any, alias: str) -> dict[str, Any]:
     return out
 
 
-def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, Any]:
-    environment = {"KECS_SERVICE": item.name, "KECS_REGION": plan.region}
+def _proxy_environment(item: ServicePlan, plan: Plan) -> dict[str, str]:
+    environment = {contract.ENV_SERVICE: item.name, contract.ENV_REGION: plan.region}
     if plan.emulator is not None:
-        environment["KECS_EMULATOR_URL"] = plan.emulator.url
+        environment[contract.ENV_EMULATOR_URL] = plan.emulator.url
     routes = {name: routed.url for routed in plan.routed for name in routed.request_names}
     if routes:
-        environment["KECS_ROUTES"] = ",".join(f"{name}={url}" for name, url in sorted(routes.items()))
+        environment[contract.ENV_ROUTES] = contract.encode_routes(routes)
     if item.role:
-        environment["KECS_ROLE"] = item.role
+        environment[contract.ENV_ROLE] = item.role
+    return environment
+
+
+def _netns_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    """The namespace holder (a pod's sandbox): installs the capture once, then sleeps. It
+    carries the app's network identity, so the app keeps its name, ports and DNS while
+    the proxy beside it restarts."""
+    holder: dict[str, Any] = {
+        "image": plan.proxy_image,
+        "command": ["kecs", "proxy", "--hold"],
+        "init": True,  # sleep is not PID 1: a stop ends it at once
+        "cap_add": ["NET_ADMIN", "NET_RAW"],
+        "environment": _proxy_environment(item, plan),
+        "tmpfs": [contract.STATE_DIR],
+        "labels": {contract.LABEL_ROLE: "netns", contract.LABEL_APP: item.name},
+        "healthcheck": {"test": contract.captured_check(), **HEALTH_TIMING},
+    }
+    for key in MOVED_TO_NETNS:
+        if key in app and key != "networks":
+            holder[key] = app[key]
+    if app.get("network_mode") in ("bridge", "default"):
+        holder["network_mode"] = app["network_mode"]
+    else:
+        holder.pop("network_mode", None)
+        holder["networks"] = _networks_with_alias(app.get("networks"), item.name)
+    for key in ("restart", "profiles"):  # it lives and dies with its app
+        if key in app:
+            holder[key] = app[key]
+    # Emulator addresses are left out of the capture: resolvable once they are started.
+    emulators = [e.name for e in plan.emulators if e.name is not None]
+    if emulators:
+        holder["depends_on"] = {name: {"condition": "service_started"} for name in emulators}
+    return holder
+
+
+def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    environment = {**_proxy_environment(item, plan), contract.ENV_CAPTURE: contract.CAPTURE_SHARED}
+    restart = app.get("restart")
     proxy: dict[str, Any] = {
         "image": plan.proxy_image,
         "command": ["kecs", "proxy"],
+        "network_mode": f"service:{item.netns}",
         "cap_add": ["NET_ADMIN", "NET_RAW"],
         "environment": environment,
-        "volumes": [f"{KECS_DIR}/ca:{CA_DIR}:ro"],
-        "labels": {"dev.kecs.role": "proxy", "dev.kecs.app": item.name},
-        # Healthy only once the capture rules are in place and every listener answers.
-        "healthcheck": {
-            "test": ["CMD", "kecs", "proxy", "--check"],
-            "interval": "2s",
-            "timeout": "2s",
-            "retries": 30,
-            "start_period": "2s",
-        },
+        "volumes": [f"./{contract.PROJECT_KECS_DIR}/ca:{contract.CONTAINER_CA_DIR}:ro"],
+        "tmpfs": [contract.STATE_DIR],
+        "labels": {contract.LABEL_ROLE: "proxy", contract.LABEL_APP: item.name},
+        # A crashed proxy comes back into the same namespace; the app never notices more
+        # than refused AWS calls meanwhile.
+        "restart": "always" if restart == "always" else "unless-stopped",
+        # Healthy once the capture rules are in place and every listener answers, as the
+        # running proxy checks every second; the check itself starts no interpreter.
+        "healthcheck": {"test": contract.ready_check(), **HEALTH_TIMING},
     }
-    for key in MOVED_TO_PROXY:
-        if key in app and key != "networks":
-            proxy[key] = app[key]
-    if app.get("network_mode") in ("bridge", "default"):
-        proxy["network_mode"] = app["network_mode"]
-    else:
-        proxy.pop("network_mode", None)
-        proxy["networks"] = _networks_with_alias(app.get("networks"), item.name)
-    for key in ("restart", "profiles"):  # it lives and dies with its app
-        if key in app:
-            proxy[key] = app[key]
-    emulators = [e.name for e in plan.emulators if e.name is not None]
-    if emulators:
-        proxy["depends_on"] = {name: {"condition": "service_healthy"} for name in emulators}
+    if "profiles" in app:
+        proxy["profiles"] = app["profiles"]
+    depends_on: dict[str, Any] = {item.netns: {"condition": "service_healthy"}}
+    for emulator in plan.emulators:
+        if emulator.name is not None:
+            depends_on[emulator.name] = {"condition": "service_healthy"}
+    proxy["depends_on"] = depends_on
     return proxy
 
 
 def _join_app(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, Any]:
     app = dict(app)
-    for key in MOVED_TO_PROXY:
+    for key in MOVED_TO_NETNS:
         app.pop(key, None)
     app.pop("x-kecs", None)
-    app["network_mode"] = f"service:{item.proxy}"
+    app["network_mode"] = f"service:{item.netns}"
     depends_on = app.get("depends_on") or {}
     if isinstance(depends_on, list):
         depends_on = {str(name): {"condition": "service_started"} for name in depends_on}
     app["depends_on"] = {item.proxy: {"condition": "service_healthy"}, **depends_on}
-    app["volumes"] = [*(app.get("volumes") or []), f"{KECS_DIR}/trust:{TRUST_DIR}:ro"]
+    trust = f"./{contract.PROJECT_KECS_DIR}/trust:{contract.CONTAINER_TRUST_DIR}:ro"
+    app["volumes"] = [*(app.get("volumes") or []), trust]
     _add_env(app, trust_environment(item, plan.region))
     _add_env(app, _credentials_environment(app, item.name))
     return app
@@ -149,34 +180,17 @@ def _join_app(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, A
 
 def _emulator_service(emulator: EmulatorPlan, plan: Plan, networks: list[str]) -> dict[str, Any]:
     assert emulator.image is not None
+    record = emulators.get(emulator.kind)
     service: dict[str, Any] = {"image": emulator.image}
-    environment: dict[str, str] = {}
-    if emulator.kind == "localstack":
-        if emulator.aws_services is not None:
-            environment["SERVICES"] = ",".join(emulator.aws_services)
-        # Queue URLs with AWS host names, which the proxies capture (FACTS.md).
-        environment["SQS_ENDPOINT_STRATEGY"] = "dynamic"
-        environment["AWS_DEFAULT_REGION"] = plan.region
-        if plan.project.env.get("LOCALSTACK_AUTH_TOKEN"):
-            environment["LOCALSTACK_AUTH_TOKEN"] = "${LOCALSTACK_AUTH_TOKEN}"
-        test = ["CMD", "curl", "-fsS", "http://localhost:4566/_localstack/health"]
-    else:
-        environment["MOTO_PORT"] = "5000"
-        test = [
-            "CMD",
-            "python3",
-            "-c",
-            "import urllib.request; urllib.request.urlopen('http://localhost:5000/moto-api/')",
-        ]
+    environment: dict[str, str] = dict(record.environment)
+    if record.narrow_variable and emulator.aws_services is not None:
+        environment[record.narrow_variable] = ",".join(emulator.aws_services)
+    environment["AWS_DEFAULT_REGION"] = plan.region
+    if record.kind == "localstack" and plan.project.env.get(emulators.LOCALSTACK_AUTH_TOKEN):
+        environment[emulators.LOCALSTACK_AUTH_TOKEN] = "${" + emulators.LOCALSTACK_AUTH_TOKEN + "}"
     service["environment"] = environment
-    service["labels"] = {"dev.kecs.role": "emulator"}
-    service["healthcheck"] = {
-        "test": test,
-        "interval": "2s",
-        "timeout": "3s",
-        "retries": 60,
-        "start_period": "5s",
-    }
+    service["labels"] = {contract.LABEL_ROLE: "emulator"}
+    service["healthcheck"] = {"test": list(record.health), **emulators.HEALTH_TIMING}
     if networks != ["default"]:
         service["networks"] = networks
     # Started with the apps it serves: when every one of them sits in a profile, so does it.
@@ -200,11 +214,12 @@ def render(plan: Plan) -> dict[str, Any]:
             service.pop("x-kecs", None)
             services[name] = service
             continue
-        proxy = _proxy_service(item, service, plan)
-        for network in proxy.get("networks", {}):
+        holder = _netns_service(item, service, plan)
+        for network in holder.get("networks", {}):
             if network not in networks_used:
                 networks_used.append(network)
-        services[item.proxy] = proxy
+        services[item.netns] = holder
+        services[item.proxy] = _proxy_service(item, service, plan)
         services[name] = _join_app(item, service, plan)
     for emulator in plan.emulators:
         if emulator.name is not None:

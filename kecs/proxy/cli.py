@@ -5,42 +5,68 @@ from __future__ import annotations
 import argparse
 import os
 
+from kecs import contract
 from kecs.errors import KecsError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     env = os.environ.get
     parser.add_argument(
-        "--emulator-url", default=env("KECS_EMULATOR_URL"), help="http://HOST:PORT of the emulator"
+        "--emulator-url",
+        default=env(contract.ENV_EMULATOR_URL),
+        help="http[s]://HOST:PORT of the emulator",
     )
     parser.add_argument(
         "--route",
         action="append",
-        default=[r for r in env("KECS_ROUTES", "").split(",") if r.strip()],
+        default=None,
         metavar="SERVICE=URL",
-        help="send one AWS service (signing name or endpoint prefix) to another emulator; repeatable",
-    )
-    parser.add_argument("--service", default=env("KECS_SERVICE", "app"), help="the captured compose service")
-    parser.add_argument("--region", default=env("KECS_REGION", "us-east-1"))
-    parser.add_argument(
-        "--role", default=env("KECS_ROLE"), help="IAM role whose credentials the service gets"
+        help=f"send one AWS service (signing name or endpoint prefix) to another emulator; repeatable "
+        f"(default: {contract.ENV_ROUTES}, a JSON object)",
     )
     parser.add_argument(
-        "--kecs-dir", default=env("KECS_DIR", "/etc/kecs"), help="holds ca/intermediate.{crt,key}"
+        "--service", default=env(contract.ENV_SERVICE, "app"), help="the captured compose service"
+    )
+    parser.add_argument("--region", default=env(contract.ENV_REGION, "us-east-1"))
+    parser.add_argument(
+        "--role", default=env(contract.ENV_ROLE), help="IAM role whose credentials the service gets"
     )
     parser.add_argument(
-        "--uid", type=int, default=int(env("KECS_PROXY_UID", "1337")), help="uid the proxy serves as"
+        "--kecs-dir",
+        default=env(contract.ENV_DIR, contract.CONTAINER_KECS_DIR),
+        help="holds ca/intermediate.{crt,key}",
     )
-    parser.add_argument("--proxy-port", type=int, default=15001)
-    parser.add_argument("--credentials-port", type=int, default=15002)
-    parser.add_argument("--dns-port", type=int, default=15053)
+    parser.add_argument(
+        "--uid",
+        type=int,
+        default=int(env(contract.ENV_UID, str(contract.PROXY_UID))),
+        help="uid the proxy serves as",
+    )
+    parser.add_argument("--proxy-port", type=int, default=contract.PROXY_PORT)
+    parser.add_argument("--credentials-port", type=int, default=contract.CREDENTIALS_PORT)
+    parser.add_argument("--dns-port", type=int, default=contract.DNS_PORT)
     parser.add_argument(
         "--dns-upstream",
-        default=env("KECS_DNS_UPSTREAM", "127.0.0.11:53"),
+        default=env(contract.ENV_DNS_UPSTREAM, "127.0.0.11:53"),
         help="where non-AWS names are resolved (HOST:PORT, or none)",
     )
     parser.add_argument(
-        "--no-capture", action="store_true", help="serve without installing the iptables capture"
+        "--capture",
+        choices=contract.CAPTURE_MODES,
+        default=env(contract.ENV_CAPTURE, contract.CAPTURE_OWN),
+        help="own: install the iptables capture and remove it on stop; shared: the namespace holder "
+        "installed it (kept when the proxy stops: fail closed); none: no capture",
+    )
+    parser.add_argument("--no-capture", action="store_true", help="the same as --capture none")
+    parser.add_argument(
+        "--state-dir",
+        default=env(contract.ENV_STATE_DIR),
+        help="where the proxy publishes its health and the AWS services seen (the image sets it)",
+    )
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="hold the network namespace: install the capture, then sleep (the -kecs-net service)",
     )
     parser.add_argument(
         "--check", action="store_true", help="exit 0 when the capture and listeners are ready"
@@ -48,12 +74,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kecs.proxy.server import Config, check, run, setup_logging
+    from kecs.proxy.server import Config, check, hold, run, setup_logging
 
     if not args.emulator_url:
         raise KecsError(
             "the proxy needs the emulator: --emulator-url http://HOST:PORT (or KECS_EMULATOR_URL)"
         )
+    try:
+        routes = (
+            args.route
+            if args.route is not None
+            else contract.decode_routes(os.environ.get(contract.ENV_ROUTES, ""))
+        )
+    except ValueError as exc:
+        raise KecsError(str(exc)) from None
     upstream = None
     if args.dns_upstream.lower() != "none":
         host, _, port = args.dns_upstream.rpartition(":")
@@ -69,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
         credentials_port=args.credentials_port,
         dns_port=args.dns_port,
         dns_upstream=upstream,
-        capture=not args.no_capture,
-        routes=tuple(args.route),
+        capture=contract.CAPTURE_NONE if args.no_capture else args.capture,
+        state_dir=args.state_dir or None,
+        routes=tuple(routes),
     )
     try:
         config.routing  # noqa: B018 - validates the URLs
@@ -81,4 +116,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"kecs proxy: {why}")
         return 0 if ready else 1
     setup_logging()
+    if args.hold:
+        return hold(config)
     return run(config)

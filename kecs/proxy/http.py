@@ -10,15 +10,18 @@ AWS-style 503 naming it, and the next request tries again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import socket
+import ssl
+from collections.abc import Callable
 from xml.sax.saxutils import escape
 
 import h11
 
 from kecs.proxy.aws import rewrite_legacy_s3
-from kecs.proxy.routing import Routes, Upstream
+from kecs.proxy.routing import Routes, Upstream, request_service
 
 LOG = logging.getLogger("kecs.proxy")
 READ_SIZE = 256 * 1024
@@ -100,10 +103,27 @@ def _rewrite_host(request: h11.Request) -> tuple[h11.Request, str | None]:
     return request, None
 
 
+@functools.cache
+def _emulator_tls() -> ssl.SSLContext:
+    """TLS to the emulator inside the compose network: it is there so the emulator sees
+    https (LocalStack builds SQS queue URLs with the scheme of the request it got), not
+    for secrecy. Its certificate is its own self-signed one: not verified."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
 async def _connect(upstream: Upstream) -> _Side:
+    context = _emulator_tls() if upstream.tls else None
     reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(upstream.host, upstream.port, limit=READ_SIZE), CONNECT_TIMEOUT
-    )
+        asyncio.open_connection(
+            upstream.host, upstream.port, limit=READ_SIZE, ssl=context,
+            server_hostname=upstream.host if context else None,
+        ),
+        CONNECT_TIMEOUT,
+    )  # fmt: skip
     sock = writer.get_extra_info("socket")
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -111,7 +131,11 @@ async def _connect(upstream: Upstream) -> _Side:
 
 
 async def forward(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, routes: Routes, label: str
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    routes: Routes,
+    label: str,
+    seen: Callable[[str], None] | None = None,
 ) -> None:
     """Serve one captured client connection until either side closes.
 
@@ -134,6 +158,10 @@ async def forward(
                 return
             request, host = _rewrite_host(event)
             upstream = routes.pick(request.headers.raw_items(), request.target, host or label)
+            if seen is not None:
+                service = request_service(request.headers.raw_items(), request.target, host or label)
+                if service:
+                    seen(service)
             if emulator is not None and upstream != current:
                 emulator.close()
                 emulator = None

@@ -27,13 +27,19 @@ class Upstream:
     host: str
     port: int
     url: str
+    tls: bool = False  # https://: the emulator sees the scheme AWS clients use
 
 
 def parse_upstream(url: str) -> Upstream:
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        raise ValueError(f"emulator URL must be http://HOST:PORT, not {url!r}")
-    return Upstream(parts.hostname, parts.port or 80, url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"emulator URL must be http://HOST:PORT or https://HOST:PORT, not {url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"emulator URL {url!r} has a bad port") from None
+    tls = parts.scheme == "https"
+    return Upstream(parts.hostname, port or (443 if tls else 80), url, tls)
 
 
 def _scope_service(credential: str) -> str | None:
@@ -71,6 +77,19 @@ def host_prefix(host: str) -> str | None:
     if labels and labels[-1].endswith("-fips"):
         labels[-1] = labels[-1][: -len("-fips")]
     return ".".join(labels) or None
+
+
+def request_service(headers: Iterable[tuple[bytes, bytes]], target: bytes, host: str) -> str | None:
+    """The AWS service a request is for, as the proxy can tell: the signing name, else the
+    host's endpoint prefix without a bucket ('s3' for bucket.s3.amazonaws.com)."""
+    service = signing_service(headers, target)
+    if service is not None:
+        return service
+    prefix = host_prefix(host)
+    if prefix is None:
+        return None
+    labels = prefix.split(".")
+    return "s3" if "s3" in labels else labels[-1]
 
 
 @dataclass(frozen=True)
@@ -112,6 +131,6 @@ def parse_routes(default_url: str, spec: Iterable[str]) -> Routes:
             continue
         key, sep, url = item.partition("=")
         if not sep or not key.strip() or not url.strip():
-            raise ValueError(f"a route is SERVICE=http://HOST:PORT, not {item!r}")
+            raise ValueError(f"a route is SERVICE=http[s]://HOST:PORT, not {item!r}")
         by_service[key.strip().lower()] = parse_upstream(url.strip())
     return Routes(parse_upstream(default_url), by_service)

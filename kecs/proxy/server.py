@@ -31,12 +31,21 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
 
+from kecs.contract import (
+    CAPTURE_NONE,
+    CAPTURE_OWN,
+    CAPTURE_SHARED,
+    CREDENTIALS_PORT,
+    DNS_PORT,
+    PROXY_PORT,
+    PROXY_UID,
+)
 from kecs.proxy import clienthello
 from kecs.proxy.aws import is_aws_host
 from kecs.proxy.credentials import CredentialSource, MetadataService
 from kecs.proxy.dns import AWS_ADDRESS, DnsProtocol, serve_tcp
 from kecs.proxy.http import forward
-from kecs.proxy.netfilter import Capture, detect_backend, install, installed, remove
+from kecs.proxy.netfilter import Capture, detect_backend, install, installed, installed_quickly, remove
 from kecs.proxy.routing import Routes, parse_routes
 from kecs.tls import CaPaths, ensure_ca, load_intermediate, mint_leaf
 
@@ -54,12 +63,13 @@ class Config:
     region: str = "us-east-1"
     role: str | None = None
     kecs_dir: str = "/etc/kecs"
-    uid: int = 1337
-    proxy_port: int = 15001
-    credentials_port: int = 15002
-    dns_port: int = 15053
+    uid: int = PROXY_UID
+    proxy_port: int = PROXY_PORT
+    credentials_port: int = CREDENTIALS_PORT
+    dns_port: int = DNS_PORT
     dns_upstream: tuple[str, int] | None = ("127.0.0.11", 53)
-    capture: bool = True
+    capture: str = CAPTURE_OWN  # contract.CAPTURE_MODES
+    state_dir: str | None = None  # where health and seen services are published
     routes: tuple[str, ...] = ()  # SERVICE=http://HOST:PORT, served by another emulator
 
     @property
@@ -232,9 +242,12 @@ async def splice(sock: socket.socket, destination: tuple[str, int], label: str) 
 
 
 class Proxy:
-    def __init__(self, config: Config, leaves: LeafCertificates) -> None:
+    def __init__(
+        self, config: Config, leaves: LeafCertificates, seen: Callable[[str], None] | None = None
+    ) -> None:
         self.config = config
         self.leaves = leaves
+        self.seen = seen
         self.routes = config.routing
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -265,7 +278,7 @@ class Proxy:
                 if name and is_aws_host(name):
                     LOG.info("%s: terminate TLS for %s -> %s", label, name, self._where(name))
                     reader, writer = await _streams(sock, self.leaves.context(name))
-                    await forward(reader, writer, self.routes, name)
+                    await forward(reader, writer, self.routes, name, self.seen)
                     return
                 LOG.info("%s: passthrough TLS (sni=%s)", label, name)
                 await splice(sock, destination, label)
@@ -276,7 +289,7 @@ class Proxy:
             if host and is_aws_host(host):
                 LOG.info("%s: forward HTTP for %s -> %s", label, host, self._where(host))
                 reader, writer = await _streams(sock, None)
-                await forward(reader, writer, self.routes, host)
+                await forward(reader, writer, self.routes, host, self.seen)
                 return
             LOG.info("%s: passthrough (host=%s)", label, host)
             await splice(sock, destination, label)
@@ -325,9 +338,14 @@ def _listener(port: int, kind: int = socket.SOCK_STREAM) -> socket.socket:
     return sock
 
 
-async def serve(config: Config, leaves: LeafCertificates, sockets: dict[str, socket.socket]) -> None:
+async def serve(
+    config: Config,
+    leaves: LeafCertificates,
+    sockets: dict[str, socket.socket],
+    seen: Callable[[str], None] | None = None,
+) -> None:
     loop = asyncio.get_running_loop()
-    proxy = Proxy(config, leaves)
+    proxy = Proxy(config, leaves, seen)
     sts = proxy.routes.for_service("sts")  # roles come from its STS
     metadata = MetadataService(CredentialSource(config.service, config.region, sts.url, config.role))
     await asyncio.start_server(tracked(metadata.serve, proxy.tasks), sock=sockets["credentials"])
@@ -350,28 +368,131 @@ async def serve(config: Config, leaves: LeafCertificates, sockets: dict[str, soc
     accept.cancel()
 
 
+class StateFiles:
+    """What the running proxy publishes for its health check and for `kecs status`
+    (contract.READY_FILE, STATUS_FILE, SEEN_FILE under one directory; a tmpfs in the
+    container, so a restarted proxy starts with none)."""
+
+    def __init__(self, directory: str | None) -> None:
+        self.directory = directory or None
+
+    def path(self, name: str) -> str | None:
+        return os.path.join(self.directory, name) if self.directory else None
+
+    def prepare(self, uid: int) -> None:
+        """Start clean: no ready file until this process has checked itself."""
+        if not self.directory:
+            return
+        os.makedirs(self.directory, mode=0o755, exist_ok=True)
+        for name in ("ready", "status", "seen"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.directory, name))
+        seen = os.path.join(self.directory, "seen")
+        os.close(os.open(seen, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+        if os.geteuid() == 0:
+            os.chown(seen, uid, uid)  # the serving child appends to it
+
+    def publish(self, ready: bool, why: str) -> None:
+        if not self.directory:
+            return
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        _write_atomic(os.path.join(self.directory, "status"), f"{why} ({stamp})\n")
+        ready_file = os.path.join(self.directory, "ready")
+        if ready:
+            _write_atomic(ready_file, f"kecs proxy: {why}\n")
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(ready_file)
+
+
+def _write_atomic(path: str, text: str) -> None:
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644), "w") as f:
+        f.write(text)
+    os.replace(temporary, path)
+
+
+class SeenServices:
+    """AWS services the app called, appended once each to the state's `seen` file."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.names: set[str] = set()
+
+    def __call__(self, name: str) -> None:
+        if name in self.names:
+            return
+        self.names.add(name)
+        LOG.info("first request for %s", name)
+        if self.path:
+            try:
+                with open(self.path, "a", encoding="utf-8") as handle:
+                    handle.write(name + "\n")
+            except OSError as exc:
+                LOG.warning("cannot record %s in %s: %s", name, self.path, exc)
+
+
+def hold(config: Config) -> int:
+    """The namespace holder: install the capture once, mark it, then do nothing for ever.
+
+    The app and the proxy both join this namespace; the rules stay while it lives, so a
+    restarted proxy finds them in place and, while it is down, captured connections are
+    refused (fail closed). `sleep` replaces this process: nothing of Python stays."""
+    if os.geteuid() != 0:
+        LOG.error("installing the capture needs root (NET_ADMIN)")
+        return 2
+    backend = install(config.capture_rules())
+    LOG.info("capture installed with %s; holding the network namespace", backend)
+    if config.state_dir:
+        os.makedirs(config.state_dir, mode=0o755, exist_ok=True)
+        _write_atomic(os.path.join(config.state_dir, "captured"), f"{backend}\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvp("sleep", ["sleep", "infinity"])
+
+
+def _capture_in_place(config: Config) -> str:
+    """As root: the capture rules, installed when missing (own mode: always replaced)."""
+    capture = config.capture_rules()
+    if config.capture == CAPTURE_SHARED:
+        backend = detect_backend()
+        if installed(capture, backend):
+            LOG.info("capture found in place (installed by the namespace holder) with %s", backend)
+            return backend
+        LOG.warning("the namespace holder's capture is missing or differs; installing it")
+    backend = install(capture)
+    LOG.info("capture installed with %s", backend)
+    return backend
+
+
 def run(config: Config) -> int:
-    """Install the capture as root, serve as `config.uid`, remove the capture on stop."""
+    """Install (or find) the capture as root, serve as `config.uid`, watch and publish health.
+
+    The root parent stays to check, every second, that the rules are in place and every
+    listener answers, and publishes the result for the health check; it removes the
+    capture on stop only when it installed it for itself (own mode)."""
     paths = CaPaths(config.kecs_dir)
     if not paths.has_intermediate():
         paths, _ = ensure_ca(config.kecs_dir, "proxy")
         LOG.info("created a CA under %s (no kecs compose CA was mounted)", config.kecs_dir)
     scratch = tempfile.mkdtemp(prefix="kecs-proxy-")
     leaves = LeafCertificates(paths, scratch)  # reads the key while still root
+    state = StateFiles(config.state_dir)
+    state.prepare(config.uid)
     sockets = {
         "proxy": _listener(config.proxy_port),
         "credentials": _listener(config.credentials_port),
         "dns": _listener(config.dns_port, socket.SOCK_DGRAM),
         "dns-tcp": _listener(config.dns_port),
     }
-    if not config.capture:
-        asyncio.run(serve(config, leaves, sockets))
+    seen = SeenServices(state.path("seen"))
+    if config.capture == CAPTURE_NONE:
+        asyncio.run(serve(config, leaves, sockets, seen))
         return 0
     if os.geteuid() != 0:
         LOG.error("installing the capture needs root (NET_ADMIN); run as root or pass --no-capture")
         return 2
-    backend = install(config.capture_rules())
-    LOG.info("capture installed with %s", backend)
+    backend = _capture_in_place(config)
     os.chown(scratch, config.uid, config.uid)
     child = os.fork()
     if child == 0:
@@ -379,29 +500,58 @@ def run(config: Config) -> int:
         os.setgid(config.uid)
         os.setuid(config.uid)
         try:
-            asyncio.run(serve(config, leaves, sockets))
+            asyncio.run(serve(config, leaves, sockets, seen))
         finally:
             os._exit(0)
     for sock in sockets.values():
         sock.close()
+    stopping: list[int] = []
 
     def forward_signal(signum: int, _frame: object) -> None:
+        stopping.append(signum)
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signum)
 
     signal.signal(signal.SIGTERM, forward_signal)
     signal.signal(signal.SIGINT, forward_signal)
-    _, status = os.waitpid(child, 0)
-    remove(backend)
-    LOG.info("capture removed")
-    return os.waitstatus_to_exitcode(status)
+    status = _watch(config, child, backend, state)
+    if config.capture == CAPTURE_OWN:
+        remove(backend)
+        LOG.info("capture removed")
+    if status is None:
+        return 0
+    code = os.waitstatus_to_exitcode(status)
+    if not stopping:
+        LOG.error("the serving process ended (%s); exiting so the container restarts", code)
+    return code if code else (0 if stopping else 1)
 
 
-def check(config: Config) -> tuple[bool, str]:
-    """Readiness: the capture rules are in place and every listener answers."""
-    if config.capture:
+def _watch(config: Config, child: int, backend: str, state: StateFiles) -> int | None:
+    """Check every second until the serving child ends; its wait status."""
+    last = ""
+    while True:
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid == child:
+            state.publish(False, "the serving process ended")
+            return status
+        ready, why = check(config, backend, quick=True)
+        state.publish(ready, why)
+        if why != last:
+            (LOG.info if ready else LOG.warning)("health: %s", why)
+            last = why
+        time.sleep(1)
+
+
+def check(config: Config, backend: str | None = None, quick: bool = False) -> tuple[bool, str]:
+    """Readiness: the capture rules are in place and every listener answers.
+
+    `quick` lists the nat table once instead of checking each rule (the watch loop)."""
+    if config.capture != CAPTURE_NONE:
         try:
-            if not installed(config.capture_rules(), detect_backend()):
+            binary = backend or detect_backend()
+            capture = config.capture_rules()
+            ok = installed_quickly(capture, binary) if quick else installed(capture, binary)
+            if not ok:
                 return False, "capture rules are not installed"
         except Exception as exc:  # iptables missing or failing
             return False, f"cannot read the capture rules: {exc}"

@@ -47,7 +47,7 @@ def test_writes_output_and_ca_then_is_idempotent(project: Path, capsys: pytest.C
     assert "written: " in out
     output = project / "compose.kecs.yaml"
     text = output.read_text()
-    assert "network_mode: service:api-kecs-proxy" in text
+    assert "network_mode: service:api-kecs-net" in text
     kecs_dir = project / ".kecs"
     assert (kecs_dir / ".gitignore").read_text().strip().endswith("*")
     intermediate = (kecs_dir / "ca" / "intermediate.crt").read_bytes()

@@ -74,7 +74,7 @@ def test_emulator_services_and_choices(make_project: MakeProject) -> None:
     assert (localstack.kind, localstack.name, localstack.url) == (
         "localstack",
         "kecs-localstack",
-        "http://kecs-localstack:4566",
+        "https://kecs-localstack:4566",
     )
     assert localstack.aws_services == ("dynamodb", "iam", "s3", "sqs", "sts")
     moto = plan(project, evidence, Options(emulator="moto")).emulator

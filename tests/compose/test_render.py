@@ -78,25 +78,39 @@ def generated(make_project: MakeProject, options: Options | None = None) -> tupl
 def test_proxy_owns_the_namespace(make_project: MakeProject) -> None:
     doc, _, _ = generated(make_project)
     services = doc["services"]
-    proxy, api = services["api-kecs-proxy"], services["api"]
-    # What the engine refuses on a joined service moved to the namespace owner.
+    holder, proxy, api = services["api-kecs-net"], services["api-kecs-proxy"], services["api"]
+    # What the engine refuses on a joined service moved to the namespace holder.
     for key in ("ports", "expose", "hostname", "dns", "extra_hosts", "networks"):
-        assert key not in api, key
-    assert proxy["ports"] == ["8000:8000"] and proxy["expose"] == ["9000"]
-    assert proxy["hostname"] == "api-host" and proxy["dns"] == ["1.1.1.1"]
-    assert proxy["extra_hosts"] == ["db.local:10.0.0.2"]
-    assert proxy["networks"] == {"front": {"aliases": ["api"]}, "back": {"aliases": ["api", "api-internal"]}}
-    assert api["network_mode"] == "service:api-kecs-proxy"
+        assert key not in api and key not in proxy, key
+    assert holder["ports"] == ["8000:8000"] and holder["expose"] == ["9000"]
+    assert holder["hostname"] == "api-host" and holder["dns"] == ["1.1.1.1"]
+    assert holder["extra_hosts"] == ["db.local:10.0.0.2"]
+    assert holder["networks"] == {"front": {"aliases": ["api"]}, "back": {"aliases": ["api", "api-internal"]}}
+    # The holder installs the capture and sleeps; proxy and app both join it.
+    assert holder["command"] == ["kecs", "proxy", "--hold"] and holder["init"] is True
+    assert holder["healthcheck"]["test"] == ["CMD", "test", "-f", "/run/kecs/captured"]
+    assert holder["restart"] == "unless-stopped"  # the app's own policy
+    assert api["network_mode"] == proxy["network_mode"] == "service:api-kecs-net"
     assert api["depends_on"] == {
         "api-kecs-proxy": {"condition": "service_healthy"},
         "db": {"condition": "service_started"},
     }
-    assert proxy["depends_on"] == {"kecs-localstack": {"condition": "service_healthy"}}
-    assert proxy["cap_add"] == ["NET_ADMIN", "NET_RAW"]
+    assert proxy["depends_on"] == {
+        "api-kecs-net": {"condition": "service_healthy"},
+        "kecs-localstack": {"condition": "service_healthy"},
+    }
+    assert holder["depends_on"] == {"kecs-localstack": {"condition": "service_started"}}
+    assert proxy["cap_add"] == holder["cap_add"] == ["NET_ADMIN", "NET_RAW"]
     assert proxy["restart"] == "unless-stopped"
-    assert proxy["healthcheck"]["test"] == ["CMD", "kecs", "proxy", "--check"]
+    # The health check starts no interpreter: sh reads the ready file the proxy keeps fresh.
+    test = proxy["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "sh", "-c"] and "/run/kecs/ready" in test[3] and "python" not in test[3]
+    assert proxy["healthcheck"]["timeout"] == "10s"
+    assert proxy["tmpfs"] == holder["tmpfs"] == ["/run/kecs"]
     assert proxy["volumes"] == ["./.kecs/ca:/etc/kecs/ca:ro"]
-    assert proxy["environment"]["KECS_EMULATOR_URL"] == "http://kecs-localstack:4566"
+    assert "volumes" not in holder  # the CA key only where it is used
+    assert proxy["environment"]["KECS_EMULATOR_URL"] == "https://kecs-localstack:4566"
+    assert proxy["environment"]["KECS_CAPTURE"] == "shared"
 
 
 def test_app_keeps_what_the_user_wrote(make_project: MakeProject) -> None:
@@ -139,11 +153,14 @@ def test_moto_and_external(make_project: MakeProject) -> None:
     doc, _, _ = generated(make_project, Options(emulator="moto", moto_image="moto:local"))
     assert doc["services"]["kecs-moto"]["image"] == "moto:local"
     assert doc["services"]["api-kecs-proxy"]["environment"]["KECS_EMULATOR_URL"] == "http://kecs-moto:5000"
+    # moto's image has no curl: its check is bash's /dev/tcp, no interpreter started.
+    assert doc["services"]["kecs-moto"]["healthcheck"]["test"][:2] == ["CMD", "bash"]
     doc, _, _ = generated(
         make_project, Options(emulator="external", emulator_url="http://host.docker.internal:4566")
     )
     assert not any(name.startswith("kecs-") for name in doc["services"])
-    assert "depends_on" not in doc["services"]["api-kecs-proxy"]
+    assert doc["services"]["api-kecs-proxy"]["depends_on"] == {"api-kecs-net": {"condition": "service_healthy"}}
+    assert "depends_on" not in doc["services"]["api-kecs-net"]
 
 
 def test_yaml_is_valid_compose_and_marked_generated(make_project: MakeProject) -> None:
@@ -170,7 +187,7 @@ def test_docker_compose_accepts_it(make_project: MakeProject) -> None:
     )
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
-    assert config["services"]["api"]["network_mode"] == "service:api-kecs-proxy"
+    assert config["services"]["api"]["network_mode"] == "service:api-kecs-net"
     assert config["services"]["api"]["image"] == "shop/api:dev"  # Compose resolved the variable
 
 
@@ -182,9 +199,10 @@ def test_a_routed_service_gets_its_own_emulator(make_project: MakeProject) -> No
     assert services["kecs-moto"]["image"] == "moto:local"
     assert services["kecs-moto"]["networks"] == services["kecs-localstack"]["networks"] == ["front", "back"]
     for proxy in ("api-kecs-proxy", "java-kecs-proxy"):
-        assert services[proxy]["environment"]["KECS_EMULATOR_URL"] == "http://kecs-localstack:4566"
-        assert services[proxy]["environment"]["KECS_ROUTES"] == "sqs=http://kecs-moto:5000"
+        assert services[proxy]["environment"]["KECS_EMULATOR_URL"] == "https://kecs-localstack:4566"
+        assert services[proxy]["environment"]["KECS_ROUTES"] == '{"sqs":"http://kecs-moto:5000"}'
         assert services[proxy]["depends_on"] == {
+            proxy.replace("-proxy", "-net"): {"condition": "service_healthy"},
             "kecs-localstack": {"condition": "service_healthy"},
             "kecs-moto": {"condition": "service_healthy"},
         }

@@ -154,7 +154,21 @@ def test_parse_routes() -> None:
     assert {k: u.port for k, u in routes.by_service.items()} == {"dynamodb": 5000, "kinesis": 1}
     assert [u.host for u in routes.upstreams] == ["kecs-localstack", "kecs-moto", "k"]
     assert routing.parse_routes("http://e:1", [""]).by_service == {}
-    with pytest.raises(ValueError, match="SERVICE=http://HOST:PORT"):
+    with pytest.raises(ValueError, match=r"SERVICE=http\[s\]://HOST:PORT"):
         routing.parse_routes("http://e:1", ["dynamodb"])
-    with pytest.raises(ValueError, match="must be http://HOST:PORT"):
-        routing.parse_routes("http://e:1", ["dynamodb=https://moto:5000"])
+    with pytest.raises(ValueError, match="must be http://HOST:PORT or https://"):
+        routing.parse_routes("http://e:1", ["dynamodb=ftp://moto:5000"])
+    with pytest.raises(ValueError, match="bad port"):
+        routing.parse_routes("http://e:99999", [])
+    # LocalStack is reached over TLS (its URLs then say https, as AWS's do).
+    tls = routing.parse_routes("https://kecs-localstack:4566", []).default
+    assert (tls.host, tls.port, tls.tls) == ("kecs-localstack", 4566, True)
+    assert routing.parse_routes("https://e", []).default.port == 443
+
+
+def test_request_service_names_what_the_app_called() -> None:
+    scoped = [(b"Authorization", b"AWS4-HMAC-SHA256 Credential=A/20260101/us-east-1/sqs/aws4_request, X=y")]
+    assert routing.request_service(scoped, b"/", "sqs.us-east-1.amazonaws.com") == "sqs"
+    assert routing.request_service([], b"/k", "my-bucket.s3.eu-west-1.amazonaws.com") == "s3"
+    assert routing.request_service([], b"/", "streams.dynamodb.us-east-1.amazonaws.com") == "dynamodb"
+    assert routing.request_service([], b"/", "example.com") is None

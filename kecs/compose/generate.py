@@ -1,0 +1,117 @@
+"""Load, scan, plan, render and write a project's compose file: `kecs compose` as a function.
+
+Returns what it did (the plan, the text, the path, whether it was written) and prints
+nothing; `kecs compose` and `kecs up` both call it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kecs.compose.evidence import gather
+from kecs.compose.load import Project, load_project
+from kecs.compose.plan import PROXY_IMAGE, Options, Plan, ServiceEvidence, options_from_project, plan
+from kecs.compose.render import render, to_yaml
+from kecs.errors import KecsError
+from kecs.scanner.engine import ScanOptions
+
+OUTPUT_NAME = "compose.kecs.yaml"
+
+
+@dataclass(frozen=True)
+class Generated:
+    project: Project
+    options: Options
+    plan: Plan
+    text: str
+    path: str  # absolute
+    status: str  # written | unchanged | up to date | stale | missing | dry run, not written
+    current: str | None  # what the file held before
+
+
+def output_path(output: str | None, project_dir: str, inputs: Sequence[str]) -> str:
+    out = os.path.abspath(output) if output else os.path.join(project_dir, OUTPUT_NAME)
+    if out in inputs:
+        raise KecsError(f"{output}: that is an input file; write the output elsewhere (-o {OUTPUT_NAME})")
+    if os.path.dirname(out) != project_dir:
+        raise KecsError(
+            f"{output}: write the output beside the compose files ({project_dir}) so the relative "
+            f"paths in them keep their meaning (-o {os.path.basename(out)})"
+        )
+    return out
+
+
+def daemon_image_evidence(ref: str) -> ServiceEvidence:
+    """Scan an image-only service's image when the local daemon has it (one round trip)."""
+    from kecs.scanner.image import DaemonUnavailable, ImageError, ImageNotFound, scan_image
+
+    source = f"image {ref}"
+    try:
+        report = scan_image(ref)
+    except DaemonUnavailable:
+        return ServiceEvidence(source, False, note=f"no Docker daemon answered to scan image {ref}")
+    except ImageNotFound:
+        note = f"image {ref} is not in the local Docker daemon (build or pull it, then run again)"
+        return ServiceEvidence(source, False, note=note)
+    except ImageError as exc:
+        return ServiceEvidence(source, False, note=f"image {ref} could not be read: {exc}")
+    return ServiceEvidence(source, True, tuple(report.findings))
+
+
+def resolve_options(project: Project, overrides: Mapping[str, Any]) -> Options:
+    """x-kecs settings and command-line overrides; the proxy image defaults to the tag of
+    this installed kecs on the chosen base (see kecs.images)."""
+    options = options_from_project(project, overrides)
+    if options.proxy_image == PROXY_IMAGE:
+        from kecs.images import proxy_tag
+
+        options = replace(options, proxy_image=proxy_tag(options.proxy_base))
+    return options
+
+
+def generate(
+    project_dir: str | None,
+    files: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    output: str | None = None,
+    check: bool = False,
+    dry_run: bool = False,
+) -> Generated:
+    """Plan the project and write its compose file (and CA) unless checking or dry-running."""
+    from kecs.tls import ensure_ca
+
+    project = load_project(project_dir, list(files))
+    options = resolve_options(project, overrides or {})
+    out = output_path(output, project.directory, project.files)
+    evidence = gather(project, ScanOptions(), scan_image=daemon_image_evidence)
+    result = plan(project, evidence, options)
+    sources = [os.path.relpath(f, project.directory) for f in project.files]
+    text = to_yaml(render(result), sources)
+    try:
+        with open(out, encoding="utf-8") as handle:
+            current: str | None = handle.read()
+    except FileNotFoundError:
+        current = None
+    except OSError as exc:
+        raise KecsError(f"{out}: cannot read it: {exc.strerror or exc}") from exc
+    if check:
+        status = "up to date" if current == text else ("missing" if current is None else "stale")
+    elif dry_run:
+        status = "dry run, not written"
+    else:
+        if result.captured:
+            ensure_ca(os.path.join(project.directory, ".kecs"), os.path.basename(project.directory))
+        if current == text:
+            status = "unchanged"
+        else:
+            try:
+                with open(out, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            except OSError as exc:
+                raise KecsError(f"{out}: cannot write it: {exc.strerror or exc}") from exc
+            status = "written"
+    return Generated(project, options, result, text, out, status, current)

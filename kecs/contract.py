@@ -1,0 +1,105 @@
+"""The contract between the generated compose file and the proxy image: one home.
+
+Names of the `KECS_*` variables, the proxy's ports and uid, where the CA and trust
+material are mounted, the state files the health checks read, the labels kecs puts on
+what it adds, and how routes travel in one variable. Both sides import it; nothing here
+does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+# Variables the generated file sets on the proxy (each also a `kecs proxy` flag).
+ENV_SERVICE = "KECS_SERVICE"
+ENV_REGION = "KECS_REGION"
+ENV_EMULATOR_URL = "KECS_EMULATOR_URL"
+ENV_ROUTES = "KECS_ROUTES"
+ENV_ROLE = "KECS_ROLE"
+ENV_DIR = "KECS_DIR"
+ENV_UID = "KECS_PROXY_UID"
+ENV_DNS_UPSTREAM = "KECS_DNS_UPSTREAM"
+ENV_CAPTURE = "KECS_CAPTURE"
+ENV_LOG_LEVEL = "KECS_LOG_LEVEL"
+ENV_STATE_DIR = "KECS_STATE_DIR"  # set by the proxy image
+
+# The proxy's listeners (loopback of the shared namespace) and its uid, the loop breaker.
+PROXY_UID = 1337
+PROXY_PORT = 15001
+CREDENTIALS_PORT = 15002
+DNS_PORT = 15053
+
+# Mounts: `ca/` (the intermediate and its key) only into the proxy, `trust/` into apps.
+CONTAINER_KECS_DIR = "/etc/kecs"
+CONTAINER_CA_DIR = f"{CONTAINER_KECS_DIR}/ca"
+CONTAINER_TRUST_DIR = f"{CONTAINER_KECS_DIR}/trust"
+PROJECT_KECS_DIR = ".kecs"  # beside the compose files
+
+# State the health checks read (a tmpfs, fresh on every container start).
+STATE_DIR = "/run/kecs"
+READY_FILE = f"{STATE_DIR}/ready"  # written while the proxy is ready, touched every second
+STATUS_FILE = f"{STATE_DIR}/status"  # one line: why it is (not) ready
+CAPTURED_FILE = f"{STATE_DIR}/captured"  # the namespace holder installed the capture
+SEEN_FILE = f"{STATE_DIR}/seen"  # AWS services the app called, one per line
+READY_MAX_AGE = 15  # seconds: an older ready file means the proxy stopped checking itself
+
+# How the proxy treats the capture rules.
+CAPTURE_OWN = "own"  # install at start, remove at stop (a proxy on its own)
+CAPTURE_SHARED = "shared"  # the namespace holder installed them: check, never remove
+CAPTURE_NONE = "none"
+CAPTURE_MODES = (CAPTURE_OWN, CAPTURE_SHARED, CAPTURE_NONE)
+
+# Labels on what kecs adds to a project.
+LABEL_ROLE = "dev.kecs.role"  # proxy | netns | emulator
+LABEL_APP = "dev.kecs.app"  # the captured service a proxy or holder belongs to
+
+# Compose service names kecs derives from an application's name.
+PROXY_SUFFIX = "-kecs-proxy"
+NETNS_SUFFIX = "-kecs-net"
+
+
+def encode_routes(routes: Mapping[str, str]) -> str:
+    """`KECS_ROUTES`: JSON, so no URL or name can smuggle in a second route."""
+    return json.dumps(dict(sorted(routes.items())), separators=(",", ":"))
+
+
+def decode_routes(value: str) -> list[str]:
+    """`KEY=URL` items from `KECS_ROUTES` (JSON; the older comma form is still read)."""
+    value = value.strip()
+    if not value:
+        return []
+    if value.startswith("{"):
+        try:
+            data = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"{ENV_ROUTES} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+        ):
+            raise ValueError(f"{ENV_ROUTES} maps AWS service names to emulator URLs")
+        return [f"{k}={v}" for k, v in data.items()]
+    return [item for item in value.split(",") if item.strip()]
+
+
+def ready_check() -> list[str]:
+    """The proxy's health check: no interpreter, only sh and coreutils already in the image.
+    Healthy while the running proxy keeps its ready file fresh; otherwise it prints why."""
+    script = (
+        f"f={READY_FILE}; "
+        f"if [ -f $f ] && [ $(( $(date +%s) - $(stat -c %Y $f) )) -lt {READY_MAX_AGE} ]; then cat $f; "
+        f"else cat {STATUS_FILE} 2>/dev/null || echo 'not ready yet'; exit 1; fi"
+    )
+    return ["CMD", "sh", "-c", script]
+
+
+def captured_check() -> list[str]:
+    return ["CMD", "test", "-f", CAPTURED_FILE]
+
+
+def seen_services(text: str) -> tuple[str, ...]:
+    return tuple(sorted({line.strip() for line in text.splitlines() if line.strip()}))
+
+
+def join_seen(services: Iterable[str]) -> str:
+    return "".join(f"{s}\n" for s in services)

@@ -1,0 +1,510 @@
+"""`kecs up`, `kecs down`, `kecs status` as functions: they return data and print nothing.
+
+Compose itself (a subprocess: the `docker compose` plugin when the machine has it, else
+`docker-compose` 1.29) runs the project's lifecycle, so users keep their own Compose
+semantics; the docker SDK builds kecs's images and reads container state. Progress is
+reported through a callback.
+
+`up` is: generate the compose file, make sure kecs's images exist, start the emulators
+and wait until they are healthy, warm the AWS services the apps use, start everything,
+then wait until every service runs and every health check passes (or one fails, which
+is then reported with its health output and last log lines).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from kecs import contract, emulators
+from kecs.compose.generate import OUTPUT_NAME, Generated, generate
+from kecs.errors import KecsError
+from kecs.images import ImageStatus, ensure_image, ensure_proxy_image
+
+Progress = Callable[[str], None]
+LOG_LINES = 20
+DEFAULT_TIMEOUT = 600.0
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+# -- Compose, as a subprocess ---------------------------------------------------------------
+
+
+def find_compose(preferred: str | None = None) -> tuple[str, ...]:
+    """The Compose command: `preferred` ('docker compose' or 'docker-compose'), else the
+    v2 plugin when present, else docker-compose 1.29."""
+    candidates = [preferred] if preferred else ["docker compose", "docker-compose"]
+    for candidate in candidates:
+        argv = tuple(candidate.split())
+        if not shutil.which(argv[0]):
+            continue
+        probe = subprocess.run([*argv, "version"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return argv
+    wanted = preferred or "the `docker compose` plugin or docker-compose"
+    raise KecsError(f"{wanted} is not installed; install Docker Compose and run again")
+
+
+@dataclass(frozen=True)
+class Compose:
+    command: tuple[str, ...]
+    directory: str
+    file: str  # the generated file, relative to directory
+    project_name: str | None = None
+    environment: Mapping[str, str] | None = None
+
+    def argv(self, *args: str) -> list[str]:
+        name = ["-p", self.project_name] if self.project_name else []
+        return [*self.command, "-f", self.file, *name, *args]
+
+    def run(self, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ if self.environment is None else self.environment)
+        env.setdefault("COMPOSE_INTERACTIVE_NO_CLI", "1")
+        try:
+            return subprocess.run(
+                self.argv(*args), cwd=self.directory, env=env, capture_output=True, text=True,
+                timeout=timeout, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise KecsError(f"`{' '.join(self.argv(*args))}` did not finish in {timeout:.0f} s") from None
+
+    def shown(self, *args: str) -> str:
+        return " ".join(self.argv(*args))
+
+    def container_ids(self) -> list[str]:
+        listed = self.run("ps", "-a", "-q", timeout=120)
+        if listed.returncode != 0:
+            raise KecsError(f"`{self.shown('ps')}` failed: {_last_line(listed.stderr)}")
+        return [line.strip() for line in listed.stdout.splitlines() if line.strip()]
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+# -- State ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    name: str
+    role: str  # app (captured), service, proxy, netns, emulator
+    captured: bool
+    state: str  # running, exited (0), restarting, created, missing
+    health: str | None  # healthy, unhealthy, starting; None without a health check
+    aws_services: tuple[str, ...] = ()  # what a captured app called so far (its proxy saw)
+    container: str | None = None
+    restarts: int = 0
+
+    @property
+    def ready(self) -> bool:
+        if self.state == "exited (0)":
+            return True  # a one-shot service that finished
+        return self.state == "running" and self.health in (None, "healthy")
+
+    @property
+    def failed(self) -> str | None:
+        if self.health == "unhealthy":
+            return "unhealthy"
+        if self.state.startswith("exited") and self.state != "exited (0)":
+            return self.state
+        if self.state == "dead":
+            return "dead"
+        return None
+
+
+@dataclass(frozen=True)
+class Failure:
+    service: str
+    why: str
+    health_output: str
+    log_tail: str
+    command: str  # to see more
+
+
+@dataclass
+class UpResult:
+    generated: Generated
+    compose: tuple[str, ...]
+    images: list[ImageStatus] = field(default_factory=list)
+    warmed: dict[str, str] = field(default_factory=dict)  # signing name -> status code
+    services: tuple[ServiceState, ...] = ()
+    failure: Failure | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def _docker() -> Any:
+    import docker
+
+    try:
+        client = docker.from_env(timeout=300)
+        client.ping()
+    except Exception as exc:
+        raise KecsError(f"no Docker daemon answered ({exc}); start Docker and run again") from None
+    return client
+
+
+def _container_state(container: Any) -> tuple[str, str | None, int]:
+    attrs = container.attrs.get("State", {})
+    status = str(attrs.get("Status", "unknown"))
+    if status == "exited":
+        status = f"exited ({attrs.get('ExitCode', '?')})"
+    health = (attrs.get("Health") or {}).get("Status")
+    return status, health, int(container.attrs.get("RestartCount", 0) or 0)
+
+
+def _seen(container: Any) -> tuple[str, ...]:
+    try:
+        code, output = container.exec_run(["cat", contract.SEEN_FILE], demux=False)
+    except Exception:
+        return ()
+    if code != 0 or not output:
+        return ()
+    return contract.seen_services(output.decode("utf-8", "replace"))
+
+
+def collect(client: Any, compose: Compose, services: Sequence[str] = ()) -> tuple[ServiceState, ...]:
+    """The state of every service of the project (those of `services` first, in order)."""
+    containers = []
+    for cid in compose.container_ids():
+        try:
+            containers.append(client.containers.get(cid))
+        except Exception:  # removed meanwhile
+            continue
+    by_service: dict[str, Any] = {}
+    for container in containers:
+        name = container.labels.get("com.docker.compose.service", container.name)
+        if container.labels.get("com.docker.compose.oneoff") == "True":
+            continue
+        by_service.setdefault(name, container)
+    roles = {n: c.labels.get(contract.LABEL_ROLE) for n, c in by_service.items()}
+    captured_apps = {c.labels.get(contract.LABEL_APP) for n, c in by_service.items() if roles[n] == "proxy"}
+    order = list(dict.fromkeys([*services, *sorted(by_service)]))
+    out: list[ServiceState] = []
+    for name in order:
+        container = by_service.get(name)
+        role = roles.get(name) or ("app" if name in captured_apps else "service")
+        if container is None:
+            out.append(ServiceState(name, role, name in captured_apps, "missing", None))
+            continue
+        state, health, restarts = _container_state(container)
+        seen: tuple[str, ...] = ()
+        if name in captured_apps:
+            proxy = by_service.get(f"{name}{contract.PROXY_SUFFIX}")
+            if proxy is not None and _container_state(proxy)[0] == "running":
+                seen = _seen(proxy)
+        out.append(
+            ServiceState(name, role, name in captured_apps, state, health, seen, container.id[:12], restarts)
+        )
+    return tuple(out)
+
+
+def _failure(client: Any, compose: Compose, state: ServiceState, why: str) -> Failure:
+    health_output = ""
+    log_tail = ""
+    if state.container:
+        try:
+            container = client.containers.get(state.container)
+            log = (container.attrs.get("State", {}).get("Health") or {}).get("Log") or []
+            if log:
+                last = log[-1]
+                health_output = f"exit {last.get('ExitCode')}: {str(last.get('Output', '')).strip()}"
+            log_tail = container.logs(tail=LOG_LINES).decode("utf-8", "replace")
+        except Exception as exc:
+            log_tail = f"(cannot read its log: {exc})"
+    return Failure(state.name, why, health_output, log_tail, compose.shown("logs", state.name))
+
+
+def wait_ready(
+    client: Any,
+    compose: Compose,
+    services: Sequence[str],
+    timeout: float,
+    progress: Progress,
+    what: str = "services",
+) -> tuple[tuple[ServiceState, ...], Failure | None]:
+    """Poll until every one of `services` is ready, one fails, or the time is up."""
+    started = time.monotonic()
+    last = ""
+    while True:
+        states = collect(client, compose, services)
+        wanted = [s for s in states if s.name in services]
+        for state in wanted:
+            why = state.failed
+            if why:
+                return states, _failure(client, compose, state, why)
+        waiting = [s for s in wanted if not s.ready]
+        elapsed = time.monotonic() - started
+        if not waiting:
+            return states, None
+        if elapsed > timeout:
+            first = waiting[0]
+            why = f"not ready after {timeout:.0f} s ({first.state}, health {first.health or '-'})"
+            return states, _failure(client, compose, first, why)
+        message = (
+            f"waiting for {what} ({elapsed:.0f} s): "
+            + ", ".join(f"{s.name} ({s.health or s.state})" for s in waiting[:6])
+            + (f" and {len(waiting) - 6} more" if len(waiting) > 6 else "")
+        )
+        if message != last:
+            progress(message)
+            last = message
+        time.sleep(1)
+
+
+# -- up, down, status -------------------------------------------------------------------------
+
+
+def _ensure_images(client: Any, generated: Generated, progress: Progress) -> list[ImageStatus]:
+    options, result = generated.options, generated.plan
+    statuses: list[ImageStatus] = []
+    if result.captured:
+        statuses.append(ensure_proxy_image(client, result.proxy_image, options.proxy_base, progress))
+    for emulator in result.emulators:
+        if emulator.image is None:
+            continue
+        record = emulators.get(emulator.kind)
+        hint = (
+            f"load it (docker load -i FILE) or pick another with {record.image_option} IMAGE "
+            f"(x-kecs.images.{record.kind})"
+        )
+        statuses.append(ensure_image(client, emulator.image, f"emulator {record.kind}", hint, progress))
+    return statuses
+
+
+def _warm(client: Any, compose: Compose, generated: Generated, progress: Progress) -> dict[str, str]:
+    """One request per AWS service the apps use, sent inside each emulator that loads
+    services lazily, so the apps' first calls do not wait for the loading."""
+    from kecs.scanner.services import ServiceCatalog
+
+    result = generated.plan
+    used = sorted({s for item in result.captured for s in item.aws_services})
+    catalog = ServiceCatalog.load()
+    jobs: list[tuple[Any, list[str], str]] = []
+    states = {s.name: s for s in collect(client, compose)}
+    for emulator in result.emulators:
+        if emulator.name is None or emulator.kind not in emulators.REGISTRY:
+            continue
+        record = emulators.get(emulator.kind)
+        state = states.get(emulator.name)
+        if state is None or state.container is None:
+            continue
+        container = client.containers.get(state.container)
+        served = [s for s in used if emulator.aws_services is None or s in emulator.aws_services]
+        if emulator is not result.emulator:
+            served = [s for s in served if s in (emulator.aws_services or ())]
+        signing = sorted({catalog.endpoints[s][1] for s in served if s in catalog.endpoints})
+        for name in signing:
+            command = emulators.warm_command(record, name, result.region)
+            if command:
+                jobs.append((container, command, name))
+    if not jobs:
+        return {}
+    progress(f"warming {', '.join(name for _, _, name in jobs)}")
+    lock = threading.Lock()
+    out: dict[str, str] = {}
+
+    def warm(job: tuple[Any, list[str], str]) -> None:
+        container, command, name = job
+        try:
+            code, output = container.exec_run(command)
+            status = output.decode("utf-8", "replace").strip() if code == 0 else f"curl exit {code}"
+        except Exception as exc:
+            status = f"failed: {exc}"
+        with lock:
+            out[name] = status
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(warm, jobs))
+    return dict(sorted(out.items()))
+
+
+def up(
+    project_dir: str | None = None,
+    files: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    build: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    compose_command: str | None = None,
+    project_name: str | None = None,
+    progress: Progress = _quiet,
+) -> UpResult:
+    """Generate, build what kecs needs, start emulators, warm, start everything, wait."""
+    started = time.monotonic()
+    progress("planning: scanning the services")
+    generated = generate(project_dir, files, overrides or {})
+    result = UpResult(generated, find_compose(compose_command))
+    result.timings["generate"] = time.monotonic() - started
+    client = _docker()
+    try:
+        mark = time.monotonic()
+        result.images = _ensure_images(client, generated, progress)
+        result.timings["images"] = time.monotonic() - mark
+        compose = Compose(
+            result.compose, generated.project.directory, os.path.basename(generated.path), project_name
+        )
+        emulator_names = [e.name for e in generated.plan.emulators if e.name is not None]
+        if emulator_names:
+            mark = time.monotonic()
+            progress(f"starting {', '.join(emulator_names)}")
+            started_emulators = compose.run("up", "-d", *emulator_names, timeout=timeout)
+            if started_emulators.returncode != 0:
+                raise KecsError(
+                    f"`{compose.shown('up', '-d', *emulator_names)}` failed: "
+                    f"{_last_line(started_emulators.stderr)}"
+                )
+            states, failure = wait_ready(client, compose, emulator_names, timeout, progress, "the emulators")
+            if failure is not None:
+                result.services, result.failure = states, failure
+                return result
+            result.timings["emulators healthy"] = time.monotonic() - mark
+            mark = time.monotonic()
+            result.warmed = _warm(client, compose, generated, progress)
+            result.timings["warm"] = time.monotonic() - mark
+        mark = time.monotonic()
+        services = list(generated.project.raw.get("services") or {})
+        everything = _rendered_services(generated)
+        failure = _start_all(client, compose, build, timeout, progress, everything)
+        if failure is None:
+            states, failure = wait_ready(client, compose, everything, timeout, progress)
+        else:
+            states = collect(client, compose, everything)
+        result.timings["services ready"] = time.monotonic() - mark
+        result.services = _ordered(states, services)
+        result.failure = failure
+        result.timings["total"] = time.monotonic() - started
+        return result
+    finally:
+        client.close()
+
+
+def _rendered_services(generated: Generated) -> list[str]:
+    """Every service of the generated file that `up` starts (profiles as Compose decides:
+    services in a profile are left out unless COMPOSE_PROFILES names it)."""
+    import yaml
+
+    document = yaml.safe_load(generated.text) or {}
+    active = {p for p in os.environ.get("COMPOSE_PROFILES", "").split(",") if p}
+    names = []
+    for name, service in (document.get("services") or {}).items():
+        profiles = set((service or {}).get("profiles") or [])
+        if not profiles or profiles & active:
+            names.append(str(name))
+    return names
+
+
+def _ordered(states: Sequence[ServiceState], services: Sequence[str]) -> tuple[ServiceState, ...]:
+    """The user's services in their order, then kecs's emulators; proxies and holders are
+    shown through their app."""
+    by_name = {s.name: s for s in states}
+    out = [by_name[name] for name in services if name in by_name]
+    out += [s for s in states if s.role == "emulator" and s.name not in services]
+    return tuple(out)
+
+
+def _start_all(
+    client: Any, compose: Compose, build: bool, timeout: float, progress: Progress, services: Sequence[str]
+) -> Failure | None:
+    """`compose up -d`, with live progress from the containers' state while it runs."""
+    outcome: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def run() -> None:
+        outcome["up"] = compose.run("up", "-d", *(["--build"] if build else []), timeout=timeout)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    started = time.monotonic()
+    last = ""
+    while worker.is_alive():
+        worker.join(1.0)
+        try:
+            states = [s for s in collect(client, compose, services) if s.name in services]
+        except KecsError:
+            continue
+        waiting = [s for s in states if not s.ready]
+        message = f"starting ({time.monotonic() - started:.0f} s): {len(states) - len(waiting)}/{len(services)} ready"
+        if waiting:
+            message += "; waiting for " + ", ".join(f"{s.name} ({s.health or s.state})" for s in waiting[:5])
+        if message != last:
+            progress(message)
+            last = message
+    done = outcome.get("up")
+    if done is None or done.returncode == 0:
+        return None
+    for state in collect(client, compose, services):
+        if state.name in services and state.failed:
+            return _failure(client, compose, state, state.failed)
+    return Failure(
+        "compose", f"`{compose.shown('up', '-d')}` failed", "", done.stderr[-3000:], compose.shown("logs")
+    )
+
+
+def _generated_compose(
+    project_dir: str | None, output: str | None, compose_command: str | None, project_name: str | None
+) -> Compose:
+    directory = os.path.abspath(project_dir or ".")
+    path = os.path.abspath(output) if output else os.path.join(directory, OUTPUT_NAME)
+    if not os.path.isfile(path):
+        raise KecsError(f"{path}: no generated compose file here; run `kecs up` first")
+    return Compose(find_compose(compose_command), os.path.dirname(path), os.path.basename(path), project_name)
+
+
+def status(
+    project_dir: str | None = None,
+    *,
+    output: str | None = None,
+    compose_command: str | None = None,
+    project_name: str | None = None,
+) -> tuple[ServiceState, ...]:
+    """The table `kecs up` ends with, for a running project."""
+    compose = _generated_compose(project_dir, output, compose_command, project_name)
+    client = _docker()
+    try:
+        import yaml
+
+        with open(os.path.join(compose.directory, compose.file), encoding="utf-8") as handle:
+            document = yaml.safe_load(handle) or {}
+        generated_from = document.get("services") or {}
+        states = collect(client, compose, list(generated_from))
+        users = [
+            name
+            for name, service in generated_from.items()
+            if not ((service or {}).get("labels") or {}).get(contract.LABEL_ROLE)
+        ]
+        return _ordered(states, users)
+    finally:
+        client.close()
+
+
+def down(
+    project_dir: str | None = None,
+    *,
+    volumes: bool = False,
+    output: str | None = None,
+    compose_command: str | None = None,
+    project_name: str | None = None,
+    timeout: float = 300,
+) -> str:
+    """Stop and remove what `up` started: containers and networks (volumes with `volumes`)."""
+    compose = _generated_compose(project_dir, output, compose_command, project_name)
+    args = ["down", *(["-v"] if volumes else [])]
+    done = compose.run(*args, timeout=timeout)
+    if done.returncode != 0:
+        raise KecsError(f"`{compose.shown(*args)}` failed: {_last_line(done.stderr)}")
+    return compose.shown(*args)
