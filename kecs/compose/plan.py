@@ -162,7 +162,7 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
             f"unknown emulator {options.emulator!r}: choose localstack or moto, or give --emulator-url"
         )
     if options.emulator == "external" and not options.emulator_url:
-        raise KecsError("an external emulator needs its URL: --emulator-url http://host:4566")
+        raise KecsError("an external emulator needs its URL: --emulator-url http://HOST:PORT")
     return replace(options, routes=_routes(wanted))
 
 

@@ -159,7 +159,9 @@ def test_moto_and_external(make_project: MakeProject) -> None:
         make_project, Options(emulator="external", emulator_url="http://host.docker.internal:4566")
     )
     assert not any(name.startswith("kecs-") for name in doc["services"])
-    assert doc["services"]["api-kecs-proxy"]["depends_on"] == {"api-kecs-net": {"condition": "service_healthy"}}
+    assert doc["services"]["api-kecs-proxy"]["depends_on"] == {
+        "api-kecs-net": {"condition": "service_healthy"}
+    }
     assert "depends_on" not in doc["services"]["api-kecs-net"]
 
 

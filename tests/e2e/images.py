@@ -2,8 +2,8 @@
 
 - base: a Debian root file system from debootstrap, imported into the engine; its tag
   hashes the package list, so a changed list builds a new one.
-- proxy: kecs's own Dockerfile with that base as the build argument; the tag hashes
-  kecs's sources.
+- proxybase: the smallest base the proxy image needs; `kecs up` itself builds the proxy
+  image on it (from the installed package), as a user's `kecs up` does.
 - moto and localstack: Python installs from wheels the host builds (the engine's
   containers cannot verify PyPI's certificate here) on the same base: moto server, and
   LocalStack's Python 3.11 install (FACTS.md, tests/requirements-localstack.txt) in a
@@ -30,6 +30,9 @@ BASE_PACKAGES = (
     "python3", "python3-boto3", "python3-cryptography", "python3-cffi-backend", "python3-h11",
     "python3-dnslib", "python3-pip", "iptables", "iproute2", "ca-certificates", "curl",
     "awscli", "ruby", "ruby-aws-sdk-s3",
+)  # fmt: skip
+PROXY_BASE_PACKAGES = (
+    "python3", "python3-cryptography", "python3-h11", "python3-dnslib", "iptables", "ca-certificates",
 )  # fmt: skip
 GO_PACKAGES = ("golang-go", "golang-github-aws-aws-sdk-go-dev", "ca-certificates")
 MOTO = "moto[server]==5.2.5"
@@ -99,18 +102,10 @@ def _build(tag: str, context: Path, dockerfile: Path, base: str) -> None:
     )  # fmt: skip
 
 
-def proxy_image(base: str) -> str:
-    sources = sorted(p for p in (ROOT / "kecs").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    content = hashlib.sha256()
-    for path in sources:
-        content.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())
-    tag = f"kecs-proxy:test-{_digest(base, content.hexdigest())}"
-    if not _exists(tag):
-        started = time.monotonic()
-        _log(f"building {tag} from kecs/proxy/Dockerfile")
-        _build(tag, ROOT, ROOT / "kecs" / "proxy" / "Dockerfile", base)
-        TIMINGS["proxy image (cold)"] = time.monotonic() - started
-    return tag
+def proxy_base_image() -> str:
+    """What a proxy base needs and nothing more (python3, iptables, the three libraries):
+    `kecs up` builds the proxy image on it, as on debian:bookworm-slim with the archive."""
+    return _debootstrap_image("kecs-test-proxybase", PROXY_BASE_PACKAGES)
 
 
 def _python_image(tag: str, base: str, requirements: str, install: str, cmd: str) -> str:

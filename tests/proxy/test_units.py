@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from pathlib import Path
 
 import h11
 import pytest
@@ -240,3 +242,38 @@ def test_dns_over_tcp_framing() -> None:
         return answers
 
     assert asyncio.run(exchange()) == [AWS_ADDRESS, "rcode 2"]  # no upstream: SERVFAIL
+
+
+def test_listing_matches_needs_the_jump_and_the_whole_chain() -> None:
+    from kecs.proxy.netfilter import listing_matches
+
+    capture = Capture(proxy_uid=1337, proxy_port=15001, credentials_port=15002, dns_port=15053)
+    count = sum(1 for args in capture.rules() if args[2] == "-A")
+    chain = [f"-A KECS_OUTPUT -p tcp -m tcp --dport {n} -j REDIRECT" for n in range(count)]
+    whole = "\n".join(["-P OUTPUT ACCEPT", "-N KECS_OUTPUT", "-A OUTPUT -j KECS_OUTPUT", *chain])
+    assert listing_matches(capture, whole)
+    assert not listing_matches(capture, whole.replace("-A OUTPUT -j KECS_OUTPUT", ""))  # no jump
+    assert not listing_matches(capture, "\n".join(["-A OUTPUT -j KECS_OUTPUT", *chain[1:]]))  # a rule gone
+    assert not listing_matches(capture, "")
+
+
+def test_state_files_publish_ready_and_why(tmp_path: Path) -> None:
+    from kecs.proxy.server import SeenServices, StateFiles
+
+    state = StateFiles(str(tmp_path / "state"))
+    state.prepare(uid=os.getuid())
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["seen"]
+    state.publish(True, "ready")
+    assert (tmp_path / "state" / "ready").read_text() == "kecs proxy: ready\n"
+    state.publish(False, "proxy listener on 127.0.0.1:15001 does not answer")
+    assert not (tmp_path / "state" / "ready").exists()
+    assert "does not answer" in (tmp_path / "state" / "status").read_text()
+    seen = SeenServices(state.path("seen"))
+    for name in ("sqs", "s3", "sqs"):
+        seen(name)
+    assert (tmp_path / "state" / "seen").read_text() == "sqs\ns3\n"
+    # A restarted proxy starts clean: not ready until it has checked itself.
+    state.publish(True, "ready")
+    state.prepare(uid=os.getuid())
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["seen"]
+    assert StateFiles(None).path("seen") is None

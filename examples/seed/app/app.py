@@ -19,6 +19,7 @@ table.put_item(Item={"id": "42", "name": "Ada"})
 print("user:", table.get_item(Key={"id": "42"})["Item"]["name"], flush=True)
 sqs = boto3.client("sqs")
 url = sqs.create_queue(QueueName="orders")["QueueUrl"]
+print("queue url:", url, flush=True)  # https://, as AWS returns it
 sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"order": 1}))
 print("received:", [m["Body"] for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages", [])], flush=True)
 print("web:", urllib.request.urlopen("http://web/", timeout=10).read().decode().strip(), flush=True)

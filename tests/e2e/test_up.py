@@ -1,0 +1,286 @@
+"""End to end: `kecs up` on the seed example, on a loaded machine, offline, then `kecs down -v`.
+
+One running project serves every scenario here (one xdist group, module scope): the
+unmodified SDK calls land in the emulators, queue URLs say https, `kecs status` shows
+what each app called, a SIGKILLed proxy comes back without the app, and an emulator
+restart is survived. Every image is built here (no registry), the proxy image by
+`kecs up` itself from the installed package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.e2e import images
+from tests.e2e.harness import ROOT, Project, cpu_hog
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("e2e-seed")]
+CAPTURED = {"app", "worker", "rubyapp", "cli"}
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, str]:
+    images.docker_available()
+    base = images.base_image()
+    return {
+        "base": base,
+        "go": images.go_build_image(),
+        "proxybase": images.proxy_base_image(),
+        "moto": images.moto_image(base),
+        "localstack": images.localstack_image(base),
+    }
+
+
+@pytest.fixture(scope="module")
+def seed(built: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    project = Project(
+        ROOT / "examples" / "seed",
+        tmp_path_factory.mktemp("seed"),
+        "docker-compose",  # Debian's 1.29; the many-services test drives the v2 plugin
+        {"BASE_IMAGE": built["base"], "GO_BASE_IMAGE": built["go"]},
+    )
+    started = time.monotonic()
+    try:
+        with cpu_hog():  # both cores busy the whole time `kecs up` runs
+            up = project.up(
+                "--proxy-base", built["proxybase"], "--localstack-image", built["localstack"],
+                "--moto-image", built["moto"],
+            )  # fmt: skip
+        images.TIMINGS["kecs up, loaded machine"] = time.monotonic() - started
+        assert up.returncode == 0, f"kecs up failed:\n{up.stderr[-6000:]}\n{up.stdout[-3000:]}"
+        project.up_report = json.loads(up.stdout)
+        yield project
+    finally:
+        project.down()
+
+
+def test_up_reports_every_service_ready(seed: Project) -> None:
+    report = seed.up_report
+    states = {s["name"]: s for s in report["services"]}
+    assert set(states) == {
+        "app",
+        "worker",
+        "rubyapp",
+        "cli",
+        "tlsweb",
+        "web",
+        "prober",
+        "kecs-localstack",
+        "kecs-moto",
+    }
+    assert {n for n, s in states.items() if s["captured"]} == CAPTURED
+    assert all(s["state"] == "running" for s in states.values()), states
+    assert states["kecs-localstack"]["health"] == states["kecs-moto"]["health"] == "healthy"
+    assert report["failure"] is None
+    proxy = [i for i in report["images"] if i["what"] == "proxy"]
+    assert proxy and proxy[0]["reference"].startswith("kecs-proxy:0.1.0-")
+    # LocalStack loaded the services the apps use before they started.
+    assert {"s3", "sqs", "sts"} <= set(report["warmed"]), report["warmed"]
+    generated = yaml.safe_load((seed.directory / "compose.kecs.yaml").read_text())
+    schema = json.loads((ROOT / "tests" / "data" / "compose-spec.schema.json").read_text())
+    jsonschema.Draft7Validator(schema).validate(generated)
+    size = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Size}}", proxy[0]["reference"]],
+        capture_output=True,
+        text=True,
+    )
+    images.TIMINGS["proxy image MB"] = int(size.stdout.strip() or 0) / 1e6
+    for key, value in report["timings"].items():
+        images.TIMINGS[f"up: {key}"] = value
+
+
+def test_seed_scenario_offline(seed: Project, record_property: Callable[[str, object], None]) -> None:
+    logs = seed.wait_for("app", "done")
+    assert "buckets: [" in logs
+    assert "user: Ada" in logs
+    assert "received: ['{\"order\": 1}']" in logs
+    assert "web: web ok" in logs  # a plain service, by name, through the proxy untouched
+    assert "tlsweb: tlsweb ok" in logs  # HTTPS to it passes through: its own certificate verified
+    assert "reached app" in seed.wait_for("prober", "reached app")  # the captured app, by name
+    assert "ruby read: hello from ruby" in seed.wait_for("rubyapp", "ruby done")
+    seed.wait_for("cli", "cli done")
+    assert "go received: from-go" in seed.wait_for("worker", "go done")
+
+    # The emulators' state, read from outside the apps.
+    table = seed.compose(
+        "exec", "-T", "kecs-moto", "python3", "-c",
+        "import boto3\n"
+        "kw = dict(endpoint_url='http://localhost:5000', region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x')\n"
+        "print(boto3.resource('dynamodb', **kw).Table('users').get_item(Key={'id': '42'})['Item']['name'])\n",
+    )  # fmt: skip
+    assert (table.returncode, table.stdout.strip()) == (0, "Ada"), table.stderr
+    state = seed.compose(
+        "exec", "-T", "kecs-localstack", "python3", "-c",
+        "import boto3\n"
+        "kw = dict(endpoint_url='http://localhost:4566', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n"
+        "s3 = boto3.client('s3', **kw)\n"
+        "print(s3.get_object(Bucket='shop-uploads', Key='greeting.txt')['Body'].read().decode().strip())\n"
+        "print(s3.get_object(Bucket='ruby-bucket', Key='hello.txt')['Body'].read().decode().replace(' ', '-'))\n"
+        "print(s3.get_object(Bucket='cli-bucket', Key='f')['Body'].read().decode().strip())\n"
+        "sqs = boto3.client('sqs', **kw)\n"
+        "url = sqs.get_queue_url(QueueName='cli-queue')['QueueUrl']\n"
+        "print([m['Body'] for m in sqs.receive_message(QueueUrl=url).get('Messages', [])])\n"
+        "print(s3.get_object(Bucket='go-bucket', Key='order.json')['Body'].read().decode().replace(' ', ''))\n",
+    )  # fmt: skip
+    assert state.returncode == 0, state.stderr
+    assert state.stdout.split() == [
+        "hello", "from", "the", "app", "hello-from-ruby", "from-the-cli", "['from-cli']", '{"order":2}',
+    ]  # fmt: skip
+
+    # Restart the app: the holder owns the namespace, so the capture is still there.
+    assert seed.compose("restart", "-t", "2", "app").returncode == 0
+    seed.wait_for("app", "done", count=2)
+
+    decisions = [
+        line
+        for proxy in CAPTURED
+        for line in seed.logs(f"{proxy}-kecs-proxy").splitlines()
+        if "terminate" in line or "passthrough" in line
+    ]
+    assert any(
+        "terminate TLS for sqs.us-east-1.amazonaws.com -> https://kecs-localstack:4566" in d
+        for d in decisions
+    )
+    assert any(
+        "terminate TLS for dynamodb.us-east-1.amazonaws.com -> http://kecs-moto:5000" in d for d in decisions
+    )
+    assert any("passthrough TLS (sni=tlsweb)" in line for line in decisions)
+    # No request went to a real AWS address: every AWS name was terminated, none spliced.
+    assert not [line for line in decisions if "passthrough" in line and "amazonaws" in line], decisions
+    record_property("timings", {k: round(v, 1) for k, v in images.TIMINGS.items()})
+
+
+def test_queue_urls_are_https_and_usable_as_given(seed: Project) -> None:
+    """AWS returns https:// queue URLs; a client that posts to the URL itself must get there."""
+    logs = seed.wait_for("app", "queue url:")
+    line = next(x for x in logs.splitlines() if "queue url:" in x)
+    url = line.split("queue url:", 1)[1].strip()
+    assert url.startswith("https://sqs.us-east-1.amazonaws.com/"), line
+    # Python's own HTTP client, no SDK: it posts where the URL says (verification on,
+    # through the app's trust bundle), as SDKs that route by queue URL do.
+    post = seed.compose(
+        "exec", "-T", "app", "python3", "-c",
+        "import sys, urllib.request, urllib.parse\n"
+        "body = urllib.parse.urlencode({'Action': 'SendMessage', 'MessageBody': 'by-url', 'Version': '2012-11-05'}).encode()\n"
+        "req = urllib.request.Request(sys.argv[1], data=body, headers={'Content-Type': 'application/x-www-form-urlencoded',\n"
+        "    'Authorization': 'AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0'})\n"
+        "print(urllib.request.urlopen(req, timeout=30).status)\n",
+        url,
+    )  # fmt: skip
+    assert (post.returncode, post.stdout.strip()) == (0, "200"), post.stderr + seed.diagnose("app")
+
+
+def test_status_shows_what_each_app_called(seed: Project) -> None:
+    seed.wait_for("app", "done")
+    seed.wait_for("worker", "go done")
+    status = seed.kecs("status", str(seed.directory), "--format", "json", *seed.lifecycle_args(), timeout=120)
+    assert status.returncode == 0, status.stdout + status.stderr
+    states = {s["name"]: s for s in json.loads(status.stdout)}
+    assert {"s3", "sqs", "dynamodb"} <= set(states["app"]["aws_services"]), states["app"]
+    assert {"s3", "sqs"} <= set(states["worker"]["aws_services"]), states["worker"]
+    assert states["web"]["aws_services"] == [] and not states["web"]["captured"]
+    table = seed.kecs("status", str(seed.directory), *seed.lifecycle_args(), timeout=120)
+    assert "AWS calls so far" in table.stdout and "kecs-localstack" in table.stdout
+
+
+STREAM = """
+import json, sys, time
+import boto3, botocore.config
+call = sys.argv[1]
+config = botocore.config.Config(retries={"max_attempts": 0}, connect_timeout=2, read_timeout=10)
+s3 = boto3.client("s3", config=config)
+if call == "put":
+    s3.create_bucket(Bucket="stream")
+end = time.time() + float(sys.argv[2])
+while time.time() < end:
+    started = time.time()
+    try:
+        if call == "put":
+            s3.put_object(Bucket="stream", Key="k", Body=b"x")
+        else:
+            s3.list_buckets()
+        result = "ok"
+    except Exception as exc:
+        result = f"{type(exc).__name__}: {exc}"[:300]
+    print(json.dumps([started, result]), flush=True)
+    time.sleep(0.2)
+"""
+
+
+def _stream(seed: Project, call: str, seconds: float) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*seed.compose_command.split(), "-f", "compose.kecs.yaml", "-p", seed.name, "exec", "-T", "app",
+         "python3", "-c", STREAM, call, str(seconds)],
+        cwd=seed.directory, env=seed.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _results(process: subprocess.Popen[str]) -> list[tuple[float, str]]:
+    out, err = process.communicate(timeout=300)
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("[")]
+    assert rows, f"the stream printed nothing: {err[-2000:]}"
+    return [(float(t), str(r)) for t, r in rows]
+
+
+def test_a_killed_proxy_comes_back_and_the_app_recovers_alone(seed: Project) -> None:
+    seed.wait_for("app", "done")
+    app_before = seed.inspect("app")["State"]
+    holder_pid = seed.inspect("app-kecs-net")["State"]["Pid"]
+    stream = _stream(seed, "put", 30)
+    time.sleep(6)  # calls succeed before the crash
+    proxy = seed.inspect("app-kecs-proxy")
+    killed_at = time.time()
+    os.kill(proxy["State"]["Pid"], signal.SIGKILL)
+    # While the proxy is down the capture stays in the namespace: calls fail closed.
+    rules = subprocess.run(
+        ["nsenter", "-t", str(holder_pid), "-n", "iptables", "-t", "nat", "-S"],
+        capture_output=True,
+        text=True,
+    )
+    assert "-A OUTPUT -j KECS_OUTPUT" in rules.stdout, rules.stdout + rules.stderr
+    results = _results(stream)
+    before = [r for t, r in results if t < killed_at]
+    after = [(t, r) for t, r in results if t >= killed_at]
+    assert before and all(r == "ok" for r in before[-5:]), before
+    recovered = [t for t, r in after if r == "ok"]
+    assert recovered, f"no call succeeded after the kill:\n{after}\n{seed.diagnose('app')}"
+    assert recovered[0] - killed_at < 10, f"recovered after {recovered[0] - killed_at:.1f} s"
+    # What failed meanwhile failed at the proxy's door (refused or cut), never by going
+    # out unproxied (a timeout, or a certificate the app does not trust).
+    failed = [r for t, r in after if r != "ok"]
+    for result in failed:
+        assert "EndpointConnectionError" in result or "ConnectionClosedError" in result, failed
+    app_after = seed.inspect("app")["State"]
+    assert app_after["StartedAt"] == app_before["StartedAt"], "the app was restarted"
+    again = seed.inspect("app-kecs-proxy")
+    assert again["RestartCount"] >= 1 and again["State"]["Running"]
+    images.TIMINGS["proxy kill: first ok after (s)"] = recovered[0] - killed_at
+
+
+def test_an_emulator_restart_gives_aws_errors_then_recovers(seed: Project) -> None:
+    seed.wait_for("app", "done")
+    app_before = seed.inspect("app")["State"]
+    stream = _stream(seed, "list", 60)
+    time.sleep(4)
+    restarted_at = time.time()
+    restart = seed.compose("restart", "-t", "2", "kecs-localstack", timeout=300)
+    assert restart.returncode == 0, restart.stderr
+    results = _results(stream)
+    after = [(t, r) for t, r in results if t >= restarted_at]
+    unavailable = [r for t, r in after if "ServiceUnavailable" in r]
+    assert unavailable, f"no AWS-shaped 503 while the emulator restarted:\n{after}"
+    assert "kecs: the AWS emulator at https://kecs-localstack:4566 is not reachable" in unavailable[0]
+    last_failure = max((t for t, r in after if r != "ok"), default=restarted_at)
+    assert any(r == "ok" for t, r in after if t > last_failure), f"never recovered:\n{after[-10:]}"
+    assert seed.inspect("app")["State"]["StartedAt"] == app_before["StartedAt"], "the app was restarted"
+    print(f"emulator restart: {len(unavailable)} calls got 503", file=sys.stderr)

@@ -1,0 +1,82 @@
+"""kecs up/down/status without a daemon: Compose detection, service states, the tables."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from kecs import lifecycle
+from kecs.errors import KecsError
+from kecs.lifecycle_cli import state_table
+
+
+def _fake(directory: Path, name: str, code: int) -> None:
+    path = directory / name
+    path.write_text(f"#!/bin/sh\nexit {code}\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def test_find_compose_prefers_the_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    _fake(tmp_path, "docker", 0)
+    _fake(tmp_path, "docker-compose", 0)
+    assert lifecycle.find_compose() == ("docker", "compose")
+    assert lifecycle.find_compose("docker-compose") == ("docker-compose",)
+    _fake(tmp_path, "docker", 1)  # a docker without the plugin
+    assert lifecycle.find_compose() == ("docker-compose",)
+    os.unlink(tmp_path / "docker-compose")
+    with pytest.raises(KecsError, match="not installed"):
+        lifecycle.find_compose()
+
+
+def test_compose_argv_names_the_file_and_project() -> None:
+    compose = lifecycle.Compose(("docker-compose",), "/p", "compose.kecs.yaml", "shop")
+    assert compose.argv("up", "-d") == ["docker-compose", "-f", "compose.kecs.yaml", "-p", "shop", "up", "-d"]
+    assert lifecycle.Compose(("docker", "compose"), "/p", "c.yaml").shown("logs", "app") == (
+        "docker compose -f c.yaml logs app"
+    )
+
+
+def test_service_state_ready_and_failed() -> None:
+    def state(s: str, health: str | None = None) -> lifecycle.ServiceState:
+        return lifecycle.ServiceState("x", "service", False, s, health)
+
+    assert state("running").ready and state("running", "healthy").ready
+    assert not state("running", "starting").ready and state("running", "starting").failed is None
+    assert state("exited (0)").ready  # a one-shot that finished
+    assert state("exited (3)").failed == "exited (3)"
+    assert state("running", "unhealthy").failed == "unhealthy"
+    assert not state("restarting").ready and state("restarting").failed is None
+
+
+def test_state_table_shows_what_each_app_called() -> None:
+    states = [
+        lifecycle.ServiceState("api", "app", True, "running", None, ("s3", "sqs"), "abc", restarts=1),
+        lifecycle.ServiceState("web", "service", False, "running", None),
+        lifecycle.ServiceState("worker", "app", True, "running", None),
+        lifecycle.ServiceState("kecs-localstack", "emulator", False, "running", "healthy"),
+    ]
+    text = state_table(states, "kecs up: all healthy in 12 s")
+    assert "kecs up: all healthy in 12 s" in text
+    rows = {line.split("│")[1].strip(): line for line in text.splitlines() if line.count("│") > 3}
+    assert "s3, sqs" in rows["api"] and "1 restarts" in rows["api"]
+    assert "none yet" in rows["worker"]
+    assert "emulator" in rows["kecs-localstack"] and "healthy" in rows["kecs-localstack"]
+
+
+def test_status_and_down_need_a_generated_file(tmp_path: Path) -> None:
+    with pytest.raises(KecsError, match="no generated compose file here; run `kecs up` first"):
+        lifecycle.status(str(tmp_path))
+    with pytest.raises(KecsError, match="no generated compose file"):
+        lifecycle.down(str(tmp_path))
+
+
+def test_cli_down_without_a_project_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kecs.cli import main
+
+    assert main(["down", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run `kecs up` first" in err
