@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -20,6 +21,11 @@ MOVED_TO_NETNS = (
 )  # fmt: skip
 TRUST_DIR = contract.CONTAINER_TRUST_DIR
 HEALTH_TIMING = emulators.HEALTH_TIMING
+
+
+def _literal(command: Sequence[str]) -> list[str]:
+    """A command as Compose must see it: `$` doubled, so Compose does not interpolate it."""
+    return [part.replace("$", "$$") for part in command]
 
 
 def _env_names(environment: Any) -> set[str]:
@@ -112,7 +118,7 @@ def _netns_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
         "environment": _proxy_environment(item, plan),
         "tmpfs": [contract.STATE_DIR],
         "labels": {contract.LABEL_ROLE: "netns", contract.LABEL_APP: item.name},
-        "healthcheck": {"test": contract.captured_check(), **HEALTH_TIMING},
+        "healthcheck": {"test": _literal(contract.captured_check()), **HEALTH_TIMING},
     }
     for key in MOVED_TO_NETNS:
         if key in app and key != "networks":
@@ -149,7 +155,7 @@ def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
         "restart": "always" if restart == "always" else "unless-stopped",
         # Healthy once the capture rules are in place and every listener answers, as the
         # running proxy checks every second; the check itself starts no interpreter.
-        "healthcheck": {"test": contract.ready_check(), **HEALTH_TIMING},
+        "healthcheck": {"test": _literal(contract.ready_check()), **HEALTH_TIMING},
     }
     if "profiles" in app:
         proxy["profiles"] = app["profiles"]
@@ -190,7 +196,7 @@ def _emulator_service(emulator: EmulatorPlan, plan: Plan, networks: list[str]) -
         environment[emulators.LOCALSTACK_AUTH_TOKEN] = "${" + emulators.LOCALSTACK_AUTH_TOKEN + "}"
     service["environment"] = environment
     service["labels"] = {contract.LABEL_ROLE: "emulator"}
-    service["healthcheck"] = {"test": list(record.health), **emulators.HEALTH_TIMING}
+    service["healthcheck"] = {"test": _literal(record.health), **emulators.HEALTH_TIMING}
     if networks != ["default"]:
         service["networks"] = networks
     # Started with the apps it serves: when every one of them sits in a profile, so does it.

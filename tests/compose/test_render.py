@@ -105,6 +105,7 @@ def test_proxy_owns_the_namespace(make_project: MakeProject) -> None:
     # The health check starts no interpreter: sh reads the ready file the proxy keeps fresh.
     test = proxy["healthcheck"]["test"]
     assert test[:3] == ["CMD", "sh", "-c"] and "/run/kecs/ready" in test[3] and "python" not in test[3]
+    assert "$$(date +%s)" in test[3]  # Compose must not interpolate the script's own variables
     assert proxy["healthcheck"]["timeout"] == "10s"
     assert proxy["tmpfs"] == holder["tmpfs"] == ["/run/kecs"]
     assert proxy["volumes"] == ["./.kecs/ca:/etc/kecs/ca:ro"]
