@@ -446,13 +446,50 @@ def _start_all(
             last = message
     done = outcome.get("up")
     if done is None or done.returncode == 0:
-        return None
+        return _rejoin(client, compose, timeout, progress)
     for state in collect(client, compose, services):
         if state.name in services and state.failed:
             return _failure(client, compose, state, state.failed)
     return Failure(
         "compose", f"`{compose.shown('up', '-d')}` failed", "", done.stderr[-3000:], compose.shown("logs")
     )
+
+
+def stale_joiners(client: Any, compose: Compose) -> list[str]:
+    """Services whose container joined a namespace holder (`network_mode: service:X`) that
+    has since been replaced: Compose 1.29 recreates the holder on a change but can leave
+    its joiners in the old, now interface-less namespace."""
+    containers = []
+    for cid in compose.container_ids():
+        with _suppress():
+            containers.append(client.containers.get(cid))
+    current = {c.id for c in containers if c.status == "running"}
+    stale = []
+    for container in containers:
+        mode = str(container.attrs.get("HostConfig", {}).get("NetworkMode", ""))
+        if mode.startswith("container:") and mode.split(":", 1)[1] not in current:
+            stale.append(container.labels.get("com.docker.compose.service", container.name))
+    return sorted(set(stale))
+
+
+def _suppress() -> Any:
+    import contextlib
+
+    return contextlib.suppress(Exception)
+
+
+def _rejoin(client: Any, compose: Compose, timeout: float, progress: Progress) -> Failure | None:
+    stale = stale_joiners(client, compose)
+    if not stale:
+        return None
+    progress(f"recreating {', '.join(stale)}: their network namespace holder was replaced")
+    done = compose.run("up", "-d", "--no-deps", "--force-recreate", *stale, timeout=timeout)
+    if done.returncode != 0:
+        return Failure(
+            stale[0], "recreating it in its new network namespace failed", "", done.stderr[-3000:],
+            compose.shown("logs", stale[0]),
+        )  # fmt: skip
+    return None
 
 
 def _generated_compose(

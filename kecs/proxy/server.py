@@ -76,9 +76,10 @@ class Config:
     def routing(self) -> Routes:
         return parse_routes(self.emulator_url, self.routes)
 
-    def capture_rules(self) -> Capture:
-        # Every emulator is left uncaptured: the proxy reaches them directly.
-        hosts = {upstream.host for upstream in self.routing.upstreams}
+    def capture_rules(self, resolve: bool = True) -> Capture:
+        """The rules; every emulator's address is left uncaptured. Resolve only while no
+        capture is installed for root: once it is, root's DNS goes to the proxy's port."""
+        hosts = {upstream.host for upstream in self.routing.upstreams} if resolve else set()
         addresses = tuple(sorted({info[4][0] for host in hosts for info in _resolve(host)}))
         return Capture(self.uid, self.proxy_port, self.credentials_port, self.dns_port, addresses)
 
@@ -441,7 +442,9 @@ def hold(config: Config) -> int:
     if os.geteuid() != 0:
         LOG.error("installing the capture needs root (NET_ADMIN)")
         return 2
-    backend = install(config.capture_rules())
+    backend = detect_backend()
+    remove(backend)  # nothing captured while the emulators' addresses are looked up
+    backend = install(config.capture_rules(), backend)
     LOG.info("capture installed with %s; holding the network namespace", backend)
     if config.state_dir:
         os.makedirs(config.state_dir, mode=0o755, exist_ok=True)
@@ -451,18 +454,24 @@ def hold(config: Config) -> int:
     os.execvp("sleep", ["sleep", "infinity"])
 
 
-def _capture_in_place(config: Config) -> str:
-    """As root: the capture rules, installed when missing (own mode: always replaced)."""
-    capture = config.capture_rules()
+def _capture_in_place(config: Config) -> tuple[str, Capture, bool]:
+    """As root: the capture rules, installed when missing (own mode: always replaced).
+
+    Returns the backend, the rules to watch, and whether their count is exact (the
+    holder's emulator addresses are not resolved again here: with its capture in place,
+    this root process's DNS would go to the proxy's own, not yet listening, port)."""
+    backend = detect_backend()
     if config.capture == CAPTURE_SHARED:
-        backend = detect_backend()
-        if installed(capture, backend):
+        shape = config.capture_rules(resolve=False)
+        if installed_quickly(shape, backend, exact=False):
             LOG.info("capture found in place (installed by the namespace holder) with %s", backend)
-            return backend
-        LOG.warning("the namespace holder's capture is missing or differs; installing it")
-    backend = install(capture)
+            return backend, shape, False
+        LOG.warning("the namespace holder's capture is missing; installing it")
+    remove(backend)  # nothing captured while the emulators' addresses are looked up
+    capture = config.capture_rules()
+    backend = install(capture, backend)
     LOG.info("capture installed with %s", backend)
-    return backend
+    return backend, capture, True
 
 
 def run(config: Config) -> int:
@@ -492,7 +501,7 @@ def run(config: Config) -> int:
     if os.geteuid() != 0:
         LOG.error("installing the capture needs root (NET_ADMIN); run as root or pass --no-capture")
         return 2
-    backend = _capture_in_place(config)
+    backend, capture, exact = _capture_in_place(config)
     os.chown(scratch, config.uid, config.uid)
     child = os.fork()
     if child == 0:
@@ -514,7 +523,7 @@ def run(config: Config) -> int:
 
     signal.signal(signal.SIGTERM, forward_signal)
     signal.signal(signal.SIGINT, forward_signal)
-    status = _watch(config, child, backend, state)
+    status = _watch(config, child, (backend, capture, exact), state)
     if config.capture == CAPTURE_OWN:
         remove(backend)
         LOG.info("capture removed")
@@ -526,7 +535,7 @@ def run(config: Config) -> int:
     return code if code else (0 if stopping else 1)
 
 
-def _watch(config: Config, child: int, backend: str, state: StateFiles) -> int | None:
+def _watch(config: Config, child: int, rules: tuple[str, Capture, bool], state: StateFiles) -> int | None:
     """Check every second until the serving child ends; its wait status."""
     last = ""
     while True:
@@ -534,7 +543,7 @@ def _watch(config: Config, child: int, backend: str, state: StateFiles) -> int |
         if pid == child:
             state.publish(False, "the serving process ended")
             return status
-        ready, why = check(config, backend, quick=True)
+        ready, why = check(config, rules)
         state.publish(ready, why)
         if why != last:
             (LOG.info if ready else LOG.warning)("health: %s", why)
@@ -542,15 +551,17 @@ def _watch(config: Config, child: int, backend: str, state: StateFiles) -> int |
         time.sleep(1)
 
 
-def check(config: Config, backend: str | None = None, quick: bool = False) -> tuple[bool, str]:
+def check(config: Config, rules: tuple[str, Capture, bool] | None = None) -> tuple[bool, str]:
     """Readiness: the capture rules are in place and every listener answers.
 
-    `quick` lists the nat table once instead of checking each rule (the watch loop)."""
+    With `rules` (backend, capture, exact: the watch loop's), the nat table is listed once
+    instead of each rule checked."""
     if config.capture != CAPTURE_NONE:
         try:
-            binary = backend or detect_backend()
-            capture = config.capture_rules()
-            ok = installed_quickly(capture, binary) if quick else installed(capture, binary)
+            if rules is not None:
+                ok = installed_quickly(rules[1], rules[0], exact=rules[2])
+            else:
+                ok = installed(config.capture_rules(), detect_backend())
             if not ok:
                 return False, "capture rules are not installed"
         except Exception as exc:  # iptables missing or failing

@@ -255,6 +255,9 @@ def test_listing_matches_needs_the_jump_and_the_whole_chain() -> None:
     assert not listing_matches(capture, whole.replace("-A OUTPUT -j KECS_OUTPUT", ""))  # no jump
     assert not listing_matches(capture, "\n".join(["-A OUTPUT -j KECS_OUTPUT", *chain[1:]]))  # a rule gone
     assert not listing_matches(capture, "")
+    # The holder's chain also lets its emulators' addresses through: more rules than the shape.
+    extra = whole + "\n-A KECS_OUTPUT -d 172.18.0.2/32 -j RETURN"
+    assert not listing_matches(capture, extra) and listing_matches(capture, extra, exact=False)
 
 
 def test_state_files_publish_ready_and_why(tmp_path: Path) -> None:
