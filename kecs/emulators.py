@@ -89,17 +89,50 @@ def get(kind: str) -> Emulator:
     return REGISTRY[kind]
 
 
-def warm_command(emulator: Emulator, signing_name: str, region: str) -> list[str] | None:
-    """A request (run inside the emulator's container) that makes it load one service.
+# One cheap, read-only request per service, as its protocol wants it: LocalStack loads a
+# service only for a request whose operation it can parse. (method, path, content type,
+# target or None, body)
+_QUERY = "application/x-www-form-urlencoded"
+_JSON = "application/x-amz-json-1.0"
+_JSON11 = "application/x-amz-json-1.1"
+WARM_REQUESTS: dict[str, tuple[str, str, str, str | None, str]] = {
+    "s3": ("GET", "/", "", None, ""),
+    "sqs": ("POST", "/", _QUERY, None, "Action=ListQueues&Version=2012-11-05"),
+    "sns": ("POST", "/", _QUERY, None, "Action=ListTopics&Version=2010-03-31"),
+    "sts": ("POST", "/", _QUERY, None, "Action=GetCallerIdentity&Version=2011-06-15"),
+    "iam": ("POST", "/", _QUERY, None, "Action=ListRoles&Version=2010-05-08"),
+    "cloudwatch": ("POST", "/", _QUERY, None, "Action=ListMetrics&Version=2010-08-01"),
+    "ses": ("POST", "/", _QUERY, None, "Action=ListIdentities&Version=2010-12-01"),
+    "dynamodb": ("POST", "/", _JSON, "DynamoDB_20120810.ListTables", "{}"),
+    "kinesis": ("POST", "/", _JSON11, "Kinesis_20131202.ListStreams", "{}"),
+    "ssm": ("POST", "/", _JSON11, "AmazonSSM.DescribeParameters", "{}"),
+    "secretsmanager": ("POST", "/", _JSON11, "secretsmanager.ListSecrets", "{}"),
+    "logs": ("POST", "/", _JSON11, "Logs_20140328.DescribeLogGroups", "{}"),
+    "kms": ("POST", "/", _JSON11, "TrentService.ListKeys", "{}"),
+    "events": ("POST", "/", _JSON11, "AWSEvents.ListEventBuses", "{}"),
+    "stepfunctions": ("POST", "/", _JSON, "AWSStepFunctions.ListStateMachines", "{}"),
+    "lambda": ("GET", "/2015-03-31/functions/", "", None, ""),
+}
 
-    The credential scope names the service, which is how LocalStack picks the provider;
-    the request itself may be refused: loading is what counts."""
-    if not emulator.warm_with_curl:
+
+def warm_command(emulator: Emulator, service: str, signing_name: str, region: str) -> list[str] | None:
+    """A request (run inside the emulator's container) that makes it load one service, or
+    None when the emulator loads nothing lazily or no request is known for the service.
+
+    The credential scope names the service, which is how LocalStack picks the provider."""
+    request = WARM_REQUESTS.get(service)
+    if not emulator.warm_with_curl or request is None:
         return None
+    method, path, content_type, target, body = request
     scope = f"test/20260101/{region}/{signing_name}/aws4_request"
-    return [
-        "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "120", "-X", "POST",
+    command = [
+        "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "120", "-X", method,
         "-H", f"Authorization: AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0",
-        "-H", "Content-Type: application/x-www-form-urlencoded",
-        f"http://localhost:{emulator.port}/",
     ]  # fmt: skip
+    if content_type:
+        command += ["-H", f"Content-Type: {content_type}"]
+    if target:
+        command += ["-H", f"X-Amz-Target: {target}"]
+    if body:
+        command += ["--data", body]
+    return [*command, f"http://localhost:{emulator.port}{path}"]

@@ -308,9 +308,10 @@ def _warm(client: Any, compose: Compose, generated: Generated, progress: Progres
         served = [s for s in used if emulator.aws_services is None or s in emulator.aws_services]
         if emulator is not result.emulator:
             served = [s for s in served if s in (emulator.aws_services or ())]
-        signing = sorted({catalog.endpoints[s][1] for s in served if s in catalog.endpoints})
-        for name in signing:
-            command = emulators.warm_command(record, name, result.region)
+        for name in served:
+            if name not in catalog.endpoints:
+                continue
+            command = emulators.warm_command(record, name, catalog.endpoints[name][1], result.region)
             if command:
                 jobs.append((container, command, name))
     if not jobs:

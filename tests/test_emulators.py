@@ -58,8 +58,12 @@ def test_moto_health_probe_runs_with_bash_alone() -> None:
         server.shutdown()
 
 
-def test_warm_command_names_the_service_in_the_credential_scope() -> None:
-    command = emulators.warm_command(emulators.LOCALSTACK, "sqs", "eu-west-1")
+def test_warm_command_is_a_parseable_read_only_request() -> None:
+    command = emulators.warm_command(emulators.LOCALSTACK, "sqs", "sqs", "eu-west-1")
     assert command is not None and command[0] == "curl"
     assert any("Credential=test/20260101/eu-west-1/sqs/aws4_request" in part for part in command)
-    assert emulators.warm_command(emulators.MOTO, "sqs", "eu-west-1") is None
+    assert "Action=ListQueues&Version=2012-11-05" in command  # an operation LocalStack can parse
+    ddb = emulators.warm_command(emulators.LOCALSTACK, "dynamodb", "dynamodb", "us-east-1")
+    assert ddb is not None and "X-Amz-Target: DynamoDB_20120810.ListTables" in ddb
+    assert emulators.warm_command(emulators.MOTO, "sqs", "sqs", "eu-west-1") is None  # loads nothing lazily
+    assert emulators.warm_command(emulators.LOCALSTACK, "braket", "braket", "us-east-1") is None

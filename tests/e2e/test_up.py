@@ -85,7 +85,8 @@ def test_up_reports_every_service_ready(seed: Project) -> None:
     proxy = [i for i in report["images"] if i["what"] == "proxy"]
     assert proxy and proxy[0]["reference"].startswith("kecs-proxy:0.1.0-")
     # LocalStack loaded the services the apps use before they started.
-    assert {"s3", "sqs", "sts"} <= set(report["warmed"]), report["warmed"]
+    assert {"s3", "sqs", "kms"} <= set(report["warmed"]), report["warmed"]
+    assert {report["warmed"][s] for s in ("s3", "sqs")} == {"200"}, report["warmed"]
     generated = yaml.safe_load((seed.directory / "compose.kecs.yaml").read_text())
     schema = json.loads((ROOT / "tests" / "data" / "compose-spec.schema.json").read_text())
     jsonschema.Draft7Validator(schema).validate(generated)
