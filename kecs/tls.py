@@ -2,7 +2,7 @@
 
 `kecs compose` creates it once under `<project>/.kecs/`; the proxy mints a leaf
 certificate per AWS host name from the intermediate. The intermediate may only sign
-AWS domains and no IP address at all (FACTS.md, "TLS"): even if its key leaks, it cannot
+AWS domains and no IP address at all (docs/facts.md, "TLS"): even if its key leaks, it cannot
 impersonate any other site to a client that trusts the root. The root key is never
 written anywhere, so nothing can mint a second intermediate.
 """

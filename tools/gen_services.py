@@ -1,6 +1,6 @@
 """Regenerate kecs/scanner/data/services.json from the installed botocore.
 
-botocore's service models are the ground truth for service names (FACTS.md): the
+botocore's service models are the ground truth for service names (docs/facts.md): the
 directory name is the client name (what boto3.client() and LocalStack's SERVICES use),
 and the metadata gives serviceId, endpointPrefix and signingName, from which every
 other SDK derives its package and class names.

@@ -7,7 +7,7 @@ import re
 AWS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws", ".on.aws")
 REGION = r"[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d"  # us-east-1, us-gov-west-1, us-isob-east-1
 # <bucket>.s3-<region>.amazonaws.com and s3-external-1: LocalStack reads the dash forms as
-# part of the bucket name (FACTS.md); the dot forms route correctly.
+# part of the bucket name (docs/facts.md); the dot forms route correctly.
 _LEGACY_S3 = re.compile(
     rf"^(?P<bucket>.+\.)?s3-(?P<region>external-1|{REGION})\.amazonaws\.com(?P<cn>\.cn)?$"
 )

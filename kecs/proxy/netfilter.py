@@ -59,7 +59,7 @@ class Capture:
                     str(self.proxy_port),
                 ]
             )
-        # First in OUTPUT: before Docker's own DNS rule (DOCKER_OUTPUT), as FACTS.md says.
+        # First in OUTPUT: before Docker's own DNS rule (DOCKER_OUTPUT), as docs/facts.md says.
         out.append(["-t", "nat", "-I", "OUTPUT", "1", "-j", CHAIN])
         return out
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-# SDK spellings that no botocore field gives (FACTS.md, "Service names").
+# SDK spellings that no botocore field gives (docs/facts.md, "Service names").
 IRREGULAR = {
     "dynamodbv2": "dynamodb",  # Java v1, .NET
     "simpleemail": "ses",  # Java v1, .NET

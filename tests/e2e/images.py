@@ -6,7 +6,7 @@
   image on it (from the installed package), as a user's `kecs up` does.
 - moto and localstack: Python installs from wheels the host builds (the engine's
   containers cannot verify PyPI's certificate here) on the same base: moto server, and
-  LocalStack's Python 3.11 install (FACTS.md, tests/requirements-localstack.txt) in a
+  LocalStack's Python 3.11 install (docs/facts.md, tests/requirements-localstack.txt) in a
   virtual environment, started as a plain process (`localstack.runtime.main`).
 """
 

@@ -155,7 +155,7 @@ LOCALSTACK_PYTHON = Path(
 
 
 class LocalStack:
-    """LocalStack as a plain process (FACTS.md): S3, SQS, STS and IAM work offline."""
+    """LocalStack as a plain process (docs/facts.md): S3, SQS, STS and IAM work offline."""
 
     def __init__(self, host: str, work: Path) -> None:
         self.host = host
