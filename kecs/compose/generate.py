@@ -87,7 +87,14 @@ def generate(
     project = load_project(project_dir, list(files))
     options = resolve_options(project, overrides or {})
     out = output_path(output, project.directory, project.files)
-    evidence = gather(project, ScanOptions(), scan_image=daemon_image_evidence)
+    scanned: dict[str, ServiceEvidence] = {}  # services often share an image: scan it once
+
+    def scan_image(ref: str) -> ServiceEvidence:
+        if ref not in scanned:
+            scanned[ref] = daemon_image_evidence(ref)
+        return scanned[ref]
+
+    evidence = gather(project, ScanOptions(), scan_image=scan_image)
     result = plan(project, evidence, options)
     sources = [os.path.relpath(f, project.directory) for f in project.files]
     text = to_yaml(render(result), sources)
