@@ -20,6 +20,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kecs", description="Run unmodified AWS applications against a local emulator.")
     parser.add_argument("--version", action="version", version=f"kecs {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     scan = commands.add_parser("scan", help="find AWS SDK use in source trees")
@@ -245,5 +246,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `kecs scan . | head`: the reader left; not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # a bug: one line, the traceback only when asked
+        if args.debug:
+            raise
+        what = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        print(
+            f"kecs: internal error during `kecs {args.command}`: {what} (please report it with the output "
+            f"of `kecs --debug {args.command} ...`)",
+            file=sys.stderr,
+        )
+        return 70
     parser.error(f"unknown command {args.command}")
     return 2

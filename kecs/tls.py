@@ -73,6 +73,17 @@ class CaPaths:
         return os.path.isfile(self.intermediate_cert) and os.path.isfile(self.intermediate_key)
 
 
+def _common_name(prefix: str, label: str) -> str:
+    """`prefix (label)` within X.509's 64 characters, whatever the label (a project's
+    directory name can be any length and hold any character)."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in label).strip() or "project"
+    name = f"{prefix} ({clean})"
+    while len(name.encode()) > 64:  # the limit counts UTF-8 bytes
+        clean = clean[:-1]
+        name = f"{prefix} ({clean}…)"
+    return name
+
+
 def _name(common_name: str) -> x509.Name:
     return x509.Name(
         [
@@ -131,11 +142,11 @@ def _ca_certificate(
 def make_ca(label: str) -> tuple[x509.Certificate, x509.Certificate, ec.EllipticCurvePrivateKey]:
     """A fresh root and intermediate; returns (root, intermediate, intermediate key)."""
     root_key = ec.generate_private_key(ec.SECP256R1())
-    root_name = _name(f"kecs root CA ({label})")
+    root_name = _name(_common_name("kecs root CA", label))
     root = _ca_certificate(root_name, root_name, root_key, root_key, path_length=1)
     key = ec.generate_private_key(ec.SECP256R1())
     intermediate = _ca_certificate(
-        _name(f"kecs AWS intermediate ({label})"), root_name, key, root_key, path_length=0
+        _name(_common_name("kecs AWS intermediate", label)), root_name, key, root_key, path_length=0
     )
     return root, intermediate, key  # root_key goes out of scope here and is never stored
 

@@ -70,3 +70,20 @@ def test_console_script_matches_module(project: Path) -> None:
         [str(script), "scan", str(project), "--format", "json", "-q"], capture_output=True, text=True
     )
     assert result.returncode == 0 and json.loads(result.stdout)["sdks"] == ["boto3"]
+
+
+def test_an_unexpected_error_is_one_line_and_exit_70(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import kecs.cli
+
+    def boom(args: object) -> int:
+        raise RuntimeError("something kecs did not expect\nsecond line")
+
+    monkeypatch.setattr(kecs.cli, "run_scan", boom)
+    assert kecs.cli.main(["scan", "."]) == 70
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error during `kecs scan`" in err and "please report" in err
+    assert "Traceback" not in err
+    with pytest.raises(RuntimeError):
+        kecs.cli.main(["--debug", "scan", "."])

@@ -122,3 +122,13 @@ def test_python_tls_handshake_trusts_only_aws_names(tmp_path: Path, ca) -> None:
     error, _ = serve("bank.example.com")
     assert isinstance(error, ssl.SSLCertVerificationError)
     assert "permitted subtree violation" in str(error)
+
+
+def test_any_project_name_makes_a_valid_ca() -> None:
+    from kecs.tls import make_ca
+
+    for label in ("x" * 300, "", "日本語のプロジェクト" * 10, "tab\there\nnewline\x00nul", " "):
+        root, intermediate, _ = make_ca(label)
+        for cert in (root, intermediate):
+            names = [a.value for a in cert.subject if a.oid._name == "commonName"]
+            assert len(names) == 1 and 0 < len(names[0]) <= 64 and names[0].isprintable()
