@@ -34,9 +34,20 @@ def plan_table(result: Plan, output: str, status: str) -> str:
         served = ", ".join(emulator.aws_services) if emulator.aws_services is not None else "all services"
         if number and emulator.aws_services is None:
             served = f"whatever {', '.join(emulator.request_names)} requests"
-        where = f"service {emulator.name} ({emulator.image})" if emulator.name else emulator.url
+        if emulator.adopted:
+            where = f"the project's service {emulator.name} ({emulator.adopted_why}), adopted"
+        else:
+            where = f"service {emulator.name} ({emulator.image})" if emulator.name else emulator.url
         label = "Emulator" if number == 0 else "Routed to"
         console.print(f"{label}: {emulator.kind}, {where}, serving {served}", soft_wrap=True)
+    for item in result.captured:
+        if item.removed:
+            what = ", ".join(r.replace("environment ", "") for r in item.removed)
+            console.print(
+                f"Removed from {item.name}: {what} (kecs captures its AWS calls; "
+                f"services.{item.name}.x-kecs.keep_endpoint: true keeps them)",
+                soft_wrap=True,
+            )
     for note in result.notes:
         console.print(f"Note: {note}", soft_wrap=True)
     console.print(f"{status}: {output}", soft_wrap=True)
@@ -51,6 +62,8 @@ def _emulator_json(emulator: EmulatorPlan) -> dict[str, Any]:
         "url": emulator.url,
         "aws_services": list(emulator.aws_services) if emulator.aws_services is not None else None,
         "request_names": list(emulator.request_names),
+        "adopted": emulator.adopted,
+        "adopted_why": emulator.adopted_why or None,
     }
 
 
@@ -69,6 +82,8 @@ def plan_json(result: Plan, output: str, status: str) -> str:
                 "sdks": list(s.sdks),
                 "aws_services": list(s.aws_services),
                 "role": s.role,
+                "services_unknown": s.services_unknown,
+                "removed": list(s.removed),
             }
             for s in result.services
         ],

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kecs import __version__, contract, emulators
+from kecs.compose import adopt
 from kecs.compose.load import Project
 from kecs.errors import KecsError
 from kecs.scanner.model import KINDS, Finding
@@ -23,8 +24,9 @@ DEFAULT_REGION = "us-east-1"
 # Always served: credentials (STS) and roles (IAM) back every captured service.
 BASE_SERVICES = ("iam", "sts")
 EMULATORS = emulators.KINDS
-SETTINGS = ("emulator", "emulator_url", "region", "images", "routes")
+SETTINGS = ("emulator", "emulator_url", "region", "images", "routes", "services_only")
 IMAGE_KEYS = ("localstack", "moto", "proxy", "proxy_base")
+SERVICE_SETTINGS = ("proxy", "role", "services", "keep_endpoint")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ class Options:
     proxy_image: str = PROXY_IMAGE
     proxy_base: str | None = None  # the proxy image's base (kecs.images picks a default)
     routes: tuple[Route, ...] = ()
+    # Adopt the project's own emulator unless the user chose one (--emulator, x-kecs.emulator).
+    adopt: bool = True
+    # Narrow the emulator to the services the scan found (LocalStack's SERVICES); off by
+    # default: a scanner miss must not become a runtime failure.
+    services_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,9 +75,12 @@ class ServicePlan:
     sdks: tuple[str, ...] = ()
     aws_services: tuple[str, ...] = ()
     role: str | None = None
-    # A service whose SDK use names no service (`aws-sdk` v2 used dynamically):
-    # the emulator must then serve every service.
+    # A client whose service the code does not name (`boto3.client(service)`, JS v2's
+    # `aws-sdk`): the emulator must then serve every service.
     services_unknown: bool = False
+    # What was taken off the service because kecs captures its AWS calls instead
+    # ("environment AWS_ENDPOINT_URL", "dns 10.0.0.10").
+    removed: tuple[str, ...] = ()
 
     @property
     def proxy(self) -> str:
@@ -84,13 +94,17 @@ class ServicePlan:
 
 @dataclass(frozen=True)
 class EmulatorPlan:
-    kind: str  # localstack | moto | external
+    kind: str  # localstack | moto | external (or the kind of an adopted one)
     name: str | None  # the compose service, None for an external emulator
     image: str | None
     url: str
     aws_services: tuple[str, ...] | None  # None: all of them
     # Signing names and endpoint prefixes sent here rather than to the default emulator.
     request_names: tuple[str, ...] = ()
+    # The project's own emulator service, kept as the user wrote it (kecs adds none).
+    adopted: bool = False
+    adopted_why: str = ""
+    has_healthcheck: bool = True
 
 
 @dataclass(frozen=True)
@@ -130,8 +144,14 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
     images = settings.get("images") or {}
     if not isinstance(images, dict) or set(images) - set(IMAGE_KEYS):
         raise KecsError(f"{where}: x-kecs.images takes {', '.join(IMAGE_KEYS)} image references")
+    if "services_only" in settings and not isinstance(settings["services_only"], bool):
+        raise KecsError(
+            f"{project.where_key('x-kecs', 'services_only')}: x-kecs.services_only must be true or false"
+        )
     options = Options(
         emulator=str(settings.get("emulator", "localstack")),
+        adopt=not ({"emulator", "emulator_url"} & set(settings)),
+        services_only=bool(settings.get("services_only", False)),
         emulator_url=settings.get("emulator_url"),
         region=str(settings.get("region", DEFAULT_REGION)),
         localstack_image=str(images.get("localstack", LOCALSTACK_IMAGE)),
@@ -154,6 +174,8 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
             raise KecsError(f"--route {item}: give SERVICE=EMULATOR (--route dynamodb=moto)")
         wanted[service.strip()] = (target.strip(), f"--route {item}")
     overrides = {k: v for k, v in overrides.items() if v is not None and k != "routes"}
+    if overrides.get("emulator") or overrides.get("emulator_url"):
+        overrides["adopt"] = False
     options = replace(options, **overrides)
     if options.emulator_url:
         options = replace(options, emulator="external")
@@ -205,13 +227,14 @@ def _service_settings(project: Project, name: str, service: Mapping[str, Any]) -
     where = project.where(name)
     if not isinstance(settings, dict):
         raise KecsError(f"{where}: services.{name}.x-kecs must be a mapping (proxy, role, services)")
-    unknown = set(settings) - {"proxy", "role", "services"}
+    unknown = set(settings) - set(SERVICE_SETTINGS)
     if unknown:
         raise KecsError(
-            f"{where}: unknown key services.{name}.x-kecs.{sorted(unknown)[0]} (known: proxy, role, services)"
+            f"{where}: unknown key services.{name}.x-kecs.{sorted(unknown)[0]} (known: {', '.join(SERVICE_SETTINGS)})"
         )
-    if "proxy" in settings and not isinstance(settings["proxy"], bool):
-        raise KecsError(f"{where}: services.{name}.x-kecs.proxy must be true or false")
+    for flag in ("proxy", "keep_endpoint"):
+        if flag in settings and not isinstance(settings[flag], bool):
+            raise KecsError(f"{where}: services.{name}.x-kecs.{flag} must be true or false")
     extra = settings.get("services", [])
     if not isinstance(extra, list) or not all(isinstance(s, str) for s in extra):
         raise KecsError(f"{where}: services.{name}.x-kecs.services must be a list of AWS service names")
@@ -240,7 +263,7 @@ def _plan_service(
             base,
             reason=f"left as it is: network_mode {network_mode!r} (kecs cannot own its network namespace)",
         )
-    unknown = not found_services
+    unknown = not found_services or any(f.kind == "client" and not f.services for f in findings)
     if settings.get("proxy") is True:
         return replace(base, captured=True, reason="x-kecs.proxy: true", services_unknown=unknown)
     if findings:
@@ -266,6 +289,15 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
         for name, service in project.services.items()
     )
     names = set(project.services)
+    own_emulators = {e.service: e for e in adopt.find_emulators(project.services)}
+    services = tuple(
+        replace(
+            item, captured=False, reason=f"an AWS emulator ({own_emulators[item.name].why}): left as it is"
+        )
+        if item.name in own_emulators and item.reason != "x-kecs.proxy: true"
+        else item
+        for item in services
+    )
     for item in services:
         for derived, what in ((item.proxy, "proxy"), (item.netns, "network namespace holder")):
             if item.captured and derived in names:
@@ -278,21 +310,47 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
     emulator: EmulatorPlan | None = None
     routed: list[EmulatorPlan] = []
     if captured:
-        aws: tuple[str, ...] | None
-        if any(s.services_unknown for s in captured):
-            aws = None
-            unknown = ", ".join(s.name for s in captured if s.services_unknown)
+        found = tuple(sorted({a for s in captured for a in s.aws_services} | set(BASE_SERVICES)))
+        unknown_apps = [s.name for s in captured if s.services_unknown]
+        if unknown_apps:
             notes.append(
-                f"{unknown}: no AWS service named in the code; the emulator serves all services "
-                "(name them with x-kecs.services to narrow it)"
+                f"{', '.join(unknown_apps)}: service unknown (a client whose AWS service the code does not "
+                "name, e.g. boto3.client(service)); the emulator serves every service"
+            )
+        aws: tuple[str, ...] | None = None
+        if options.services_only and not unknown_apps:
+            aws = found
+            notes.append(
+                f"x-kecs.services_only: the emulator loads only {', '.join(found)} (what the scan found)"
+            )
+        elif options.services_only:
+            notes.append("x-kecs.services_only is ignored: a service's AWS services are unknown")
+        users = adopt.find_emulators(project.services)
+        adopted = users[0] if users and options.adopt else None
+        if users and not options.adopt:
+            notes.append(
+                f"the project's own {', '.join(u.service for u in users)} keeps running beside kecs's emulator "
+                "(you chose kecs's with --emulator or x-kecs.emulator)"
+            )
+        if adopted is not None:
+            kind = adopted.kind if adopted.kind in emulators.REGISTRY else emulators.EXTERNAL
+            emulator = EmulatorPlan(
+                kind, adopted.service, None, adopt.url_of(adopted), None, (), True, adopted.why,
+                adopted.has_healthcheck,
+            )  # fmt: skip
+            default_target = adopted.kind
+            notes.append(
+                f"adopted the project's {adopted.service} ({adopted.why}) as the emulator: kecs adds none "
+                "(--emulator localstack runs kecs's own beside it)"
             )
         else:
-            aws = tuple(sorted({a for s in captured for a in s.aws_services} | set(BASE_SERVICES)))
-        default_target = options.emulator_url if options.emulator == "external" else options.emulator
+            default_target = (
+                options.emulator_url if options.emulator == "external" else options.emulator
+            ) or ""
         for route in options.routes:
             if route.target == default_target:
                 continue  # the default emulator serves them anyway
-            serves = route.services if aws is None else tuple(s for s in route.services if s in aws)
+            serves = route.services if unknown_apps else tuple(s for s in route.services if s in found)
             if not serves:
                 notes.append(
                     f"route {', '.join(route.services)} -> {route.target}: no captured service uses "
@@ -301,11 +359,12 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
                 continue
             routed.append(_emulator(route.target, options, names, serves, route.request_names))
         moved = {s for r in routed for s in r.aws_services or ()}
-        served = None if aws is None else tuple(s for s in aws if s not in moved or s in BASE_SERVICES)
-        emulator = _emulator(default_target or "", options, names, served, ())
+        if emulator is None:
+            served = None if aws is None else tuple(s for s in aws if s not in moved or s in BASE_SERVICES)
+            emulator = _emulator(default_target, options, names, served, ())
         record = emulators.REGISTRY.get(emulator.kind)
         backends = record.downloads if record is not None else {}
-        downloads = [s for s in backends if served is not None and s in served]
+        downloads = [s for s in backends if s in found and s not in moved]
         if record is not None and downloads:
             notes.append(
                 f"{record.title} downloads {', '.join(backends[s] for s in downloads)} on first use "
@@ -313,6 +372,7 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
                 f"{'it' if len(downloads) == 1 else 'them'} to moto: "
                 + " ".join(f"--route {s}=moto" for s in downloads)
             )
+        services = tuple(_with_removals(project, item, adopted) for item in services)
     else:
         notes.append("no service uses an AWS SDK: nothing to capture, no emulator added")
     if project.raw.get("include"):
@@ -325,6 +385,17 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
             "the obsolete top-level `version` is dropped: depends_on conditions need the Compose spec"
         )
     return Plan(project, services, emulator, options.region, options.proxy_image, tuple(notes), tuple(routed))
+
+
+def _with_removals(project: Project, item: ServicePlan, adopted: adopt.UserEmulator | None) -> ServicePlan:
+    """A captured service without what would bypass its capture (x-kecs.keep_endpoint keeps it)."""
+    if not item.captured:
+        return item
+    raw = (project.raw.get("services") or {}).get(item.name) or {}
+    settings = raw.get("x-kecs") or {}
+    if isinstance(settings, dict) and settings.get("keep_endpoint") is True:
+        return item
+    return replace(item, removed=adopt.removals(raw, adopted))
 
 
 def _emulator(

@@ -28,6 +28,16 @@ def _literal(command: Sequence[str]) -> list[str]:
     return [part.replace("$", "$$") for part in command]
 
 
+def _remove_env(service: dict[str, Any], names: set[str]) -> None:
+    environment = service.get("environment")
+    if not names or not environment:
+        return
+    if isinstance(environment, dict):
+        service["environment"] = {k: v for k, v in environment.items() if k not in names}
+    else:
+        service["environment"] = [e for e in environment if str(e).split("=", 1)[0] not in names]
+
+
 def _env_names(environment: Any) -> set[str]:
     if isinstance(environment, dict):
         return set(environment)
@@ -123,6 +133,14 @@ def _netns_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
     for key in MOVED_TO_NETNS:
         if key in app and key != "networks":
             holder[key] = app[key]
+    dropped = {r.split(" ", 1)[1] for r in item.removed if r.startswith("dns ")}
+    if dropped and "dns" in holder:
+        entries = holder["dns"] if isinstance(holder["dns"], list) else [holder["dns"]]
+        kept = [entry for entry in entries if str(entry) not in dropped]
+        if kept:
+            holder["dns"] = kept
+        else:
+            del holder["dns"]
     if app.get("network_mode") in ("bridge", "default"):
         holder["network_mode"] = app["network_mode"]
     else:
@@ -162,7 +180,8 @@ def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
     depends_on: dict[str, Any] = {item.netns: {"condition": "service_healthy"}}
     for emulator in plan.emulators:
         if emulator.name is not None:
-            depends_on[emulator.name] = {"condition": "service_healthy"}
+            ready = "service_healthy" if emulator.has_healthcheck else "service_started"
+            depends_on[emulator.name] = {"condition": ready}
     proxy["depends_on"] = depends_on
     return proxy
 
@@ -173,6 +192,7 @@ def _join_app(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, A
         app.pop(key, None)
     app.pop("x-kecs", None)
     app["network_mode"] = f"service:{item.netns}"
+    _remove_env(app, {r.split(" ", 1)[1] for r in item.removed if r.startswith("environment ")})
     depends_on = app.get("depends_on") or {}
     if isinstance(depends_on, list):
         depends_on = {str(name): {"condition": "service_started"} for name in depends_on}
@@ -206,6 +226,16 @@ def _emulator_service(emulator: EmulatorPlan, plan: Plan, networks: list[str]) -
     return service
 
 
+def _adopted_service(emulator: EmulatorPlan, service: dict[str, Any]) -> dict[str, Any]:
+    """The project's own emulator as written, plus what kecs's capture needs of it (the
+    variables its record sets, such as LocalStack's SQS_ENDPOINT_STRATEGY) where unset."""
+    record = emulators.REGISTRY.get(emulator.kind)
+    service = dict(service)
+    if record is not None:
+        _add_env(service, dict(record.environment))
+    return service
+
+
 def render(plan: Plan) -> dict[str, Any]:
     """The generated compose document as a mapping (variables kept as the user wrote them)."""
     raw = copy.deepcopy(plan.project.raw)
@@ -228,7 +258,11 @@ def render(plan: Plan) -> dict[str, Any]:
         services[item.proxy] = _proxy_service(item, service, plan)
         services[name] = _join_app(item, service, plan)
     for emulator in plan.emulators:
-        if emulator.name is not None:
+        if emulator.name is None:
+            continue
+        if emulator.adopted:
+            services[emulator.name] = _adopted_service(emulator, services[emulator.name])
+        else:
             services[emulator.name] = _emulator_service(emulator, plan, networks_used or ["default"])
     out: dict[str, Any] = {}
     out[GENERATED_MARKER] = {

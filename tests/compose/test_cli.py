@@ -89,12 +89,7 @@ def test_json_plan(project: Path) -> None:
     assert api["aws_services"] == ["dynamodb", "s3"]
     web = next(s for s in doc["services"] if s["name"] == "web")
     assert not web["captured"] and web["reason"] == "no AWS SDK use found in build context web"
-    assert doc["emulator"]["kind"] == "moto" and doc["emulator"]["aws_services"] == [
-        "dynamodb",
-        "iam",
-        "s3",
-        "sts",
-    ]
+    assert doc["emulator"]["kind"] == "moto" and doc["emulator"]["aws_services"] is None
 
 
 @pytest.mark.parametrize(

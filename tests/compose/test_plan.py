@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from kecs.compose.load import load_project
@@ -59,7 +61,7 @@ def test_who_is_captured_and_why(make_project: MakeProject) -> None:
     assert result.services[0].places == ("api/app.py:3", "api/requirements.txt:1")
     # libonly names no AWS service: the emulator must serve everything.
     assert result.emulator is not None and result.emulator.aws_services is None
-    assert any("libonly" in note and "all services" in note for note in result.notes)
+    assert any("libonly" in note and "service unknown" in note for note in result.notes)
 
 
 def test_emulator_services_and_choices(make_project: MakeProject) -> None:
@@ -76,7 +78,10 @@ def test_emulator_services_and_choices(make_project: MakeProject) -> None:
         "kecs-localstack",
         "https://kecs-localstack:4566",
     )
-    assert localstack.aws_services == ("dynamodb", "iam", "s3", "sqs", "sts")
+    # Not narrowed to the scan's guess: a scanner miss must not become a runtime failure.
+    assert localstack.aws_services is None
+    narrow = plan(project, evidence, Options(services_only=True)).emulator
+    assert narrow is not None and narrow.aws_services == ("dynamodb", "iam", "s3", "sqs", "sts")
     moto = plan(project, evidence, Options(emulator="moto")).emulator
     assert moto is not None and (moto.name, moto.url) == ("kecs-moto", "http://kecs-moto:5000")
     external = plan(
@@ -147,14 +152,16 @@ def test_routes_send_named_services_to_another_emulator(make_project: MakeProjec
     evidence = {
         "api": ServiceEvidence(".", True, (finding("a.py", "client", "boto3", "dynamodb", "s3", "sqs"),))
     }
-    result = plan(project, evidence, options)
+    result = plan(project, evidence, replace(options, services_only=True))
     assert result.emulator is not None and result.emulator.aws_services == ("iam", "s3", "sts")
     assert [(e.kind, e.name, e.url, e.aws_services) for e in result.routed] == [
         ("moto", "kecs-moto", "http://kecs-moto:5000", ("dynamodb",)),
         ("external", None, "http://elasticmq:9324", ("sqs",)),
     ]
     # A route to the default emulator, or for a service nobody uses, adds nothing.
-    quiet = plan(project, evidence, options_from_project(project, {"routes": ["s3=localstack"]}))
+    quiet = plan(
+        project, evidence, replace(options_from_project(project, {"routes": ["s3=localstack"]}), services_only=True)
+    )
     assert [e.kind for e in quiet.routed] == ["moto"]
     assert quiet.emulator is not None and quiet.emulator.aws_services == ("iam", "s3", "sqs", "sts")
     unused = plan(

@@ -142,7 +142,6 @@ def test_emulator_joins_the_proxies_networks(make_project: MakeProject) -> None:
     localstack = doc["services"]["kecs-localstack"]
     assert localstack["image"] == "localstack/localstack:4.14.0"
     assert localstack["environment"] == {
-        "SERVICES": "iam,s3,sqs,sts",
         "SQS_ENDPOINT_STRATEGY": "dynamic",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
@@ -198,7 +197,7 @@ def test_a_routed_service_gets_its_own_emulator(make_project: MakeProject) -> No
     routes = (Route(("sqs",), "moto", ("sqs",)),)
     doc, text, _ = generated(make_project, Options(routes=routes, moto_image="moto:local"))
     services = doc["services"]
-    assert services["kecs-localstack"]["environment"]["SERVICES"] == "iam,s3,sts"  # sqs moved away
+    assert "SERVICES" not in services["kecs-localstack"]["environment"]  # every service, unless asked
     assert services["kecs-moto"]["image"] == "moto:local"
     assert services["kecs-moto"]["networks"] == services["kecs-localstack"]["networks"] == ["front", "back"]
     for proxy in ("api-kecs-proxy", "java-kecs-proxy"):
