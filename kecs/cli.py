@@ -126,6 +126,12 @@ def _generation_arguments(parser: argparse.ArgumentParser) -> None:
         "(--route dynamodb=moto); repeatable, adds to x-kecs.routes",
     )
     parser.add_argument("--region", help="AWS region the services see (default: us-east-1)")
+    parser.add_argument(
+        "--services-only",
+        action="store_true",
+        default=None,
+        help="narrow the emulator to the AWS services the scan found (x-kecs.services_only)",
+    )
     parser.add_argument("--localstack-image", metavar="IMAGE")
     parser.add_argument("--moto-image", metavar="IMAGE")
     parser.add_argument("--proxy-image", metavar="IMAGE", help="default: built by `kecs up` from this kecs")

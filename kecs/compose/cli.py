@@ -129,4 +129,5 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "proxy_image": args.proxy_image,
         "proxy_base": args.proxy_base,
         "routes": args.route,
+        "services_only": args.services_only,
     }

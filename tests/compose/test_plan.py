@@ -160,7 +160,9 @@ def test_routes_send_named_services_to_another_emulator(make_project: MakeProjec
     ]
     # A route to the default emulator, or for a service nobody uses, adds nothing.
     quiet = plan(
-        project, evidence, replace(options_from_project(project, {"routes": ["s3=localstack"]}), services_only=True)
+        project,
+        evidence,
+        replace(options_from_project(project, {"routes": ["s3=localstack"]}), services_only=True),
     )
     assert [e.kind for e in quiet.routed] == ["moto"]
     assert quiet.emulator is not None and quiet.emulator.aws_services == ("iam", "s3", "sqs", "sts")
