@@ -203,7 +203,7 @@ def test_extends_profiles_and_routes_through_the_cli(make_project: MakeProject) 
     assert doc["services"]["api"]["environment"]["LOG"] == "debug" and "extends" not in doc["services"]["api"]
     assert doc["services"]["api-kecs-proxy"]["profiles"] == ["aws"]
     assert doc["services"]["api-kecs-proxy"]["environment"]["KECS_ROUTES"] == (
-        "dynamodb=http://kecs-moto:5000,streams.dynamodb=http://kecs-moto:5000"
+        '{"dynamodb":"http://kecs-moto:5000","streams.dynamodb":"http://kecs-moto:5000"}'
     )
     # docker-compose 1.29 cannot read `include`; check the rest of the file with it.
     del doc["include"]
