@@ -218,4 +218,4 @@ def test_extends_profiles_and_routes_through_the_cli(make_project: MakeProject) 
     assert config.returncode == 0, config.stderr
     services = yaml.safe_load(config.stdout)["services"]
     assert services["api"]["build"]["context"] == str(root / "api")
-    assert services["api"]["network_mode"] == "service:api-kecs-proxy"
+    assert services["api"]["network_mode"] == "service:api-kecs-net"
