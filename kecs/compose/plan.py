@@ -251,7 +251,10 @@ def _plan_service(
         (f for f in (evidence.findings if evidence else ()) if f.kind != "lint"),
         key=lambda f: (_KIND_ORDER.get(f.kind, 9), f.path, f.line),
     )
-    found_services = tuple(sorted({s for f in findings for s in f.services} | set(extra)))
+    # Installed packages (a lock file's transitive ones, an image's site-packages) name the
+    # service only when nothing stronger does: an SDK's own client-sso is not the app's use.
+    stronger = [f for f in findings if f.kind != "installed"]
+    found_services = tuple(sorted({s for f in (stronger or findings) for s in f.services} | set(extra)))
     sdks = tuple(sorted({f.sdk for f in findings}))
     places = tuple(dict.fromkeys(f"{f.path}:{f.line}" for f in findings))
     network_mode = str(service.get("network_mode", ""))

@@ -305,18 +305,31 @@ def _package_json(text: str) -> Iterator[Package]:
             yield name, line_of(text, name)
 
 
-def _package_lock(text: str) -> Iterator[Package]:
+def _package_lock(text: str, catalog: ServiceCatalog) -> Iterator[tuple[Use, str, int]]:
+    """npm's lock: packages the root depends on are the app's; the rest (credential
+    providers' client-sso, client-sts...) are only installed. Lockfile v1 does not say
+    which is which: all count as direct."""
     doc = _dict(_json(text))
+    packages = _dict(doc.get("packages"))
+    root = _dict(packages.get(""))
+    direct: set[str] | None = None
+    if root:
+        direct = set()
+        for section in ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies"):
+            direct.update(_dict(root.get(section)))
     seen = set()
-    for key in _dict(doc.get("packages")):
-        name = key.rsplit("node_modules/", 1)[-1]
-        if key and name not in seen:
-            seen.add(name)
-            yield name, line_of(text, key)
-    for name in _dict(doc.get("dependencies")):  # lockfile v1
-        if name not in seen:
-            seen.add(name)
-            yield name, line_of(text, name)
+    entries = [(key.rsplit("node_modules/", 1)[-1], key) for key in packages if key]
+    entries += [(name, name) for name in _dict(doc.get("dependencies"))]  # lockfile v1
+    for name, key in entries:
+        if name in seen:
+            continue
+        seen.add(name)
+        use = npm_package(name, catalog)
+        if use is None:
+            continue
+        if direct is not None and name not in direct:
+            use = Use(use.sdk, use.services, transitive=True)
+        yield use, name, line_of(text, key)
 
 
 _YARN_ENTRY = re.compile(r'^"?(@?[^@\s",]+)@', re.M)
@@ -554,7 +567,7 @@ CATALOGERS: tuple[Cataloger, ...] = (
         "package-lock",
         "javascript",
         ("package-lock.json", "npm-shrinkwrap.json"),
-        _simple(_package_lock, npm_package),
+        _package_lock,
     ),
     Cataloger("yarn-lock", "javascript", ("yarn.lock",), _simple(_regex_packages(_YARN_ENTRY), npm_package)),
     Cataloger(
@@ -631,7 +644,7 @@ def analyze_manifest(
                 language=language,
                 sdk=use.sdk,
                 services=tuple(sorted(set(use.services))),
-                kind="manifest",
+                kind="installed" if use.transitive else "manifest",
                 evidence=evidence(source_line.strip() or package),
             )
         )

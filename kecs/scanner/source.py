@@ -35,6 +35,9 @@ class Use:
 
     sdk: str
     services: tuple[str, ...] = ()
+    # A lock file's transitive package (an SDK's own client-sso): the code may never call
+    # it, so it is reported as installed, not as the service's use.
+    transitive: bool = False
 
 
 class Call:

@@ -234,3 +234,34 @@ def test_x_kecs_errors_name_the_file_and_line(make_project: MakeProject) -> None
     )
     with pytest.raises(KecsError, match=r"^compose.yaml:4: unknown x-kecs key 'emulater'"):
         options_from_project(load_project(str(root), environ={}), {})
+
+
+def test_installed_packages_name_services_only_when_nothing_stronger_does(make_project: MakeProject) -> None:
+    root = make_project({"compose.yaml": "services:\n  web: {build: .}\n  tool: {image: t}\n"})
+    project = load_project(str(root), environ={})
+    evidence = {
+        "web": ServiceEvidence(".", True, (
+            finding("package.json", "manifest", "aws-sdk-js-v3", "s3"),
+            finding("package-lock.json", "installed", "aws-sdk-js-v3", "sso"),
+        )),
+        "tool": ServiceEvidence("image t", True, (finding("/usr/lib/x", "installed", "boto3", "kms"),)),
+        "dyn": ServiceEvidence(".", True, ()),
+    }  # fmt: skip
+    services = {s.name: s for s in plan(project, evidence).services}
+    assert services["web"].aws_services == ("s3",)
+    assert services["tool"].aws_services == ("kms",)
+
+
+def test_a_client_of_an_unnamed_service_is_service_unknown(make_project: MakeProject) -> None:
+    root = make_project({"compose.yaml": "services:\n  api: {build: .}\n"})
+    project = load_project(str(root), environ={})
+    evidence = {
+        "api": ServiceEvidence(".", True, (
+            finding("a.py", "client", "boto3", "s3"),
+            finding("a.py", "client", "boto3", line=4),  # boto3.client(service)
+        ))
+    }  # fmt: skip
+    result = plan(project, evidence, Options(services_only=True))
+    assert result.services[0].services_unknown and result.services[0].aws_services == ("s3",)
+    assert result.emulator is not None and result.emulator.aws_services is None  # not narrowed to a guess
+    assert any("service unknown" in n for n in result.notes) and any("ignored" in n for n in result.notes)

@@ -200,3 +200,27 @@ def test_broken_manifests_are_skipped_with_a_reason(
     assert report.findings == []
     assert [s.path for s in report.skipped] == [name]
     assert report.skipped[0].reason.startswith(reason)
+
+
+def test_package_lock_transitive_packages_are_only_installed() -> None:
+    from kecs.scanner.manifests import CATALOGERS, analyze_manifest
+    from kecs.scanner.services import ServiceCatalog
+
+    lock = json.dumps(
+        {
+            "lockfileVersion": 3,
+            "packages": {
+                "": {"dependencies": {"@aws-sdk/client-s3": "^3"}},
+                "node_modules/@aws-sdk/client-s3": {"version": "3.1"},
+                "node_modules/@aws-sdk/client-sso": {"version": "3.1"},
+                "node_modules/@aws-sdk/client-sts": {"version": "3.1"},
+            },
+        },
+        indent=1,
+    )
+    cataloger = next(c for c in CATALOGERS if c.name == "package-lock")
+    found = {
+        (f.services, f.kind)
+        for f in analyze_manifest(cataloger, "package-lock.json", lock, ServiceCatalog.load())
+    }
+    assert found == {(("s3",), "manifest"), (("sso",), "installed"), (("sts",), "installed")}
