@@ -226,6 +226,11 @@ def run_compose(args: argparse.Namespace) -> int:
     return compose_command(args)
 
 
+def one_line(text: str) -> str:
+    """A message on one line whatever it quotes (a directory name may hold a newline)."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -243,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_proxy(args)
     except KecsError as exc:
-        print(f"kecs: error: {exc}", file=sys.stderr)
+        print(f"kecs: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kecs: interrupted", file=sys.stderr)
@@ -255,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, the traceback only when asked
         if args.debug:
             raise
-        what = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        what = one_line(f"{type(exc).__name__}: {exc}")[:300]
         print(
             f"kecs: internal error during `kecs {args.command}`: {what} (please report it with the output "
             f"of `kecs --debug {args.command} ...`)",

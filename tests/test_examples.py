@@ -16,7 +16,7 @@ import kecs
 from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((ROOT / "tests" / "data" / "compose-spec.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "kecs" / "compose" / "data" / "compose-spec.schema.json").read_text())
 
 
 @pytest.fixture

@@ -7,10 +7,14 @@ from the environment and `.env`, for planning (build contexts, image names).
 
 from __future__ import annotations
 
+import difflib
+import functools
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 import yaml
@@ -391,6 +395,79 @@ def read_env_file(path: str) -> dict[str, str]:
     return out
 
 
+@functools.cache
+def _validator() -> Any:
+    import jsonschema
+
+    schema = json.loads(resources.files("kecs.compose").joinpath("data/compose-spec.schema.json").read_text())
+    return jsonschema.Draft7Validator(schema)
+
+
+def _deref(schema: Any) -> Any:
+    """A subschema with a local `$ref` (#/definitions/X) replaced by what it names."""
+    ref = schema.get("$ref", "") if isinstance(schema, dict) else ""
+    if ref.startswith("#/definitions/"):
+        return _validator().schema["definitions"].get(ref.rsplit("/", 1)[-1], schema)
+    return schema
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def validate(document: dict[str, Any], path: str, lines: Mapping[tuple[str, ...], int]) -> None:
+    """Check a compose file's values against the Compose specification's schema (its types,
+    after interpolation, as Compose checks them) before anything plans with them."""
+    # `environment:` with nothing under it is null, which Compose takes as absent.
+    document = {k: v for k, v in document.items() if v is not None}
+    if isinstance(document.get("services"), dict):
+        document["services"] = {
+            name: {k: v for k, v in service.items() if v is not None}
+            if isinstance(service, dict)
+            else service
+            for name, service in document["services"].items()
+        }
+    error = None
+    for found in _validator().iter_errors(document):
+        if error is None or len(found.absolute_path) > len(error.absolute_path):
+            error = found  # the deepest: the value that is wrong, not its parent
+    if error is None:
+        return
+    keys = [str(k) for k in error.absolute_path]
+    line = 0
+    for depth in range(len(keys), 0, -1):
+        line = lines.get(tuple(keys[:depth]), 0)
+        if line:
+            break
+    where = f"{os.path.relpath(path)}:{line}" if line else os.path.relpath(path)
+    dotted = ".".join(keys) or "(top level)"
+    if error.validator == "type":
+        expected = error.validator_value
+        kinds = " or ".join(expected) if isinstance(expected, list) else expected
+        problem = f"{_short(error.instance)} is not {kinds}"
+    elif error.validator in ("oneOf", "anyOf") and all(
+        "type" in _deref(sub) for sub in error.validator_value
+    ):
+        alternatives: list[str] = []
+        for sub in map(_deref, error.validator_value):
+            alternatives += sub["type"] if isinstance(sub["type"], list) else [sub["type"]]
+        problem = f"{_short(error.instance)} is not {' or '.join(dict.fromkeys(alternatives))}"
+    elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {}))
+        unknown = sorted(str(k) for k in error.instance if k not in known and not str(k).startswith("x-"))
+        if unknown:
+            line = lines.get((*keys, unknown[0]), line)
+            where = f"{os.path.relpath(path)}:{line}" if line else os.path.relpath(path)
+        name = unknown[0] if unknown else "?"
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(sorted(known))}, x-*"
+        problem = f"unknown key {name!r} ({hint})"
+    else:
+        problem = f"{_short(error.instance)} is not valid here ({error.validator})"
+    raise KecsError(f"{where}: {dotted}: {problem} (see the Compose specification)")
+
+
 def load_project(
     directory: str | None = None,
     files: Sequence[str] = (),
@@ -411,6 +488,7 @@ def load_project(
     key_lines: dict[tuple[str, ...], tuple[str, int]] = {}
     for path in paths:
         data, lines = parse_file(path)
+        validate(interpolate(data, env, where=os.path.relpath(path)), path, lines)
         for key, line in lines.items():
             key_lines.setdefault(key, (path, line))
         for name in data.get("services") or {}:

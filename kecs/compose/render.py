@@ -270,7 +270,10 @@ def render(plan: Plan) -> dict[str, Any]:
         "from": [os.path.relpath(f, plan.project.directory) for f in plan.project.files],
     }
     for key, value in raw.items():
-        out[key] = services if key == "services" else value
+        if value is not None:  # `key:` with nothing under it: Compose takes it as absent
+            out[key] = services if key == "services" else value
+    for name, service in services.items():
+        services[name] = {k: v for k, v in service.items() if v is not None}
     return out
 
 

@@ -17,7 +17,13 @@ from tests.compose.conftest import MakeProject
 from tests.conftest import require
 
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parent.parent / "data" / "compose-spec.schema.json").read_text()
+    (
+        Path(__file__).resolve().parent.parent.parent
+        / "kecs"
+        / "compose"
+        / "data"
+        / "compose-spec.schema.json"
+    ).read_text()
 )
 
 FACTORY_APP = """

@@ -194,7 +194,10 @@ def test_extends_is_inlined_with_paths_from_the_base_file(make_project: MakeProj
             "services:\n  a: {extends: {file: missing.yml, service: x}}\n",
             "services.a.extends: missing.yml: no such file",
         ),
-        ("services:\n  a: {extends: [b]}\n", r"services.a.extends must name a service"),
+        (
+            "services:\n  a: {extends: [b]}\n",
+            r"compose.yaml:2: services.a.extends: \[\"b\"\] is not string or object",
+        ),
     ],
 )
 def test_bad_extends(make_project: MakeProject, compose: str, message: str) -> None:

@@ -17,7 +17,15 @@ from kecs.scanner.model import Finding
 from tests.compose.conftest import MakeProject
 from tests.conftest import require
 
-SCHEMA = json.loads((Path(__file__).parent.parent / "data" / "compose-spec.schema.json").read_text())
+SCHEMA = json.loads(
+    (
+        Path(__file__).resolve().parent.parent.parent
+        / "kecs"
+        / "compose"
+        / "data"
+        / "compose-spec.schema.json"
+    ).read_text()
+)
 
 COMPOSE = """
 services:

@@ -88,7 +88,7 @@ def test_up_reports_every_service_ready(seed: Project) -> None:
     assert {"s3", "sqs", "kms"} <= set(report["warmed"]), report["warmed"]
     assert {report["warmed"][s] for s in ("s3", "sqs")} == {"200"}, report["warmed"]
     generated = yaml.safe_load((seed.directory / "compose.kecs.yaml").read_text())
-    schema = json.loads((ROOT / "tests" / "data" / "compose-spec.schema.json").read_text())
+    schema = json.loads((ROOT / "kecs" / "compose" / "data" / "compose-spec.schema.json").read_text())
     jsonschema.Draft7Validator(schema).validate(generated)
     size = subprocess.run(
         ["docker", "image", "inspect", "-f", "{{.Size}}", proxy[0]["reference"]],
