@@ -93,10 +93,6 @@ def ready_check() -> list[str]:
     return ["CMD", "sh", "-c", script]
 
 
-def captured_check() -> list[str]:
-    return ["CMD", "test", "-f", CAPTURED_FILE]
-
-
 def seen_services(text: str) -> tuple[str, ...]:
     return tuple(sorted({line.strip() for line in text.splitlines() if line.strip()}))
 

@@ -361,23 +361,27 @@ def up(
             result.compose, generated.project.directory, os.path.basename(generated.path), project_name
         )
         emulator_names = [e.name for e in generated.plan.emulators if e.name is not None]
-        if emulator_names:
+        kecs_services = [
+            *emulator_names,
+            *(n for item in generated.plan.captured for n in (item.netns, item.proxy)),
+        ]
+        if kecs_services:
+            # kecs's part first (Compose starts the proxies once the emulators are healthy);
+            # meanwhile the emulators are warmed as soon as they are healthy. The apps start
+            # after both.
             mark = time.monotonic()
-            progress(f"starting {', '.join(emulator_names)}")
-            started_emulators = compose.run("up", "-d", *emulator_names, timeout=timeout)
-            if started_emulators.returncode != 0:
-                raise KecsError(
-                    f"`{compose.shown('up', '-d', *emulator_names)}` failed: "
-                    f"{_last_line(started_emulators.stderr)}"
-                )
-            states, failure = wait_ready(client, compose, emulator_names, timeout, progress, "the emulators")
+            warmer = _Warmer(generated, compose, timeout, progress)
+            if emulator_names:
+                warmer.start()
+            failure = _start_all(client, compose, False, timeout, progress, kecs_services, "kecs's services")
+            warmer.join()
+            result.warmed = warmer.warmed
+            result.timings.update(warmer.timings)
+            result.timings["proxies up"] = time.monotonic() - mark
             if failure is not None:
-                result.services, result.failure = states, failure
+                result.services = _ordered(collect(client, compose, kecs_services), [])
+                result.failure = failure
                 return result
-            result.timings["emulators healthy"] = time.monotonic() - mark
-            mark = time.monotonic()
-            result.warmed = _warm(client, compose, generated, progress)
-            result.timings["warm"] = time.monotonic() - mark
         mark = time.monotonic()
         services = list(generated.project.raw.get("services") or {})
         everything = _rendered_services(generated)
@@ -419,14 +423,56 @@ def _ordered(states: Sequence[ServiceState], services: Sequence[str]) -> tuple[S
     return tuple(out)
 
 
+class _Warmer(threading.Thread):
+    """Waits for the emulators to be healthy, then warms them (its own docker client)."""
+
+    def __init__(self, generated: Generated, compose: Compose, timeout: float, progress: Progress) -> None:
+        super().__init__(daemon=True)
+        self.generated, self.compose, self.timeout, self.progress = generated, compose, timeout, progress
+        self.warmed: dict[str, str] = {}
+        self.timings: dict[str, float] = {}
+
+    def run(self) -> None:
+        started = time.monotonic()
+        names = [e.name for e in self.generated.plan.emulators if e.name is not None]
+        client = _docker()
+        try:
+            while time.monotonic() - started < self.timeout:
+                try:
+                    states = [s for s in collect(client, self.compose, names) if s.name in names]
+                except KecsError:
+                    states = []
+                if states and all(s.ready for s in states):
+                    break
+                if any(s.failed for s in states):
+                    return  # reported by the start itself
+                time.sleep(0.5)
+            else:
+                return
+            self.timings["emulators healthy"] = time.monotonic() - started
+            mark = time.monotonic()
+            self.warmed = _warm(client, self.compose, self.generated, self.progress)
+            self.timings["warm"] = time.monotonic() - mark
+        finally:
+            client.close()
+
+
 def _start_all(
-    client: Any, compose: Compose, build: bool, timeout: float, progress: Progress, services: Sequence[str]
+    client: Any,
+    compose: Compose,
+    build: bool,
+    timeout: float,
+    progress: Progress,
+    services: Sequence[str],
+    what: str = "",
 ) -> Failure | None:
-    """`compose up -d`, with live progress from the containers' state while it runs."""
+    """`compose up -d` (of `what` alone when given), with live progress from the
+    containers' state while it runs."""
     outcome: dict[str, subprocess.CompletedProcess[str]] = {}
+    args = ["up", "-d", *(["--build"] if build else []), *(services if what else [])]
 
     def run() -> None:
-        outcome["up"] = compose.run("up", "-d", *(["--build"] if build else []), timeout=timeout)
+        outcome["up"] = compose.run(*args, timeout=timeout)
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
@@ -439,7 +485,10 @@ def _start_all(
         except KecsError:
             continue
         waiting = [s for s in states if not s.ready]
-        message = f"starting ({time.monotonic() - started:.0f} s): {len(states) - len(waiting)}/{len(services)} ready"
+        message = (
+            f"starting {what or 'everything'} ({time.monotonic() - started:.0f} s): "
+            f"{len(states) - len(waiting)}/{len(services)} ready"
+        )
         if waiting:
             message += "; waiting for " + ", ".join(f"{s.name} ({s.health or s.state})" for s in waiting[:5])
         if message != last:
@@ -452,7 +501,7 @@ def _start_all(
         if state.name in services and state.failed:
             return _failure(client, compose, state, state.failed)
     return Failure(
-        "compose", f"`{compose.shown('up', '-d')}` failed", "", done.stderr[-3000:], compose.shown("logs")
+        "compose", f"`{compose.shown(*args)}` failed", "", done.stderr[-3000:], compose.shown("logs")
     )
 
 

@@ -6,6 +6,7 @@ nothing; `kecs compose` and `kecs up` both call it.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ from kecs.compose.plan import PROXY_IMAGE, Options, Plan, ServiceEvidence, optio
 from kecs.compose.render import render, to_yaml
 from kecs.errors import KecsError
 from kecs.scanner.engine import ScanOptions
+from kecs.scanner.model import Finding
 
 OUTPUT_NAME = "compose.kecs.yaml"
 
@@ -44,12 +46,62 @@ def output_path(output: str | None, project_dir: str, inputs: Sequence[str]) -> 
     return out
 
 
+def _cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "kecs", "image-scans")
+
+
+def _image_id(ref: str) -> str | None:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=30)
+        try:
+            return str(client.images.get(ref).id).replace("sha256:", "")
+        finally:
+            client.close()
+    except Exception:  # no daemon, no image: scan_image says which
+        return None
+
+
+def _cached_scan(ref: str) -> tuple[Finding, ...] | None:
+    """Findings of an image, by its content id and this kecs's scanner (an image is
+    immutable: its scan is reused until kecs changes)."""
+    from kecs.images import proxy_tag
+
+    image_id = _image_id(ref)
+    if image_id is None:
+        return None
+    path = os.path.join(_cache_dir(), f"{image_id}-{proxy_tag().rsplit('-', 1)[-1]}.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            rows = json.load(handle)
+        return tuple(Finding(**{**row, "services": tuple(row.get("services", ()))}) for row in rows)
+    except (OSError, ValueError, TypeError):
+        pass
+    from kecs.scanner.image import scan_image
+
+    findings = tuple(scan_image(ref).findings)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump([f.to_dict() for f in findings], handle)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a cache that cannot be written is only slower
+    return findings
+
+
 def daemon_image_evidence(ref: str) -> ServiceEvidence:
-    """Scan an image-only service's image when the local daemon has it (one round trip)."""
+    """Scan an image-only service's image when the local daemon has it (cached by image id)."""
     from kecs.scanner.image import DaemonUnavailable, ImageError, ImageNotFound, scan_image
 
     source = f"image {ref}"
     try:
+        cached = _cached_scan(ref)
+        if cached is not None:
+            return ServiceEvidence(source, True, cached)
         report = scan_image(ref)
     except DaemonUnavailable:
         return ServiceEvidence(source, False, note=f"no Docker daemon answered to scan image {ref}")

@@ -128,7 +128,6 @@ def _netns_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
         "environment": _proxy_environment(item, plan),
         "tmpfs": [contract.STATE_DIR],
         "labels": {contract.LABEL_ROLE: "netns", contract.LABEL_APP: item.name},
-        "healthcheck": {"test": _literal(contract.captured_check()), **HEALTH_TIMING},
     }
     for key in MOVED_TO_NETNS:
         if key in app and key != "networks":
@@ -177,7 +176,8 @@ def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
     }
     if "profiles" in app:
         proxy["profiles"] = app["profiles"]
-    depends_on: dict[str, Any] = {item.netns: {"condition": "service_healthy"}}
+    # The holder gates nothing: the proxy waits for its capture, then reports ready.
+    depends_on: dict[str, Any] = {item.netns: {"condition": "service_started"}}
     for emulator in plan.emulators:
         if emulator.name is not None:
             ready = "service_healthy" if emulator.has_healthcheck else "service_started"

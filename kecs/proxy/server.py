@@ -54,6 +54,7 @@ SO_ORIGINAL_DST = 80
 PEEK_TIMEOUT = 10.0
 PEEK_LIMIT = 64 * 1024
 SPLICE_CHUNK = 256 * 1024
+HOLDER_WAIT = 60.0  # seconds a proxy in a shared namespace waits for the holder's capture
 
 
 @dataclass(frozen=True)
@@ -462,11 +463,18 @@ def _capture_in_place(config: Config) -> tuple[str, Capture, bool]:
     this root process's DNS would go to the proxy's own, not yet listening, port)."""
     backend = detect_backend()
     if config.capture == CAPTURE_SHARED:
+        # The holder starts beside the proxy and installs the capture within a second or
+        # so; wait for it rather than race it.
         shape = config.capture_rules(resolve=False)
-        if installed_quickly(shape, backend, exact=False):
-            LOG.info("capture found in place (installed by the namespace holder) with %s", backend)
-            return backend, shape, False
-        LOG.warning("the namespace holder's capture is missing; installing it")
+        deadline = time.monotonic() + HOLDER_WAIT
+        while True:
+            if installed_quickly(shape, backend, exact=False):
+                LOG.info("capture found in place (installed by the namespace holder) with %s", backend)
+                return backend, shape, False
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        LOG.warning("the namespace holder's capture is missing after %.0f s; installing it", HOLDER_WAIT)
     remove(backend)  # nothing captured while the emulators' addresses are looked up
     capture = config.capture_rules()
     backend = install(capture, backend)

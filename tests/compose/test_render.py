@@ -96,7 +96,7 @@ def test_proxy_owns_the_namespace(make_project: MakeProject) -> None:
     assert holder["networks"] == {"front": {"aliases": ["api"]}, "back": {"aliases": ["api", "api-internal"]}}
     # The holder installs the capture and sleeps; proxy and app both join it.
     assert holder["command"] == ["kecs", "proxy", "--hold"] and holder["init"] is True
-    assert holder["healthcheck"]["test"] == ["CMD", "test", "-f", "/run/kecs/captured"]
+    assert "healthcheck" not in holder  # it gates nothing: the proxy waits for its capture
     assert holder["restart"] == "unless-stopped"  # the app's own policy
     assert api["network_mode"] == proxy["network_mode"] == "service:api-kecs-net"
     assert api["depends_on"] == {
@@ -104,7 +104,7 @@ def test_proxy_owns_the_namespace(make_project: MakeProject) -> None:
         "db": {"condition": "service_started"},
     }
     assert proxy["depends_on"] == {
-        "api-kecs-net": {"condition": "service_healthy"},
+        "api-kecs-net": {"condition": "service_started"},
         "kecs-localstack": {"condition": "service_healthy"},
     }
     assert holder["depends_on"] == {"kecs-localstack": {"condition": "service_started"}}
@@ -168,7 +168,7 @@ def test_moto_and_external(make_project: MakeProject) -> None:
     )
     assert not any(name.startswith("kecs-") for name in doc["services"])
     assert doc["services"]["api-kecs-proxy"]["depends_on"] == {
-        "api-kecs-net": {"condition": "service_healthy"}
+        "api-kecs-net": {"condition": "service_started"}
     }
     assert "depends_on" not in doc["services"]["api-kecs-net"]
 
@@ -212,7 +212,7 @@ def test_a_routed_service_gets_its_own_emulator(make_project: MakeProject) -> No
         assert services[proxy]["environment"]["KECS_EMULATOR_URL"] == "https://kecs-localstack:4566"
         assert services[proxy]["environment"]["KECS_ROUTES"] == '{"sqs":"http://kecs-moto:5000"}'
         assert services[proxy]["depends_on"] == {
-            proxy.replace("-proxy", "-net"): {"condition": "service_healthy"},
+            proxy.replace("-proxy", "-net"): {"condition": "service_started"},
             "kecs-localstack": {"condition": "service_healthy"},
             "kecs-moto": {"condition": "service_healthy"},
         }
