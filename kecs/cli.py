@@ -113,6 +113,9 @@ def _project_arguments(parser: argparse.ArgumentParser, files: bool = True) -> N
 
 def _generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--force", action="store_true", help="replace an output file that kecs did not generate"
+    )
+    parser.add_argument(
         "--emulator", choices=("localstack", "moto"), help="default: localstack (or x-kecs.emulator)"
     )
     parser.add_argument(

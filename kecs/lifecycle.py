@@ -68,8 +68,7 @@ class Compose:
         return [*self.command, "-f", self.file, *name, *args]
 
     def run(self, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ if self.environment is None else self.environment)
-        env.setdefault("COMPOSE_INTERACTIVE_NO_CLI", "1")
+        env = self.env()
         try:
             return subprocess.run(
                 self.argv(*args), cwd=self.directory, env=env, capture_output=True, text=True,
@@ -77,6 +76,15 @@ class Compose:
             )  # fmt: skip
         except subprocess.TimeoutExpired:
             raise KecsError(f"`{' '.join(self.argv(*args))}` did not finish in {timeout:.0f} s") from None
+
+    def env(self) -> dict[str, str]:
+        """The environment Compose runs with: the caller's, and where the CA key is."""
+        from kecs.tls import key_directory
+
+        env = dict(os.environ if self.environment is None else self.environment)
+        env.setdefault("COMPOSE_INTERACTIVE_NO_CLI", "1")
+        env.setdefault(contract.ENV_CA_DIR, key_directory(self.directory))
+        return env
 
     def shown(self, *args: str) -> str:
         return " ".join(self.argv(*args))
@@ -344,12 +352,14 @@ def up(
     timeout: float = DEFAULT_TIMEOUT,
     compose_command: str | None = None,
     project_name: str | None = None,
+    output: str | None = None,
+    force: bool = False,
     progress: Progress = _quiet,
 ) -> UpResult:
     """Generate, build what kecs needs, start emulators, warm, start everything, wait."""
     started = time.monotonic()
     progress("planning: scanning the services")
-    generated = generate(project_dir, files, overrides or {})
+    generated = generate(project_dir, files, overrides or {}, output=output, force=force)
     result = UpResult(generated, find_compose(compose_command))
     result.timings["generate"] = time.monotonic() - started
     client = _docker()

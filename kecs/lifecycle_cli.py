@@ -94,6 +94,8 @@ def up_command(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             compose_command=args.compose,
             project_name=args.project_name,
+            output=args.output,
+            force=args.force,
             progress=progress,
         )
     generated = result.generated
@@ -122,7 +124,7 @@ def up_command(args: argparse.Namespace) -> int:
     )
     print(f"kecs: following the logs; Ctrl-C stops the project ({compose.shown('stop')})", file=sys.stderr)
     with contextlib.suppress(KeyboardInterrupt):
-        subprocess.run(compose.argv("logs", "-f", "--tail", "20"), cwd=compose.directory)
+        subprocess.run(compose.argv("logs", "-f", "--tail", "20"), cwd=compose.directory, env=compose.env())
     print("kecs: stopping", file=sys.stderr)
     compose.run("stop")
     return 0

@@ -1,7 +1,11 @@
 """The per-project CA: a root that signs one name-constrained intermediate, then is forgotten.
 
-`kecs compose` creates it once under `<project>/.kecs/`; the proxy mints a leaf
-certificate per AWS host name from the intermediate. The intermediate may only sign
+`kecs compose` creates it once: the public trust material (the root, a bundle, a JVM
+truststore) under `<project>/.kecs/trust/`, mounted into apps; the intermediate and its
+key under the user's state directory (`key_directory`), outside the project, so no build
+context (`COPY . /app`) and no app mount (`.:/src`) can reach the key; it is mounted into
+the proxies only. The proxy mints a leaf certificate per AWS host name from the
+intermediate. The intermediate may only sign
 AWS domains and no IP address at all (docs/facts.md, "TLS"): even if its key leaks, it cannot
 impersonate any other site to a client that trusts the root. The root key is never
 written anywhere, so nothing can mint a second intermediate.
@@ -12,6 +16,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -21,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kecs.errors import KecsError
+from kecs.safefs import existing_kind, make_directories, read_regular, write_file
 
 # Domains AWS serves its APIs from; the intermediate can sign nothing else.
 AWS_DOMAINS = ("amazonaws.com", "amazonaws.com.cn", "api.aws", "on.aws")
@@ -35,19 +41,46 @@ TRUSTSTORE_PASSWORD = "changeit"  # the JVM default: a truststore holds no secre
 VALIDITY = datetime.timedelta(days=3650)
 
 
+def key_directory(project_dir: str, environ: Mapping[str, str] | None = None) -> str:
+    """Where a project's intermediate and key live: the user's state directory, one
+    directory per project path (0700), never inside the project."""
+    import hashlib
+    import re
+
+    env = os.environ if environ is None else environ
+    project_dir = os.path.abspath(project_dir)
+    home = env.get("HOME") or os.path.expanduser("~")
+    base = env.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
+    slug = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(project_dir))[:40] or "project"
+    digest = hashlib.sha256(project_dir.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return os.path.join(base, "kecs", "ca", f"{slug}-{digest}")
+
+
 @dataclass(frozen=True)
 class CaPaths:
-    """Where the CA material lives. `ca/` is the proxy's; `trust/` is mounted into apps."""
+    """Where the CA material lives: `ca/` (or `key_dir`) is the proxy's; `trust/` is
+    mounted into apps."""
 
-    root: str  # <project>/.kecs
+    root: str  # <project>/.kecs (the proxy's /etc/kecs)
+    key_dir: str | None = None  # the intermediate and its key; default <root>/ca
+
+    @property
+    def ca_dir(self) -> str:
+        return self.key_dir or os.path.join(self.root, "ca")
 
     @property
     def intermediate_cert(self) -> str:
-        return os.path.join(self.root, "ca", "intermediate.crt")
+        return os.path.join(self.ca_dir, "intermediate.crt")
 
     @property
     def intermediate_key(self) -> str:
-        return os.path.join(self.root, "ca", "intermediate.key")
+        return os.path.join(self.ca_dir, "intermediate.key")
+
+    @property
+    def issuing_root(self) -> str:
+        """The root that signed the intermediate, kept beside it: the trust material in a
+        project must be this root, else it is rewritten from it."""
+        return os.path.join(self.ca_dir, "root.crt")
 
     @property
     def root_cert(self) -> str:
@@ -190,43 +223,59 @@ def system_roots() -> bytes:
         return b""
 
 
-def _write(path: str, data: bytes, mode: int = 0o644) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+def _read(path: str) -> bytes | None:
+    text = read_regular(path)
+    return None if text is None else text.encode("utf-8")
 
 
-def ensure_ca(kecs_dir: str, label: str) -> tuple[CaPaths, bool]:
-    """Create the CA under `kecs_dir` unless it is there; returns (paths, created)."""
-    paths = CaPaths(kecs_dir)
-    if paths.exists():
-        return paths, False
+def _write_trust(paths: CaPaths, root: x509.Certificate) -> None:
+    pem = serialization.Encoding.PEM
+    trust = make_directories(paths.root, "trust")
+    root_pem = root.public_bytes(pem)
+    write_file(os.path.join(trust, "root.crt"), root_pem)
+    roots = system_roots()
+    write_file(paths.bundle, roots + (b"" if roots.endswith(b"\n") or not roots else b"\n") + root_pem)
+    if _CAN_WRITE_TRUSTSTORE:
+        store = pkcs12.serialize_java_truststore(
+            [pkcs12.PKCS12Certificate(root, b"kecs-root")],
+            serialization.BestAvailableEncryption(TRUSTSTORE_PASSWORD.encode()),
+        )
+        write_file(paths.truststore, store)
+
+
+def ensure_ca(kecs_dir: str, label: str, key_dir: str | None = None) -> tuple[CaPaths, bool]:
+    """The CA under `kecs_dir` (trust) and `key_dir` (intermediate and key; default
+    `kecs_dir/ca`), created unless it is there and consistent; returns (paths, created).
+
+    Nothing is written through a link: a `.kecs` directory or key file that is a link
+    is refused. The key is created 0600 from its first byte."""
+    paths = CaPaths(kecs_dir, key_dir)
     try:
-        os.makedirs(kecs_dir, exist_ok=True)
+        parent = os.path.dirname(os.path.abspath(kecs_dir))
+        make_directories(parent, os.path.basename(kecs_dir))
         gitignore = os.path.join(kecs_dir, ".gitignore")
-        if not os.path.exists(gitignore):
-            _write(
-                gitignore, b"# Created by kecs: keys and generated trust material, never commit them.\n*\n"
-            )
+        if existing_kind(gitignore) is None:
+            write_file(gitignore, b"# Created by kecs: generated trust material, never commit it.\n*\n")
+        if key_dir is not None:
+            os.makedirs(os.path.dirname(key_dir), mode=0o700, exist_ok=True)
+            make_directories(os.path.dirname(key_dir), os.path.basename(key_dir), 0o700)
+        else:
+            make_directories(kecs_dir, "ca", 0o700)
+        issuing = _read(paths.issuing_root) if paths.has_intermediate() else None
+        if paths.has_intermediate() and issuing is None and key_dir is None:
+            issuing = _read(paths.root_cert)  # a CA from before the root was kept beside the key
+        if issuing is not None:
+            if _read(paths.root_cert) != issuing or not paths.exists():
+                _write_trust(paths, x509.load_pem_x509_certificate(issuing))
+            return paths, False
         root, intermediate, key = make_ca(label)
         pem = serialization.Encoding.PEM
-        _write(paths.intermediate_cert, intermediate.public_bytes(pem))
-        _write(
-            paths.intermediate_key,
-            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-            0o600,
-        )
-        root_pem = root.public_bytes(pem)
-        _write(paths.root_cert, root_pem)
-        roots = system_roots()
-        _write(paths.bundle, roots + (b"" if roots.endswith(b"\n") or not roots else b"\n") + root_pem)
-        if _CAN_WRITE_TRUSTSTORE:
-            store = pkcs12.serialize_java_truststore(
-                [pkcs12.PKCS12Certificate(root, b"kecs-root")],
-                serialization.BestAvailableEncryption(TRUSTSTORE_PASSWORD.encode()),
-            )
-            _write(paths.truststore, store)
+        write_file(paths.intermediate_key, key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ), 0o600)  # fmt: skip
+        write_file(paths.intermediate_cert, intermediate.public_bytes(pem))
+        write_file(paths.issuing_root, root.public_bytes(pem))
+        _write_trust(paths, root)
     except OSError as exc:
         raise KecsError(f"{kecs_dir}: cannot create the kecs CA there: {exc.strerror or exc}") from exc
     return paths, True

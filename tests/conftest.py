@@ -29,6 +29,15 @@ def require(condition: bool, what: str) -> None:
     pytest.skip(f"needs {what}")
 
 
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kecs keeps CA keys in XDG_STATE_HOME and image scans in XDG_CACHE_HOME: tests use
+    their own, never the user's."""
+    base = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(base / "cache"))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Figures tests record with record_property("timings", ...): image builds, compose up."""
     for report in terminalreporter.stats.get("passed", []):

@@ -11,6 +11,7 @@ from typing import Any
 
 from kecs.compose.generate import generate
 from kecs.compose.plan import EmulatorPlan, Plan
+from kecs.tls import key_directory
 
 
 def plan_table(result: Plan, output: str, status: str) -> str:
@@ -50,6 +51,15 @@ def plan_table(result: Plan, output: str, status: str) -> str:
             )
     for note in result.notes:
         console.print(f"Note: {note}", soft_wrap=True)
+    if result.captured:
+        from kecs import contract
+        from kecs.tls import key_directory
+
+        console.print(
+            f"CA key: {key_directory(result.project.directory)} (outside the project; `kecs up` gives it to "
+            f"Compose, by hand: export {contract.ENV_CA_DIR}=<that directory>)",
+            soft_wrap=True,
+        )
     console.print(f"{status}: {output}", soft_wrap=True)
     return buffer.getvalue()
 
@@ -90,6 +100,7 @@ def plan_json(result: Plan, output: str, status: str) -> str:
         "emulator": None if emulator is None else _emulator_json(emulator),
         "routed": [_emulator_json(e) for e in result.routed],
         "notes": list(result.notes),
+        "ca_key_directory": key_directory(result.project.directory) if result.captured else None,
     }
     return json.dumps(doc, indent=2) + "\n"
 
@@ -102,6 +113,7 @@ def compose_command(args: argparse.Namespace) -> int:
         output=args.output,
         check=args.check,
         dry_run=args.dry_run,
+        force=args.force,
     )
     result, status = generated.plan, generated.status
     shown = os.path.relpath(generated.path)

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from kecs.cli import main
+from kecs.tls import key_directory
 from tests.compose.conftest import BOTO_APP, MakeProject
 from tests.conftest import require
 
@@ -50,18 +51,23 @@ def test_writes_output_and_ca_then_is_idempotent(project: Path, capsys: pytest.C
     assert "network_mode: service:api-kecs-net" in text
     kecs_dir = project / ".kecs"
     assert (kecs_dir / ".gitignore").read_text().strip().endswith("*")
-    intermediate = (kecs_dir / "ca" / "intermediate.crt").read_bytes()
-    assert oct((kecs_dir / "ca" / "intermediate.key").stat().st_mode & 0o777) == "0o600"
+    # The key is outside the project: no build context or app mount reaches it.
+    key_dir = Path(key_directory(str(project)))
+    assert not key_dir.is_relative_to(project) and not (kecs_dir / "ca").exists()
+    intermediate = (key_dir / "intermediate.crt").read_bytes()
+    assert oct((key_dir / "intermediate.key").stat().st_mode & 0o777) == "0o600"
+    assert oct(key_dir.stat().st_mode & 0o777) == "0o700"
     assert (
-        not list(kecs_dir.rglob("root.key"))
+        not list(kecs_dir.rglob("*.key"))
         and b"PRIVATE KEY" not in (kecs_dir / "trust" / "root.crt").read_bytes()
     )
+    assert "${KECS_CA_DIR:?" in text and f"CA key: {key_dir}" in out
     mtime = output.stat().st_mtime_ns
 
     assert main(["compose", str(project)]) == 0
     assert "unchanged: " in capsys.readouterr().out
     assert output.stat().st_mtime_ns == mtime
-    assert (kecs_dir / "ca" / "intermediate.crt").read_bytes() == intermediate  # the CA is reused
+    assert (key_dir / "intermediate.crt").read_bytes() == intermediate  # the CA is reused
 
     assert main(["compose", str(project), "--check"]) == 0
     (project / "compose.yaml").write_text(COMPOSE.replace("8000:8000", "8001:8000"))

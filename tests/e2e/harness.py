@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from kecs.tls import key_directory
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -47,9 +49,11 @@ class Project:
         self.compose_command = compose
         self.env = {
             "PATH": f"{Path(sys.executable).parent}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": str(self.directory),
+            "HOME": str(work / f"{self.name}-home"),  # the CA key lands there, outside the project
             **(env or {}),
         }
+        # What `kecs up` gives Compose, for the direct Compose calls below.
+        self.env["KECS_CA_DIR"] = key_directory(str(self.directory), self.env)
         self.up_report: dict[str, Any] = {}
 
     def kecs(self, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
