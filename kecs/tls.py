@@ -130,9 +130,19 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+# A name-constraint form can only permit, not forbid a whole name type; permitting a
+# domain under .invalid (reserved, RFC 6761: nobody can own it) leaves URI and email
+# names with nothing they may be.
+_NOWHERE = "kecs.invalid"
+
+
 def name_constraints() -> x509.NameConstraints:
     return x509.NameConstraints(
-        permitted_subtrees=[x509.DNSName(domain) for domain in AWS_DOMAINS],
+        permitted_subtrees=[
+            *(x509.DNSName(domain) for domain in AWS_DOMAINS),
+            x509.UniformResourceIdentifier(_NOWHERE),
+            x509.RFC822Name(_NOWHERE),
+        ],
         excluded_subtrees=[
             x509.IPAddress(ipaddress.ip_network("0.0.0.0/0")),
             x509.IPAddress(ipaddress.ip_network("::/0")),
@@ -165,6 +175,10 @@ def _ca_certificate(
         .add_extension(name_constraints(), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
+    if path_length == 0:  # the intermediate: it signs TLS servers and nothing else
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
     if signer is not key:
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False

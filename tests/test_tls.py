@@ -47,8 +47,14 @@ def test_ca_shape(ca) -> None:  # type: ignore[no-untyped-def]
     cert, _ = load_intermediate(ca)
     constraints = cert.extensions.get_extension_for_class(x509.NameConstraints)
     assert constraints.critical
-    permitted = [n.value for n in constraints.value.permitted_subtrees or []]
-    assert permitted == list(AWS_DOMAINS)
+    permitted = constraints.value.permitted_subtrees or []
+    assert [n.value for n in permitted if isinstance(n, x509.DNSName)] == list(AWS_DOMAINS)
+    # URI and email names may only be under .invalid, which nobody can own: none at all.
+    assert {(type(n).__name__, n.value) for n in permitted if not isinstance(n, x509.DNSName)} == {
+        ("UniformResourceIdentifier", "kecs.invalid"), ("RFC822Name", "kecs.invalid"),
+    }  # fmt: skip
+    usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]
     excluded = {n.value for n in constraints.value.excluded_subtrees or []}
     assert excluded == {ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")}
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length == 0

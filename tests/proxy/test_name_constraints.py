@@ -139,3 +139,63 @@ def test_openssl_client(ca: CaPaths, tmp_path: Path, host: str, accepted: bool) 
         assert "Verify return code: 0 (ok)" in output, output  # (s_client may still exit 1 on the peer's EOF)
     else:
         assert result.returncode != 0 and "permitted subtree violation" in output, output
+
+
+def _leaf_with(names: list[object], ca: CaPaths, usage: object | None = None) -> object:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    cert, key = load_intermediate(ca)
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "x")]))
+        .issuer_name(cert.subject)
+        .public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)  # type: ignore[arg-type]
+        .add_extension(
+            x509.ExtendedKeyUsage([usage or ExtendedKeyUsageOID.SERVER_AUTH]),
+            critical=False,  # type: ignore[list-item]
+        )
+    )
+    return builder.sign(key, hashes.SHA256())
+
+
+@pytest.mark.integration
+def test_uri_email_and_client_auth_leaves_are_refused(tmp_path: Path) -> None:
+    """Only server certificates for AWS names: a leaf with only a URI or email name, or for
+    client authentication, fails `openssl verify` against the trust the apps get."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    require(shutil.which("openssl") is not None, "openssl")
+    ca, _ = ensure_ca(str(tmp_path / ".kecs"), "nc")
+    cert, _ = load_intermediate(ca)
+    (tmp_path / "intermediate.pem").write_bytes(cert.public_bytes(PEM))
+
+    def verify(leaf: object, purpose: str = "sslserver") -> subprocess.CompletedProcess[str]:
+        path = tmp_path / "leaf.pem"
+        path.write_bytes(leaf.public_bytes(PEM))  # type: ignore[attr-defined]
+        return subprocess.run(
+            ["openssl", "verify", "-purpose", purpose, "-CAfile", ca.bundle, "-untrusted",
+             str(tmp_path / "intermediate.pem"), str(path)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+
+    good = verify(_leaf_with([x509.DNSName("sqs.us-east-1.amazonaws.com")], ca))
+    assert good.returncode == 0, good.stdout + good.stderr
+    for names in (
+        [x509.UniformResourceIdentifier("https://bank.example/")],
+        [x509.RFC822Name("ceo@bank.example")],
+    ):
+        refused = verify(_leaf_with(names, ca))
+        assert refused.returncode != 0, f"{names} accepted: {refused.stdout}"
+    client = _leaf_with([x509.DNSName("s3.amazonaws.com")], ca, ExtendedKeyUsageOID.CLIENT_AUTH)
+    assert verify(client, "sslclient").returncode != 0
