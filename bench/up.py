@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -74,14 +75,18 @@ def _project(directory: Path, apps: int, base: str, localstack: str, plain: bool
     return names
 
 
+def _plain(text: str) -> list[str]:
+    """Log lines without the terminal escapes Compose v2 writes even with --no-color."""
+    return [re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line) for line in text.splitlines()]
+
+
 def _all_printed(compose: list[str], directory: Path, names: list[str], deadline: float) -> None:
     while time.monotonic() < deadline:
         logs = subprocess.run(
             [*compose, "logs", "--no-color", *names], cwd=directory, capture_output=True, text=True
         )
         if all(
-            any(line.startswith(name) and "aws ok" in line for line in logs.stdout.splitlines())
-            for name in names
+            any(line.startswith(name) and "aws ok" in line for line in _plain(logs.stdout)) for name in names
         ):
             return
         time.sleep(0.25)
