@@ -13,14 +13,19 @@ import json
 import logging
 import secrets
 import ssl
+import time
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import h11
 
 LOG = logging.getLogger("kecs.proxy")
+MAX_TOKEN_TTL = 21600  # seconds, as EC2's IMDS allows
+MAX_TOKENS = 10_000
+READ_TIMEOUT = 30.0  # a metadata client that stalls mid-request is dropped
 ACCOUNT = "000000000000"  # the emulators' default account
 
 
@@ -124,21 +129,20 @@ class CredentialSource:
 @dataclass
 class MetadataService:
     source: CredentialSource
-    tokens: set[str] = field(default_factory=set)
+    tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (monotonic)
+    clock: Callable[[], float] = time.monotonic
 
     def answer(self, method: bytes, target: bytes, headers: dict[bytes, bytes]) -> tuple[int, bytes, bytes]:
         """(status, content type, body) for one request. No I/O but the STS call behind `current`."""
         path = urllib.parse.urlsplit(target.decode("latin-1")).path
         if path == "/latest/api/token":
-            if method != b"PUT" or b"x-aws-ec2-metadata-token-ttl-seconds" not in headers:
-                return 400, b"text/plain", b"missing x-aws-ec2-metadata-token-ttl-seconds"
-            token = secrets.token_urlsafe(32)
-            self.tokens.add(token)
-            return 200, b"text/plain", token.encode()
+            return self._token(method, headers)
         if path.startswith("/latest/"):
             presented = headers.get(b"x-aws-ec2-metadata-token")
-            if presented is not None and presented.decode("latin-1") not in self.tokens:
-                return 401, b"text/plain", b"invalid token"
+            if presented is not None:
+                expiry = self.tokens.get(presented.decode("latin-1"))
+                if expiry is None or expiry <= self.clock():
+                    return 401, b"text/plain", b"invalid or expired token"
             return self._imds(path)
         if path.startswith("/v2/credentials") or path.startswith("/v1/credentials"):
             creds = self.source.current()
@@ -151,6 +155,31 @@ class MetadataService:
             }
             return 200, b"application/json", json.dumps(document).encode()
         return 404, b"text/plain", b"not found"
+
+    def _token(self, method: bytes, headers: dict[bytes, bytes]) -> tuple[int, bytes, bytes]:
+        """IMDSv2's session token, as EC2 gives it: PUT only, a TTL of 1 to 21600 seconds,
+        never to a request that went through a proxy (X-Forwarded-For)."""
+        if method != b"PUT":
+            return 405, b"text/plain", b"the token is requested with PUT"
+        if b"x-forwarded-for" in headers:
+            return 403, b"text/plain", b"forbidden: the token request carries X-Forwarded-For"
+        raw = headers.get(b"x-aws-ec2-metadata-token-ttl-seconds")
+        if raw is None:
+            return 400, b"text/plain", b"missing x-aws-ec2-metadata-token-ttl-seconds"
+        try:
+            ttl = int(raw.decode("latin-1").strip())
+        except ValueError:
+            ttl = 0
+        if not 1 <= ttl <= MAX_TOKEN_TTL:
+            return 400, b"text/plain", f"the token TTL must be 1 to {MAX_TOKEN_TTL} seconds".encode()
+        now = self.clock()
+        for old in [t for t, expiry in self.tokens.items() if expiry <= now]:
+            del self.tokens[old]  # expired ones go
+        while len(self.tokens) >= MAX_TOKENS:
+            del self.tokens[next(iter(self.tokens))]  # the oldest
+        token = secrets.token_urlsafe(32)
+        self.tokens[token] = now + ttl
+        return 200, b"text/plain", token.encode()
 
     def _imds(self, path: str) -> tuple[int, bytes, bytes]:
         base = "/latest/meta-data/iam/security-credentials/"
@@ -183,7 +212,7 @@ class MetadataService:
                 event = conn.next_event()
                 if event is not h11.NEED_DATA:
                     return event
-                conn.receive_data(await reader.read(65536))
+                conn.receive_data(await asyncio.wait_for(reader.read(65536), READ_TIMEOUT))
 
         try:
             while True:
@@ -213,7 +242,7 @@ class MetadataService:
                 if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     return
                 conn.start_next_cycle()
-        except (h11.RemoteProtocolError, h11.LocalProtocolError, ConnectionError):
+        except (h11.RemoteProtocolError, h11.LocalProtocolError, ConnectionError, asyncio.TimeoutError):
             return
         finally:
             writer.close()

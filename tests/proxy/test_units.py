@@ -69,6 +69,37 @@ def test_imds_v2_flow_and_ecs() -> None:
     assert status == 200 and json.loads(body)["RoleArn"] == "arn:aws:iam::000000000000:role/kecs-api"
 
 
+def test_imds_tokens_follow_ec2s_rules() -> None:
+    now = [1000.0]
+    service = MetadataService(
+        CredentialSource("api", "eu-west-1", "http://127.0.0.1:9"), clock=lambda: now[0]
+    )
+
+    def put(ttl: bytes, **extra: bytes) -> tuple[int, bytes]:
+        headers = {b"x-aws-ec2-metadata-token-ttl-seconds": ttl, **{k.encode(): v for k, v in extra.items()}}
+        status, _, body = service.answer(b"PUT", b"/latest/api/token", headers)
+        return status, body
+
+    for bad in (b"0", b"21601", b"-5", b"abc", b""):
+        assert put(bad)[0] == 400, bad
+    assert put(b"60", **{"x-forwarded-for": b"10.0.0.1"})[0] == 403  # came through a proxy
+    assert (
+        service.answer(b"GET", b"/latest/api/token", {b"x-aws-ec2-metadata-token-ttl-seconds": b"60"})[0]
+        == 405
+    )
+    status, token = put(b"60")
+    assert status == 200
+    path = b"/latest/meta-data/iam/security-credentials/"
+    assert service.answer(b"GET", path, {b"x-aws-ec2-metadata-token": token})[0] == 200
+    now[0] += 61  # expired
+    assert service.answer(b"GET", path, {b"x-aws-ec2-metadata-token": token})[0] == 401
+    put(b"1")
+    assert token.decode() not in service.tokens  # pruned when the next one is made
+    for _ in range(10_050):
+        put(b"21600")
+    assert len(service.tokens) <= 10_000  # bounded
+
+
 class Emulator:
     """A tiny HTTP/1.1 server recording what reaches it (headers and bodies byte for byte)."""
 
