@@ -27,6 +27,11 @@ LOG = logging.getLogger("kecs.proxy")
 READ_SIZE = 256 * 1024
 CONNECT_TIMEOUT = 5.0
 MAX_HEAD = 64 * 1024
+# Where a peer can stall, it is given up on (each a bound on what an idle or hostile
+# client holds: a connection, its buffers and, for TLS, ~280 KB of state).
+REQUEST_TIMEOUT = 120.0  # from the end of one exchange (or the handshake) to a whole request head
+BODY_STALL_TIMEOUT = 60.0  # no byte of a request body for this long
+UPSTREAM_TIMEOUT = 300.0  # the emulator sends nothing for this long
 
 
 class _Side:
@@ -42,12 +47,24 @@ class _Side:
         self.reader = reader
         self.writer = writer
 
-    async def next_event(self) -> object:
+    async def next_event(self, stall: float | None = None, deadline: float | None = None) -> object:
+        """The next h11 event; TimeoutError when no byte comes for `stall` seconds or the
+        event is not whole by `deadline` (the loop's clock)."""
+        loop = asyncio.get_running_loop()
         while True:
             event = self.conn.next_event()
             if event is not h11.NEED_DATA:
                 return event
-            data = await self.reader.read(READ_SIZE)
+            wait = stall
+            if deadline is not None:
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise TimeoutError("the peer stalled")
+                wait = left if wait is None else min(wait, left)
+            try:
+                data = await asyncio.wait_for(self.reader.read(READ_SIZE), wait)
+            except asyncio.TimeoutError:
+                raise TimeoutError("the peer stalled") from None
             self.conn.receive_data(data)
 
     async def send(self, event: h11.Event) -> None:
@@ -83,6 +100,53 @@ def error_response(request: h11.Request, message: str) -> tuple[h11.Response, by
         ],
     )
     return response, body
+
+
+def bad_request(message: str) -> tuple[h11.Response, bytes]:
+    body = f"kecs proxy: {message}\n".encode()
+    response = h11.Response(
+        status_code=400,
+        headers=[
+            (b"content-type", b"text/plain"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ],
+    )
+    return response, body
+
+
+def framing_problem(request: h11.Request) -> str | None:
+    """Why a request must not be forwarded as it is (RFC 9112 6.1: Content-Length with
+    Transfer-Encoding is a smuggling vector a proxy must not pass on), else None."""
+    names = [name.lower() for name, _ in request.headers]
+    if b"transfer-encoding" in names and b"content-length" in names:
+        return "Content-Length and Transfer-Encoding together"
+    if names.count(b"content-length") > 1:
+        return "more than one Content-Length"
+    return None
+
+
+def for_upstream(request: h11.Request, host: str) -> h11.Request:
+    """The request as HTTP/1.1 to the emulator: an HTTP/1.0 client's request gets the
+    Host header HTTP/1.1 requires (its SNI or captured host), nothing else changes."""
+    if request.http_version == b"1.1":
+        return request
+    headers = list(request.headers.raw_items())
+    if not any(name.lower() == b"host" for name, _ in headers):
+        headers.insert(0, (b"Host", host.encode("latin-1")))
+    return h11.Request(method=request.method, target=request.target, headers=headers, http_version=b"1.1")
+
+
+async def _refuse(client: _Side, response: h11.Response, body: bytes) -> None:
+    """Answer an error if the connection still allows a response, then give up on it."""
+    if client.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+        return
+    try:
+        await client.send(response)
+        await client.send(h11.Data(data=body))
+        await client.send(h11.EndOfMessage())
+    except (ConnectionError, h11.LocalProtocolError):
+        pass
 
 
 def _rewrite_host(request: h11.Request) -> tuple[h11.Request, str | None]:
@@ -145,18 +209,29 @@ async def forward(
     client = _Side(h11.SERVER, reader, writer)
     emulator: _Side | None = None
     current: Upstream | None = None
+    loop = asyncio.get_running_loop()
     try:
         while True:
             try:
-                event = await client.next_event()
+                event = await client.next_event(deadline=loop.time() + REQUEST_TIMEOUT)
             except h11.RemoteProtocolError as exc:
                 LOG.info("%s: malformed HTTP from the client: %s", label, exc)
+                await _refuse(client, *bad_request(f"malformed request: {exc}"))
+                return
+            except TimeoutError:
+                LOG.info("%s: no whole request within %.0f s; closing", label, REQUEST_TIMEOUT)
                 return
             if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
                 return
             if not isinstance(event, h11.Request):
                 return
+            problem = framing_problem(event)
+            if problem:
+                LOG.info("%s: refused: %s", label, problem)
+                await _refuse(client, *bad_request(problem))
+                return
             request, host = _rewrite_host(event)
+            request = for_upstream(request, host or label)
             upstream = routes.pick(request.headers.raw_items(), request.target, host or label)
             if seen is not None:
                 service = request_service(request.headers.raw_items(), request.target, host or label)
@@ -186,14 +261,10 @@ async def forward(
             await emulator.send(request)
             # What of the body has already arrived goes now; a task streams the rest while the
             # response is read (100-continue, early errors).
-            body_task = None
-            if not await _relay_buffered_body(client, emulator):
-                body_task = asyncio.ensure_future(_pump_body(client, emulator))
-            try:
+            if await _relay_buffered_body(client, emulator):
                 await _pump_response(emulator, client)
-            finally:
-                if body_task is not None and not body_task.done():
-                    body_task.cancel()  # the emulator answered before the body came (an early error)
+            else:
+                await _exchange(client, emulator)
             if client.conn.our_state is h11.DONE and client.conn.their_state is h11.DONE:
                 client.conn.start_next_cycle()
             else:
@@ -205,6 +276,7 @@ async def forward(
                 emulator = None
     except (
         ConnectionError,
+        TimeoutError,
         asyncio.IncompleteReadError,
         h11.LocalProtocolError,
         h11.RemoteProtocolError,
@@ -231,9 +303,29 @@ async def _relay_buffered_body(client: _Side, emulator: _Side) -> bool:
             return True
 
 
+async def _exchange(client: _Side, emulator: _Side) -> None:
+    """Stream the rest of the body while the response is read. A client that goes away
+    (or stalls) mid-body ends the exchange at once: the emulator, still waiting for the
+    body, would otherwise hold both connections until its own timeout."""
+    body = asyncio.ensure_future(_pump_body(client, emulator))
+    response = asyncio.ensure_future(_pump_response(emulator, client))
+    try:
+        await asyncio.wait({body, response}, return_when=asyncio.FIRST_COMPLETED)
+        if body.done() and body.exception() is not None:
+            raise ConnectionError(f"the client's body ended early: {body.exception()}")
+        await response
+    finally:
+        for task in (body, response):
+            if not task.done():
+                task.cancel()  # an early answer (an error before the body came), or a failure
+        await asyncio.gather(body, response, return_exceptions=True)
+
+
 async def _pump_body(client: _Side, emulator: _Side) -> None:
     while True:
-        event = await client.next_event()
+        event = await client.next_event(stall=BODY_STALL_TIMEOUT)
+        if isinstance(event, h11.ConnectionClosed):
+            raise ConnectionError("the client closed the connection mid-body")
         if isinstance(event, (h11.Data, h11.EndOfMessage)):
             await emulator.send(event)
         if not isinstance(event, h11.Data):
@@ -242,7 +334,7 @@ async def _pump_body(client: _Side, emulator: _Side) -> None:
 
 async def _pump_response(emulator: _Side, client: _Side) -> None:
     while True:
-        event = await emulator.next_event()
+        event = await emulator.next_event(stall=UPSTREAM_TIMEOUT)
         if isinstance(event, h11.ConnectionClosed):
             raise ConnectionError("the emulator closed the connection mid-response")
         await client.send(event)  # type: ignore[arg-type]

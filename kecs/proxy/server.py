@@ -14,9 +14,11 @@ import asyncio
 import concurrent.futures.thread  # noqa: F401 - imported before privileges drop (run_in_executor)
 import contextlib
 import encodings.idna  # noqa: F401 - likewise: host name lookups import it lazily
+import errno
 import logging
 import os
 import re
+import resource
 import select
 import signal
 import socket
@@ -54,6 +56,7 @@ SO_ORIGINAL_DST = 80
 PEEK_TIMEOUT = 10.0
 PEEK_LIMIT = 64 * 1024
 SPLICE_CHUNK = 256 * 1024
+ACCEPT_BACKOFF = 0.05
 HOLDER_WAIT = 60.0  # seconds a proxy in a shared namespace waits for the holder's capture
 
 
@@ -122,6 +125,15 @@ class LeafCertificates:
         if len(self.contexts) > self.size:
             self.contexts.popitem(last=False)
         return context
+
+
+def connection_limit() -> int:
+    """Captured connections served at once: each holds two descriptors (client, emulator
+    or destination), and the listeners, DNS and metadata need a few more."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 20
+    return max(16, min(20_000, (soft - 64) // 2))
 
 
 def original_destination(sock: socket.socket) -> tuple[str, int]:
@@ -250,6 +262,9 @@ class Proxy:
         self.config = config
         self.leaves = leaves
         self.seen = seen
+        self.active = 0  # captured connections being served
+        self.limit = connection_limit()
+        self.below_limit = asyncio.Event()
         self.routes = config.routing
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -304,10 +319,37 @@ class Proxy:
         return self.routes.pick((), b"/", host).url
 
     async def accept(self, listener: socket.socket) -> None:
+        """Accept for ever: at the connection limit, wait for one to end; out of file
+        descriptors (or memory), back off and try again rather than stop."""
         loop = asyncio.get_running_loop()
+        delay = ACCEPT_BACKOFF
         while True:
-            sock, _ = await loop.sock_accept(listener)
-            track(asyncio.ensure_future(self.handle(sock)), self.tasks)
+            if self.active >= self.limit:
+                self.below_limit.clear()
+                await self.below_limit.wait()
+            try:
+                sock, _ = await loop.sock_accept(listener)
+            except OSError as exc:
+                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    raise
+                LOG.warning(
+                    "cannot accept (%s, %d connections open); retrying in %.2f s", exc, self.active, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            delay = ACCEPT_BACKOFF
+            self.active += 1
+            track(asyncio.ensure_future(self._serve(sock)), self.tasks)
+
+    async def _serve(self, sock: socket.socket) -> None:
+        try:
+            await self.handle(sock)
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+            self.active -= 1
+            self.below_limit.set()
 
 
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -579,6 +621,18 @@ def check(config: Config, rules: tuple[str, Capture, bool] | None = None) -> tup
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
         except OSError as exc:
             return False, f"{name} listener on 127.0.0.1:{port} does not answer: {exc}"
+    # The kernel completes a connection even when the proxy cannot accept it (out of file
+    # descriptors, at its limit): only the proxy closing a probe shows that it accepts.
+    try:
+        with socket.create_connection(("127.0.0.1", config.proxy_port), timeout=2) as probe:
+            probe.settimeout(2)
+            if probe.recv(1) != b"":
+                return False, "the proxy listener answered a probe with data"
+    except TimeoutError:
+        return False, "the proxy is not accepting connections (out of file descriptors or at its limit)"
+    except OSError as exc:
+        if exc.errno not in (errno.ECONNRESET,):
+            return False, f"proxy listener on 127.0.0.1:{config.proxy_port}: {exc}"
     from dnslib import DNSRecord  # type: ignore[import-untyped]
 
     try:

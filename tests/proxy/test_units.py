@@ -251,8 +251,81 @@ def test_emulator_down_is_an_aws_error(request_head: bytes, content_type: bytes,
     assert snippet in answer and b"http://127.0.0.1:9 is not reachable" in answer
 
 
-def test_malformed_http_closes_only_that_connection() -> None:
-    assert asyncio.run(_through_forwarder(b"\x00\x01 not http at all\r\n\r\n", Emulator())) == b""
+def test_malformed_http_gets_a_400_and_only_that_connection_closes() -> None:
+    answer = asyncio.run(_through_forwarder(b"\x00\x01 not http at all\r\n\r\n", Emulator()))
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"malformed request" in answer
+
+
+def test_content_length_with_transfer_encoding_is_refused_not_forwarded() -> None:
+    emulator = Emulator()
+    raw = (
+        b"POST / HTTP/1.1\r\nHost: sqs.us-east-1.amazonaws.com\r\nContent-Length: 4\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    answer = asyncio.run(_through_forwarder(raw, emulator))
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"Content-Length and Transfer-Encoding" in answer
+    assert emulator.requests == []  # nothing reached the emulator
+
+
+def test_http_1_0_gets_an_answer() -> None:
+    emulator = Emulator()
+    answer = asyncio.run(_through_forwarder(b"GET /b HTTP/1.0\r\n\r\n", emulator))
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"got 0")
+    [(method, target, headers, _)] = emulator.requests
+    assert (method, target, headers[b"host"]) == (b"GET", b"/b", b"test")  # Host added for HTTP/1.1
+
+
+def test_stalled_clients_and_aborted_uploads_release_their_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import kecs.proxy.http as http
+
+    monkeypatch.setattr(http, "REQUEST_TIMEOUT", 0.5)
+    monkeypatch.setattr(http, "BODY_STALL_TIMEOUT", 0.5)
+
+    async def scenario() -> tuple[float, float, bool]:
+        emulator = Emulator()
+        upstream_server = await asyncio.start_server(emulator.handle, "127.0.0.1", 0)
+        port = upstream_server.sockets[0].getsockname()[1]
+        routes = Routes(Upstream("127.0.0.1", port, f"http://127.0.0.1:{port}"))
+        tasks: set[asyncio.Task[None]] = set()
+        front = await asyncio.start_server(
+            tracked(lambda r, w: forward(r, w, routes, "t"), tasks), "127.0.0.1", 0
+        )
+        address = front.sockets[0].getsockname()[:2]
+        loop = asyncio.get_running_loop()
+        # 1. Connected, never a whole request: dropped after REQUEST_TIMEOUT.
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"GET / HT")
+        started = loop.time()
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        idle = loop.time() - started
+        # 2. An upload that stops sending: the exchange ends, upstream included.
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(
+            b"PUT /b/k HTTP/1.1\r\nHost: s3.amazonaws.com\r\nContent-Length: 1048576\r\n\r\n" + b"x" * 1000
+        )
+        started = loop.time()
+        await asyncio.wait_for(reader.read(), 5)
+        stalled = loop.time() - started
+        # 3. An aborted upload (the client closes mid-body): released at once.
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(
+            b"PUT /b/k HTTP/1.1\r\nHost: s3.amazonaws.com\r\nContent-Length: 1048576\r\n\r\n" + b"x" * 1000
+        )
+        await writer.drain()
+        writer.close()
+        for _ in range(40):
+            await asyncio.sleep(0.05)
+            if not tasks:
+                break
+        released = not tasks
+        front.close()
+        upstream_server.close()
+        return idle, stalled, released
+
+    idle, stalled, released = asyncio.run(scenario())
+    assert 0.4 < idle < 3 and 0.4 < stalled < 3 and released
 
 
 def test_dns_over_tcp_framing() -> None:
@@ -311,3 +384,48 @@ def test_state_files_publish_ready_and_why(tmp_path: Path) -> None:
     state.prepare(uid=os.getuid())
     assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["seen"]
     assert StateFiles(None).path("seen") is None
+
+
+def test_accept_survives_running_out_of_descriptors_and_holds_a_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+    import socket
+
+    from kecs.proxy.server import Config, Proxy, _listener
+
+    async def scenario() -> tuple[int, int, int]:
+        proxy = Proxy(Config(emulator_url="http://127.0.0.1:9", capture="none"), leaves=None)  # type: ignore[arg-type]
+        proxy.limit = 2
+        listener = _listener(0)
+        loop = asyncio.get_running_loop()
+        real_accept = loop.sock_accept
+        failures = [2]
+
+        async def flaky_accept(sock: socket.socket) -> tuple[socket.socket, object]:
+            if failures[0]:
+                failures[0] -= 1
+                raise OSError(errno.EMFILE, "Too many open files")
+            return await real_accept(sock)
+
+        monkeypatch.setattr(loop, "sock_accept", flaky_accept)
+        # As if redirected by the capture: the handler waits for the client to speak.
+        monkeypatch.setattr("kecs.proxy.server.original_destination", lambda sock: ("10.9.9.9", 443))
+        task = asyncio.ensure_future(proxy.accept(listener))
+        address = listener.getsockname()
+        clients = [socket.create_connection(address) for _ in range(3)]  # they say nothing: held
+        await asyncio.sleep(0.6)
+        held = proxy.active  # the limit, though three wait
+        clients[0].close()
+        await asyncio.sleep(0.3)
+        after_one_closed = proxy.active
+        for client in clients[1:]:
+            client.close()
+        await asyncio.sleep(0.3)
+        task.cancel()
+        listener.close()
+        return held, after_one_closed, failures[0]
+
+    held, after, failures_left = asyncio.run(scenario())
+    assert failures_left == 0  # it went on accepting after EMFILE
+    assert held == 2 and after == 2  # the third was served once the first ended
