@@ -135,13 +135,27 @@ def _generation_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="narrow the emulator to the AWS services the scan found (x-kecs.services_only)",
     )
-    parser.add_argument("--localstack-image", metavar="IMAGE")
-    parser.add_argument("--moto-image", metavar="IMAGE")
-    parser.add_argument("--proxy-image", metavar="IMAGE", help="default: built by `kecs up` from this kecs")
+    env = os.environ.get  # the image options also come from KECS_* variables
+    parser.add_argument(
+        "--localstack-image",
+        metavar="IMAGE",
+        default=env("KECS_LOCALSTACK_IMAGE"),
+        help="(or KECS_LOCALSTACK_IMAGE)",
+    )
+    parser.add_argument(
+        "--moto-image", metavar="IMAGE", default=env("KECS_MOTO_IMAGE"), help="(or KECS_MOTO_IMAGE)"
+    )
+    parser.add_argument(
+        "--proxy-image",
+        metavar="IMAGE",
+        default=env("KECS_PROXY_IMAGE"),
+        help="default: built by `kecs up` from this kecs (or KECS_PROXY_IMAGE)",
+    )
     parser.add_argument(
         "--proxy-base",
         metavar="IMAGE",
-        help="base of the proxy image `kecs up` builds (default: debian:bookworm-slim)",
+        default=env("KECS_PROXY_BASE"),
+        help="base of the proxy image `kecs up` builds (default: debian:bookworm-slim; or KECS_PROXY_BASE)",
     )
 
 

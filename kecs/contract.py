@@ -35,9 +35,9 @@ CONTAINER_KECS_DIR = "/etc/kecs"
 CONTAINER_CA_DIR = f"{CONTAINER_KECS_DIR}/ca"
 CONTAINER_TRUST_DIR = f"{CONTAINER_KECS_DIR}/trust"
 PROJECT_KECS_DIR = ".kecs"  # beside the compose files: public trust material only
-# The intermediate's key lives outside the project (kecs.tls.key_directory); the generated
-# file names it through this variable, which `kecs up` sets for Compose.
-ENV_CA_DIR = "KECS_CA_DIR"
+# The intermediate's key lives outside the project (kecs.tls.key_directory); `kecs up`
+# copies it into this named volume, which only the proxies mount.
+CA_VOLUME = "kecs-ca"
 
 # State the health checks read (a tmpfs, fresh on every container start).
 STATE_DIR = "/run/kecs"

@@ -78,12 +78,8 @@ class Compose:
             raise KecsError(f"`{' '.join(self.argv(*args))}` did not finish in {timeout:.0f} s") from None
 
     def env(self) -> dict[str, str]:
-        """The environment Compose runs with: the caller's, and where the CA key is."""
-        from kecs.tls import key_directory
-
         env = dict(os.environ if self.environment is None else self.environment)
         env.setdefault("COMPOSE_INTERACTIVE_NO_CLI", "1")
-        env.setdefault(contract.ENV_CA_DIR, key_directory(self.directory))
         return env
 
     def shown(self, *args: str) -> str:
@@ -375,6 +371,8 @@ def up(
             *emulator_names,
             *(n for item in generated.plan.captured for n in (item.netns, item.proxy)),
         ]
+        if generated.plan.captured:
+            _fill_ca_volume(client, compose, generated, timeout, progress)
         if kecs_services:
             # kecs's part first (Compose starts the proxies once the emulators are healthy);
             # meanwhile the emulators are warmed as soon as they are healthy. The apps start
@@ -431,6 +429,56 @@ def _ordered(states: Sequence[ServiceState], services: Sequence[str]) -> tuple[S
     out = [by_name[name] for name in services if name in by_name]
     out += [s for s in states if s.role == "emulator" and s.name not in services]
     return tuple(out)
+
+
+def _fill_ca_volume(
+    client: Any, compose: Compose, generated: Generated, timeout: float, progress: Progress
+) -> None:
+    """Copy the project's CA (intermediate and key, kept outside the project) into the
+    volume only the proxies mount. Compose creates the volume with the proxies' containers
+    (`up --no-start`); a short-lived container of the proxy image writes into it."""
+    import io
+    import tarfile
+
+    from kecs.tls import CaPaths, key_directory
+
+    first = generated.plan.captured[0].proxy
+    created = compose.run("up", "--no-start", first, timeout=timeout)
+    if created.returncode != 0:
+        raise KecsError(f"`{compose.shown('up', '--no-start', first)}` failed: {_last_line(created.stderr)}")
+    volume = None
+    for cid in compose.run("ps", "-a", "-q", first, timeout=120).stdout.split():
+        for mount in client.containers.get(cid).attrs.get("Mounts", []):
+            if mount.get("Destination") == contract.CONTAINER_CA_DIR and mount.get("Type") == "volume":
+                volume = mount.get("Name")
+    if volume is None:
+        raise KecsError(f"{first} has no {contract.CA_VOLUME} volume at {contract.CONTAINER_CA_DIR}")
+    paths = CaPaths(
+        os.path.join(generated.project.directory, ".kecs"), key_directory(generated.project.directory)
+    )
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for path, mode in (
+            (paths.intermediate_cert, 0o644),
+            (paths.intermediate_key, 0o600),
+            (paths.issuing_root, 0o644),
+        ):
+            with open(path, "rb") as handle:
+                data = handle.read()
+            info = tarfile.TarInfo(os.path.basename(path))
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    progress(f"putting the project's CA into the {volume} volume")
+    # Running (a stopped container's volumes are not mounted for a copy into them).
+    helper = client.containers.run(
+        generated.plan.proxy_image, command=["sleep", "120"], volumes={volume: {"bind": "/ca", "mode": "rw"}},
+        labels={contract.LABEL_ROLE: "ca-filler"}, network_disabled=True, detach=True, entrypoint=[],
+    )  # fmt: skip
+    try:
+        if not helper.put_archive("/ca", archive.getvalue()):
+            raise KecsError(f"could not copy the CA into the {volume} volume")
+    finally:
+        helper.remove(force=True)
 
 
 class _Warmer(threading.Thread):

@@ -87,3 +87,19 @@ def test_an_unexpected_error_is_one_line_and_exit_70(
     assert "Traceback" not in err
     with pytest.raises(RuntimeError):
         kecs.cli.main(["--debug", "scan", "."])
+
+
+def test_image_options_come_from_the_environment_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kecs.cli import build_parser
+    from kecs.compose.cli import overrides_from_args
+
+    for name, value in {
+        "KECS_LOCALSTACK_IMAGE": "ls:1", "KECS_MOTO_IMAGE": "moto:1", "KECS_PROXY_BASE": "base:1", "KECS_PROXY_IMAGE": "p:1",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    overrides = overrides_from_args(build_parser().parse_args(["up", "."]))
+    assert (overrides["localstack_image"], overrides["moto_image"], overrides["proxy_base"], overrides["proxy_image"]) == (
+        "ls:1", "moto:1", "base:1", "p:1",
+    )  # fmt: skip
+    flags = build_parser().parse_args(["compose", ".", "--proxy-base", "flag:1"])
+    assert overrides_from_args(flags)["proxy_base"] == "flag:1"  # a flag wins

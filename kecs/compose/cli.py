@@ -56,8 +56,8 @@ def plan_table(result: Plan, output: str, status: str) -> str:
         from kecs.tls import key_directory
 
         console.print(
-            f"CA key: {key_directory(result.project.directory)} (outside the project; `kecs up` gives it to "
-            f"Compose, by hand: export {contract.ENV_CA_DIR}=<that directory>)",
+            f"CA key: {key_directory(result.project.directory)} (outside the project; `kecs up` copies it "
+            f"into the {contract.CA_VOLUME} volume, which only the proxies mount)",
             soft_wrap=True,
         )
     console.print(f"{status}: {output}", soft_wrap=True)

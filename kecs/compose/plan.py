@@ -309,6 +309,11 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
                     f"to {item.name}'s {what}; rename it"
                 )
     captured = [s for s in services if s.captured]
+    if captured and contract.CA_VOLUME in (project.raw.get("volumes") or {}):
+        raise KecsError(
+            f"{project.where_key('volumes', contract.CA_VOLUME)}: a volume is already named "
+            f"{contract.CA_VOLUME!r}, the name kecs gives to the proxies' CA volume; rename it"
+        )
     notes: list[str] = []
     emulator: EmulatorPlan | None = None
     routed: list[EmulatorPlan] = []

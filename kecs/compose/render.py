@@ -20,13 +20,6 @@ MOVED_TO_NETNS = (
     "extra_hosts", "mac_address", "links", "network_mode",
 )  # fmt: skip
 TRUST_DIR = contract.CONTAINER_TRUST_DIR
-CA_VOLUME_SOURCE = (
-    "${"
-    + contract.ENV_CA_DIR
-    + ":?start it with kecs up, or export "
-    + contract.ENV_CA_DIR
-    + " as kecs compose prints it}"
-)
 HEALTH_TIMING = emulators.HEALTH_TIMING
 
 
@@ -171,8 +164,9 @@ def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
         "network_mode": f"service:{item.netns}",
         "cap_add": ["NET_ADMIN", "NET_RAW"],
         "environment": environment,
-        # Outside the project, so no build context or app mount reaches the key.
-        "volumes": [f"{CA_VOLUME_SOURCE}:{contract.CONTAINER_CA_DIR}:ro"],
+        # A volume `kecs up` fills from outside the project: no build context or app
+        # mount reaches the key.
+        "volumes": [f"{contract.CA_VOLUME}:{contract.CONTAINER_CA_DIR}:ro"],
         "tmpfs": [contract.STATE_DIR],
         "labels": {contract.LABEL_ROLE: "proxy", contract.LABEL_APP: item.name},
         # A crashed proxy comes back into the same namespace; the app never notices more
@@ -277,6 +271,9 @@ def render(plan: Plan) -> dict[str, Any]:
         "version": __version__,
         "from": [os.path.relpath(f, plan.project.directory) for f in plan.project.files],
     }
+    if plan.captured:
+        volumes: dict[str, Any] = raw["volumes"] if isinstance(raw.get("volumes"), dict) else {}
+        raw["volumes"] = {**volumes, contract.CA_VOLUME: {"labels": {contract.LABEL_ROLE: "ca"}}}
     for key, value in raw.items():
         if value is not None:  # `key:` with nothing under it: Compose takes it as absent
             out[key] = services if key == "services" else value

@@ -531,12 +531,21 @@ def run(config: Config) -> int:
     listener answers, and publishes the result for the health check; it removes the
     capture on stop only when it installed it for itself (own mode)."""
     paths = CaPaths(config.kecs_dir)
+    state = StateFiles(config.state_dir)
+    if not paths.has_intermediate() and config.capture == CAPTURE_SHARED:
+        why = (
+            f"no CA in {paths.ca_dir}: start the project with `kecs up`, which puts the project's CA "
+            "into the kecs-ca volume"
+        )
+        LOG.error("%s", why)
+        state.prepare(config.uid)
+        state.publish(False, why)
+        return 2
     if not paths.has_intermediate():
         paths, _ = ensure_ca(config.kecs_dir, "proxy")
         LOG.info("created a CA under %s (no kecs compose CA was mounted)", config.kecs_dir)
     scratch = tempfile.mkdtemp(prefix="kecs-proxy-")
     leaves = LeafCertificates(paths, scratch)  # reads the key while still root
-    state = StateFiles(config.state_dir)
     state.prepare(config.uid)
     sockets = {
         "proxy": _listener(config.proxy_port),

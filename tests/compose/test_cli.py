@@ -61,7 +61,7 @@ def test_writes_output_and_ca_then_is_idempotent(project: Path, capsys: pytest.C
         not list(kecs_dir.rglob("*.key"))
         and b"PRIVATE KEY" not in (kecs_dir / "trust" / "root.crt").read_bytes()
     )
-    assert "${KECS_CA_DIR:?" in text and f"CA key: {key_dir}" in out
+    assert "kecs-ca:/etc/kecs/ca:ro" in text and f"CA key: {key_dir}" in out
     mtime = output.stat().st_mtime_ns
 
     assert main(["compose", str(project)]) == 0

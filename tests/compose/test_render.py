@@ -116,9 +116,8 @@ def test_proxy_owns_the_namespace(make_project: MakeProject) -> None:
     assert "$$(date +%s)" in test[3]  # Compose must not interpolate the script's own variables
     assert proxy["healthcheck"]["timeout"] == "10s"
     assert proxy["tmpfs"] == holder["tmpfs"] == ["/run/kecs"]
-    assert proxy["volumes"] == [
-        "${KECS_CA_DIR:?start it with kecs up, or export KECS_CA_DIR as kecs compose prints it}:/etc/kecs/ca:ro"
-    ]
+    assert proxy["volumes"] == ["kecs-ca:/etc/kecs/ca:ro"]  # filled by kecs up, mounted nowhere else
+    assert doc["volumes"]["kecs-ca"] == {"labels": {"dev.kecs.role": "ca"}}
     assert "volumes" not in holder  # the CA key only where it is used
     assert proxy["environment"]["KECS_EMULATOR_URL"] == "https://kecs-localstack:4566"
     assert proxy["environment"]["KECS_CAPTURE"] == "shared"

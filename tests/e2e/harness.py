@@ -52,8 +52,7 @@ class Project:
             "HOME": str(work / f"{self.name}-home"),  # the CA key lands there, outside the project
             **(env or {}),
         }
-        # What `kecs up` gives Compose, for the direct Compose calls below.
-        self.env["KECS_CA_DIR"] = key_directory(str(self.directory), self.env)
+        self.ca_directory = key_directory(str(self.directory), self.env)
         self.up_report: dict[str, Any] = {}
 
     def kecs(self, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
