@@ -17,6 +17,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative (0 means one per CPU)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kecs", description="Run unmodified AWS applications against a local emulator.")
     parser.add_argument("--version", action="version", version=f"kecs {__version__}")
@@ -40,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also scan node_modules, .venv, vendor, target, dist and similar directories",
     )
     scan.add_argument("--max-file-size", type=int, default=2 * 1024 * 1024, metavar="BYTES")
-    scan.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: one per CPU)")
+    scan.add_argument(
+        "-j", "--jobs", type=_non_negative, default=0, help="worker processes (default: one per CPU)"
+    )
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
     compose = commands.add_parser(

@@ -74,7 +74,7 @@ def read_regular(path: str, limit: int = 16 * 1024 * 1024) -> str | None:
     with os.fdopen(fd, "rb") as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise KecsError(f"{path}: larger than {limit} bytes")
+        raise KecsError(f"{path}: larger than {limit} bytes; kecs does not read it")
     return data.decode("utf-8", "replace")
 
 

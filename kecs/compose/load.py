@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from kecs.errors import KecsError
+from kecs.safefs import read_regular
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 TOP_LEVEL_KEYS = {
@@ -34,6 +35,7 @@ TOP_LEVEL_KEYS = {
     "configs",
 }
 GENERATED_MARKER = "x-kecs-generated"
+MAX_FILE = 8 * 1024 * 1024  # a compose or .env file larger than this is not one
 # Expanded size past which a document is an alias bomb, not a compose file.
 MAX_NODES = 200_000
 
@@ -144,13 +146,17 @@ def _check_nodes(node: yaml.Node, path: str, lines: dict[tuple[str, ...], int]) 
 
 def parse_file(path: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        raise KecsError(f"{path}: no such file") from None
+        found = read_regular(path, MAX_FILE)
     except (OSError, UnicodeDecodeError) as exc:
         raise KecsError(f"{path}: cannot read it: {exc}") from exc
-    loader = _Loader(text)
+    if found is None:
+        raise KecsError(f"{path}: no such file")
+    text = found
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # control characters, NUL
+        line = text.count("\n", 0, exc.position) + 1
+        raise KecsError(f"{path}:{line}: invalid YAML: character {exc.character:#x} is not allowed") from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -375,12 +381,13 @@ def interpolate(value: Any, env: Mapping[str, str], where: str = "") -> Any:
 def read_env_file(path: str) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except FileNotFoundError:
-        return out
+        # A regular file of sane size only: not a FIFO (a hang), not a link to /dev/zero.
+        text = read_regular(path, MAX_FILE)
     except (OSError, UnicodeDecodeError) as exc:
         raise KecsError(f"{path}: cannot read it: {exc}") from exc
+    if text is None:
+        return out
+    lines = text.splitlines()
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -403,6 +410,23 @@ def _validator() -> Any:
     return jsonschema.Draft7Validator(schema)
 
 
+def _non_string_key(value: Any, keys: tuple[str, ...]) -> tuple[tuple[str, ...], Any] | None:
+    """The first mapping key that YAML made a null, number or boolean (`null:`, `1:`)."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if not isinstance(key, str):
+                return keys, key
+            found = _non_string_key(child, (*keys, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for child in value:
+            found = _non_string_key(child, keys)
+            if found is not None:
+                return found
+    return None
+
+
 def _deref(schema: Any) -> Any:
     """A subschema with a local `$ref` (#/definitions/X) replaced by what it names."""
     ref = schema.get("$ref", "") if isinstance(schema, dict) else ""
@@ -419,6 +443,15 @@ def _short(value: Any) -> str:
 def validate(document: dict[str, Any], path: str, lines: Mapping[tuple[str, ...], int]) -> None:
     """Check a compose file's values against the Compose specification's schema (its types,
     after interpolation, as Compose checks them) before anything plans with them."""
+    bad = _non_string_key(document, ())
+    if bad is not None:
+        parents, key = bad
+        at = lines.get(parents, 0)
+        place = f"{os.path.relpath(path)}:{at}" if at else os.path.relpath(path)
+        raise KecsError(
+            f"{place}: {'.'.join(parents) or '(top level)'}: the key {json.dumps(key, default=str)} is not a "
+            "name (Compose names are strings: quote it)"
+        )
     # `environment:` with nothing under it is null, which Compose takes as absent.
     document = {k: v for k, v in document.items() if v is not None}
     if isinstance(document.get("services"), dict):

@@ -185,7 +185,34 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
         )
     if options.emulator == "external" and not options.emulator_url:
         raise KecsError("an external emulator needs its URL: --emulator-url http://HOST:PORT")
+    if options.emulator_url:
+        where = (
+            "--emulator-url" if overrides.get("emulator_url") else project.where_key("x-kecs", "emulator_url")
+        )
+        problem = url_problem(options.emulator_url)
+        if problem:
+            raise KecsError(
+                f"{where}: emulator URL {options.emulator_url!r}: {problem} (give http://HOST:PORT)"
+            )
     return replace(options, routes=_routes(wanted))
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not an emulator URL the proxy can use (http(s)://HOST[:PORT]), or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return "a bad port"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not http(s)://HOST:PORT"
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        return "a path, query or user part"
+    if any(ch in url for ch in ",;= \t\n"):
+        return "characters no host URL has"
+    return None
 
 
 def _routes(wanted: Mapping[str, tuple[str, str]]) -> tuple[Route, ...]:
@@ -200,8 +227,11 @@ def _routes(wanted: Mapping[str, tuple[str, str]]) -> tuple[Route, ...]:
             close = difflib.get_close_matches(spelling.lower(), sorted(catalog.names), n=1)
             hint = f" (did you mean {close[0]}?)" if close else " (use botocore's client names: dynamodb, s3)"
             raise KecsError(f"{where}: unknown AWS service {spelling!r}{hint}")
-        if target not in ("localstack", "moto") and not target.startswith("http://"):
-            raise KecsError(f"{where}: route {name} to localstack, moto or http://HOST:PORT, not {target!r}")
+        problem = None if target in ("localstack", "moto") else url_problem(target)
+        if problem:
+            raise KecsError(
+                f"{where}: route {name} to localstack, moto or http://HOST:PORT, not {target!r} ({problem})"
+            )
         resolved[name] = (target, where)
     target_of: dict[str, tuple[str, str]] = {}
     for name, (target, where) in resolved.items():

@@ -193,6 +193,8 @@ def _toml(text: str) -> dict[str, object]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"invalid TOML: {exc}") from exc
+    except RecursionError:
+        raise ManifestError("TOML nested too deeply") from None
 
 
 def _json(text: str) -> object:
@@ -200,6 +202,8 @@ def _json(text: str) -> object:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"invalid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except RecursionError:
+        raise ManifestError("JSON nested too deeply") from None
 
 
 def _dict(value: object) -> dict[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -26,11 +27,21 @@ class WalkOptions:
     skip_excluded_dirs: bool = True
 
 
+MAX_IGNORE_FILE = 1024 * 1024
+
+
 def _load_gitignore(directory: str) -> pathspec.GitIgnoreSpec | None:
+    """The directory's .gitignore: a regular file only (a FIFO would hang the scan, a link
+    to /dev/zero exhaust its memory), at most MAX_IGNORE_FILE bytes."""
     path = os.path.join(directory, ".gitignore")
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return pathspec.GitIgnoreSpec.from_lines(handle)
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_IGNORE_FILE:
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            text = handle.read(MAX_IGNORE_FILE).decode("utf-8", "replace")
+        return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
     except OSError:
         return None
 
