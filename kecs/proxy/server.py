@@ -343,11 +343,11 @@ class Proxy:
             track(asyncio.ensure_future(self._serve(sock)), self.tasks)
 
     async def _serve(self, sock: socket.socket) -> None:
+        # `handle` owns the socket (it may hand it to a transport, which closes it): closing
+        # it here as well could close a descriptor number already reused by a new one.
         try:
             await self.handle(sock)
         finally:
-            with contextlib.suppress(OSError):
-                sock.close()
             self.active -= 1
             self.below_limit.set()
 
