@@ -363,16 +363,15 @@ def up(
         mark = time.monotonic()
         result.images = _ensure_images(client, generated, progress)
         result.timings["images"] = time.monotonic() - mark
-        compose = Compose(
-            result.compose, generated.project.directory, os.path.basename(generated.path), project_name
-        )
+        name = compose_project_name(generated.project.directory, project_name, generated.project.resolved)
+        compose = Compose(result.compose, generated.project.directory, os.path.basename(generated.path), name)
         emulator_names = [e.name for e in generated.plan.emulators if e.name is not None]
         kecs_services = [
             *emulator_names,
             *(n for item in generated.plan.captured for n in (item.netns, item.proxy)),
         ]
         if generated.plan.captured:
-            _fill_ca_volume(client, compose, generated, timeout, progress)
+            _fill_ca_volume(client, compose, generated, progress)
         if kecs_services:
             # kecs's part first (Compose starts the proxies once the emulators are healthy);
             # meanwhile the emulators are warmed as soon as they are healthy. The apps start
@@ -431,28 +430,43 @@ def _ordered(states: Sequence[ServiceState], services: Sequence[str]) -> tuple[S
     return tuple(out)
 
 
-def _fill_ca_volume(
-    client: Any, compose: Compose, generated: Generated, timeout: float, progress: Progress
-) -> None:
+def compose_project_name(
+    directory: str, explicit: str | None = None, document: Mapping[str, Any] | None = None
+) -> str:
+    """The Compose project name kecs passes (`-p`) to every Compose command, as Compose
+    itself would choose it: given, COMPOSE_PROJECT_NAME, the file's `name:`, else the
+    directory's name, lower-cased with what Compose does not allow removed."""
+    import re
+
+    for candidate in (explicit, os.environ.get("COMPOSE_PROJECT_NAME"), (document or {}).get("name")):
+        if isinstance(candidate, str) and candidate and "$" not in candidate:
+            return candidate
+    name = re.sub(r"[^a-z0-9_-]", "", os.path.basename(os.path.abspath(directory)).lower()).lstrip("_-")
+    return name or "kecs"
+
+
+def _fill_ca_volume(client: Any, compose: Compose, generated: Generated, progress: Progress) -> None:
     """Copy the project's CA (intermediate and key, kept outside the project) into the
-    volume only the proxies mount. Compose creates the volume with the proxies' containers
-    (`up --no-start`); a short-lived container of the proxy image writes into it."""
+    volume only the proxies mount, created here as Compose would name and label it, before
+    any proxy starts; a short-lived container of the proxy image writes into it."""
     import io
     import tarfile
 
+    import docker.errors
+
     from kecs.tls import CaPaths, key_directory
 
-    first = generated.plan.captured[0].proxy
-    created = compose.run("up", "--no-start", first, timeout=timeout)
-    if created.returncode != 0:
-        raise KecsError(f"`{compose.shown('up', '--no-start', first)}` failed: {_last_line(created.stderr)}")
-    volume = None
-    for cid in compose.run("ps", "-a", "-q", first, timeout=120).stdout.split():
-        for mount in client.containers.get(cid).attrs.get("Mounts", []):
-            if mount.get("Destination") == contract.CONTAINER_CA_DIR and mount.get("Type") == "volume":
-                volume = mount.get("Name")
-    if volume is None:
-        raise KecsError(f"{first} has no {contract.CA_VOLUME} volume at {contract.CONTAINER_CA_DIR}")
+    assert compose.project_name is not None
+    volume = f"{compose.project_name}_{contract.CA_VOLUME}"
+    try:
+        client.volumes.get(volume)
+    except docker.errors.NotFound:
+        labels = {
+            "com.docker.compose.project": compose.project_name,
+            "com.docker.compose.volume": contract.CA_VOLUME,
+            contract.LABEL_ROLE: "ca",
+        }
+        client.volumes.create(name=volume, labels=labels)
     paths = CaPaths(
         os.path.join(generated.project.directory, ".kecs"), key_directory(generated.project.directory)
     )
@@ -607,7 +621,12 @@ def _generated_compose(
     path = os.path.abspath(output) if output else os.path.join(directory, OUTPUT_NAME)
     if not os.path.isfile(path):
         raise KecsError(f"{path}: no generated compose file here; run `kecs up` first")
-    return Compose(find_compose(compose_command), os.path.dirname(path), os.path.basename(path), project_name)
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        document = yaml.safe_load(handle) or {}
+    name = compose_project_name(os.path.dirname(path), project_name, document)
+    return Compose(find_compose(compose_command), os.path.dirname(path), os.path.basename(path), name)
 
 
 def status(

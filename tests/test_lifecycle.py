@@ -80,3 +80,15 @@ def test_cli_down_without_a_project_is_one_line(tmp_path: Path, capsys: pytest.C
     assert main(["down", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "run `kecs up` first" in err
+
+
+def test_the_project_name_is_the_one_compose_would_choose(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+    assert lifecycle.compose_project_name("/work/My Shop.v2") == "myshopv2"
+    assert lifecycle.compose_project_name("/work/__x") == "x"
+    assert lifecycle.compose_project_name("/work/日本") == "kecs"
+    assert lifecycle.compose_project_name("/work/a", document={"name": "named"}) == "named"
+    assert lifecycle.compose_project_name("/work/a", document={"name": "${N}"}) == "a"  # not interpolated here
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", "fromenv")
+    assert lifecycle.compose_project_name("/work/a", document={"name": "named"}) == "fromenv"
+    assert lifecycle.compose_project_name("/work/a", "given") == "given"
