@@ -13,10 +13,11 @@ import pytest
 import yaml
 
 import kecs
+from kecs.compose.load import compose_schema
 from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((ROOT / "kecs" / "compose" / "data" / "compose-spec.schema.json").read_text())
+SCHEMA = compose_schema()
 
 
 @pytest.fixture

@@ -88,7 +88,9 @@ def test_the_project_name_is_the_one_compose_would_choose(monkeypatch: pytest.Mo
     assert lifecycle.compose_project_name("/work/__x") == "x"
     assert lifecycle.compose_project_name("/work/日本") == "kecs"
     assert lifecycle.compose_project_name("/work/a", document={"name": "named"}) == "named"
-    assert lifecycle.compose_project_name("/work/a", document={"name": "${N}"}) == "a"  # not interpolated here
+    assert (
+        lifecycle.compose_project_name("/work/a", document={"name": "${N}"}) == "a"
+    )  # not interpolated here
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", "fromenv")
     assert lifecycle.compose_project_name("/work/a", document={"name": "named"}) == "fromenv"
     assert lifecycle.compose_project_name("/work/a", "given") == "given"

@@ -427,6 +427,11 @@ def _non_string_key(value: Any, keys: tuple[str, ...]) -> tuple[tuple[str, ...],
     return None
 
 
+def compose_schema() -> dict[str, Any]:
+    """The Compose specification's JSON schema kecs validates against (bundled)."""
+    return _validator().schema  # type: ignore[no-any-return]
+
+
 def _deref(schema: Any) -> Any:
     """A subschema with a local `$ref` (#/definitions/X) replaced by what it names."""
     ref = schema.get("$ref", "") if isinstance(schema, dict) else ""

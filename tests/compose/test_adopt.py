@@ -13,18 +13,11 @@ import yaml
 
 from kecs.cli import main
 from kecs.compose import adopt
+from kecs.compose.load import compose_schema
 from tests.compose.conftest import MakeProject
 from tests.conftest import require
 
-SCHEMA = json.loads(
-    (
-        Path(__file__).resolve().parent.parent.parent
-        / "kecs"
-        / "compose"
-        / "data"
-        / "compose-spec.schema.json"
-    ).read_text()
-)
+SCHEMA = compose_schema()
 
 FACTORY_APP = """
 import boto3

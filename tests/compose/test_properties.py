@@ -7,7 +7,6 @@ line naming the file (never a traceback, never exit 70).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -20,16 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kecs.cli import main
+from kecs.compose.load import compose_schema
 
-SCHEMA = json.loads(
-    (
-        Path(__file__).resolve().parent.parent.parent
-        / "kecs"
-        / "compose"
-        / "data"
-        / "compose-spec.schema.json"
-    ).read_text()
-)
+SCHEMA = compose_schema()
 DIRECTORY_NAMES = st.text(
     alphabet=st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)),
     min_size=1,

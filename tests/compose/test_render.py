@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,22 +9,14 @@ import jsonschema
 import pytest
 import yaml
 
-from kecs.compose.load import load_project
+from kecs.compose.load import compose_schema, load_project
 from kecs.compose.plan import Options, Route, ServiceEvidence, plan
 from kecs.compose.render import render, to_yaml
 from kecs.scanner.model import Finding
 from tests.compose.conftest import MakeProject
 from tests.conftest import require
 
-SCHEMA = json.loads(
-    (
-        Path(__file__).resolve().parent.parent.parent
-        / "kecs"
-        / "compose"
-        / "data"
-        / "compose-spec.schema.json"
-    ).read_text()
-)
+SCHEMA = compose_schema()
 
 COMPOSE = """
 services:

@@ -21,6 +21,7 @@ import jsonschema
 import pytest
 import yaml
 
+from kecs.compose.load import compose_schema
 from tests.e2e import images
 from tests.e2e.harness import ROOT, Project, cpu_hog
 
@@ -88,8 +89,7 @@ def test_up_reports_every_service_ready(seed: Project) -> None:
     assert {"s3", "sqs", "kms"} <= set(report["warmed"]), report["warmed"]
     assert {report["warmed"][s] for s in ("s3", "sqs")} == {"200"}, report["warmed"]
     generated = yaml.safe_load((seed.directory / "compose.kecs.yaml").read_text())
-    schema = json.loads((ROOT / "kecs" / "compose" / "data" / "compose-spec.schema.json").read_text())
-    jsonschema.Draft7Validator(schema).validate(generated)
+    jsonschema.Draft7Validator(compose_schema()).validate(generated)
     size = subprocess.run(
         ["docker", "image", "inspect", "-f", "{{.Size}}", proxy[0]["reference"]],
         capture_output=True,
