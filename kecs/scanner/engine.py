@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 
 from kecs.errors import KecsError
 from kecs.scanner.languages import by_extension
-from kecs.scanner.manifests import ManifestError, analyze_manifest, cataloger_for
+from kecs.scanner.manifests import (
+    LOCKS_BESIDE_PACKAGE_JSON,
+    ManifestError,
+    analyze_manifest,
+    cataloger_for,
+    direct_npm_dependencies,
+)
 from kecs.scanner.model import Finding, ScanReport, Skipped
 from kecs.scanner.services import ServiceCatalog
 from kecs.scanner.source import FileAnalyzer, LanguageSpec
@@ -95,7 +101,11 @@ def analyze_file(item: WorkItem, analyzers: Analyzers, options: ScanOptions) -> 
         assert cataloger is not None
         try:
             text = data.decode("utf-8")
-            return ChunkResult(analyze_manifest(cataloger, item.rel_path, text, analyzers.catalog), [], 1)
+            direct = None
+            if cataloger.name in LOCKS_BESIDE_PACKAGE_JSON:
+                direct = direct_npm_dependencies(os.path.join(os.path.dirname(item.abs_path), "package.json"))
+            found = analyze_manifest(cataloger, item.rel_path, text, analyzers.catalog, direct)
+            return ChunkResult(found, [], 1)
         except UnicodeDecodeError:
             return ChunkResult([], [Skipped(item.rel_path, "not valid UTF-8")], 0)
         except ManifestError as exc:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
+import stat
 import sys
 
 if sys.version_info >= (3, 11):
@@ -317,7 +319,7 @@ def _package_lock(text: str, catalog: ServiceCatalog) -> Iterator[tuple[Use, str
     packages = _dict(doc.get("packages"))
     root = _dict(packages.get(""))
     direct: set[str] | None = None
-    if root:
+    if "" in packages:  # v2/v3: the root entry lists what the project depends on
         direct = set()
         for section in ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies"):
             direct.update(_dict(root.get(section)))
@@ -629,12 +631,36 @@ SDK_LANGUAGE = {
 }  # fmt: skip
 
 
+# Lock files that do not say which packages the project itself depends on: the
+# package.json beside them does.
+LOCKS_BESIDE_PACKAGE_JSON = ("yarn-lock", "pnpm-lock")
+
+
+def direct_npm_dependencies(package_json: str) -> set[str] | None:
+    """The packages a package.json depends on directly; None when there is none to read."""
+    try:
+        info = os.lstat(package_json)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > 4 * 1024 * 1024:
+            return None
+        with open(package_json, encoding="utf-8") as handle:
+            doc = _dict(_json(handle.read()))
+    except (OSError, UnicodeDecodeError, ManifestError):
+        return None
+    direct: set[str] = set()
+    for section in ("dependencies", "devDependencies", "peerDependencies", "optionalDependencies"):
+        direct.update(_dict(doc.get(section)))
+    return direct
+
+
 def analyze_manifest(
-    cataloger: Cataloger, rel_path: str, text: str, catalog: ServiceCatalog
+    cataloger: Cataloger, rel_path: str, text: str, catalog: ServiceCatalog, direct: set[str] | None = None
 ) -> list[Finding]:
-    """Findings for one manifest; raises ManifestError when it does not parse."""
+    """Findings for one manifest; raises ManifestError when it does not parse. With
+    `direct` (the project's own dependencies), other packages are only installed."""
     out = []
     for use, package, line in cataloger.parse(text, catalog):
+        if direct is not None and package not in direct:
+            use = Use(use.sdk, use.services, transitive=True)
         source_line = text.splitlines()[line - 1] if text else ""
         column = max(source_line.find(package.split("[")[0].split(":")[-1]), 0) + 1
         language = "kotlin" if use.sdk == "aws-sdk-kotlin" else cataloger.language

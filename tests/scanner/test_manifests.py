@@ -90,11 +90,19 @@ def test_package_json_and_locks(tmp_path: Path) -> None:
         """,
     )
     assert found == [
-        (4, "aws-sdk-js", (), "javascript"),
         (3, "aws-sdk-js-v3", ("s3",), "javascript"),
         (4, "aws-sdk-js-v3", ("logs",), "javascript"),
-        (3, "aws-sdk-js-v3", ("dynamodb",), "javascript"),
-        (1, "aws-sdk-js-v3", ("sqs",), "javascript"),
+    ]
+    # What only the locks name (none of it is in package.json) is installed, not the app's own.
+    installed = [
+        (f.path, f.line, f.sdk, f.services)
+        for f in scan_path(str(tmp_path), ScanOptions(jobs=1)).findings
+        if f.kind == "installed"
+    ]
+    assert sorted(installed) == [
+        ("package-lock.json", 4, "aws-sdk-js", ()),
+        ("pnpm-lock.yaml", 3, "aws-sdk-js-v3", ("dynamodb",)),
+        ("yarn.lock", 1, "aws-sdk-js-v3", ("sqs",)),
     ]
 
 
@@ -224,3 +232,16 @@ def test_package_lock_transitive_packages_are_only_installed() -> None:
         for f in analyze_manifest(cataloger, "package-lock.json", lock, ServiceCatalog.load())
     }
     assert found == {(("s3",), "manifest"), (("sso",), "installed"), (("sts",), "installed")}
+
+
+def test_yarn_and_pnpm_locks_read_direct_dependencies_from_package_json(tmp_path: Path) -> None:
+    from kecs.scanner.engine import ScanOptions, scan_path
+
+    (tmp_path / "package.json").write_text(json.dumps({"dependencies": {"@aws-sdk/client-sqs": "^3"}}))
+    (tmp_path / "yarn.lock").write_text(
+        '"@aws-sdk/client-sqs@^3":\n  version "3.1"\n"@aws-sdk/client-sso@3.1":\n  version "3.1"\n'
+    )
+    report = scan_path(str(tmp_path), ScanOptions(jobs=1))
+    found = {(f.path, f.services, f.kind) for f in report.findings}
+    assert ("yarn.lock", ("sqs",), "manifest") in found
+    assert ("yarn.lock", ("sso",), "installed") in found  # the SDK's own, not the app's
