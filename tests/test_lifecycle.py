@@ -94,3 +94,16 @@ def test_the_project_name_is_the_one_compose_would_choose(monkeypatch: pytest.Mo
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", "fromenv")
     assert lifecycle.compose_project_name("/work/a", document={"name": "named"}) == "fromenv"
     assert lifecycle.compose_project_name("/work/a", "given") == "given"
+
+
+@pytest.mark.integration
+def test_a_missing_proxy_base_is_one_line_naming_what_to_load(
+    docker_client: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kecs.cli import main
+
+    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: x\n    x-kecs: {proxy: true}\n")
+    code = main(["up", str(tmp_path), "--detach", "-q", "--proxy-base", "kecs-no-such-base:1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "kecs-no-such-base:1" in err and "docker load" in err and "--proxy-base" in err
