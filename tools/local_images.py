@@ -25,7 +25,11 @@ from tests.e2e import images  # noqa: E402
 
 
 def main() -> int:
-    images.docker_available()
+    import subprocess
+
+    info = subprocess.run(["docker", "info"], capture_output=True, text=True)
+    if info.returncode != 0:
+        raise SystemExit(f"local_images: no Docker engine answered: {info.stderr.strip()[:200]}")
     base = images.base_image()
     exports = {
         "BASE_IMAGE": base,
