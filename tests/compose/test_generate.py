@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,9 @@ def test_an_image_is_scanned_once_then_read_from_the_cache(
     docker_client: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    tag = build_image(docker_client, {"app.py": "import boto3\nboto3.client('sqs')\n"})
+    # Unique content: an image with the same files is the same image id, which another
+    # test may remove while this one runs.
+    tag = build_image(docker_client, {"app.py": f"import boto3\nboto3.client('sqs')  # {uuid.uuid4()}\n"})
     try:
         first = generate.daemon_image_evidence(tag)
         cached = list((tmp_path / "cache" / "kecs" / "image-scans").glob("*.json"))

@@ -13,7 +13,7 @@ from tests.conftest import require
 from tests.e2e import images
 from tests.e2e.harness import Project, cpu_hog
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("e2e-many")]
+pytestmark = pytest.mark.integration
 COUNT = 20
 APP = "import boto3, time; print('buckets', len(boto3.client('s3').list_buckets()['Buckets']), flush=True); time.sleep(10**6)"
 

@@ -25,7 +25,7 @@ from kecs.compose.load import compose_schema
 from tests.e2e import images
 from tests.e2e.harness import ROOT, Project, cpu_hog
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("e2e-seed")]
+pytestmark = pytest.mark.integration  # one module, one worker (--dist loadfile): one shared project
 CAPTURED = {"app", "worker", "rubyapp", "cli"}
 
 
