@@ -9,7 +9,7 @@ does I/O.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 # Variables the generated file sets on the proxy (each also a `kecs proxy` flag).
 ENV_SERVICE = "KECS_SERVICE"
@@ -41,10 +41,12 @@ CA_VOLUME = "kecs-ca"
 
 # State the health checks read (a tmpfs, fresh on every container start).
 STATE_DIR = "/run/kecs"
-READY_FILE = f"{STATE_DIR}/ready"  # written while the proxy is ready, touched every second
-STATUS_FILE = f"{STATE_DIR}/status"  # one line: why it is (not) ready
-CAPTURED_FILE = f"{STATE_DIR}/captured"  # the namespace holder installed the capture
-SEEN_FILE = f"{STATE_DIR}/seen"  # AWS services the app called, one per line
+READY = "ready"  # written while the proxy is ready, rewritten every second
+STATUS = "status"  # one line: why it is (not) ready
+SEEN = "seen"  # AWS services the app called, one per line
+READY_FILE = f"{STATE_DIR}/{READY}"
+STATUS_FILE = f"{STATE_DIR}/{STATUS}"
+SEEN_FILE = f"{STATE_DIR}/{SEEN}"
 READY_MAX_AGE = 15  # seconds: an older ready file means the proxy stopped checking itself
 
 # How the proxy treats the capture rules.
@@ -98,7 +100,3 @@ def ready_check() -> list[str]:
 
 def seen_services(text: str) -> tuple[str, ...]:
     return tuple(sorted({line.strip() for line in text.splitlines() if line.strip()}))
-
-
-def join_seen(services: Iterable[str]) -> str:
-    return "".join(f"{s}\n" for s in services)

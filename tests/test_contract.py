@@ -55,4 +55,3 @@ def test_ready_check_reads_a_fresh_ready_file(tmp_path: Path) -> None:
 
 def test_seen_services() -> None:
     assert contract.seen_services("sqs\ns3\n\nsqs\n") == ("s3", "sqs")
-    assert contract.join_seen(["s3"]) == "s3\n"

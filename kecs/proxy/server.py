@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
 
+from kecs import contract
 from kecs.contract import (
     CAPTURE_NONE,
     CAPTURE_OWN,
@@ -428,10 +429,10 @@ class StateFiles:
         if not self.directory:
             return
         os.makedirs(self.directory, mode=0o755, exist_ok=True)
-        for name in ("ready", "status", "seen"):
+        for name in (contract.READY, contract.STATUS, contract.SEEN):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.directory, name))
-        seen = os.path.join(self.directory, "seen")
+        seen = os.path.join(self.directory, contract.SEEN)
         os.close(os.open(seen, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
         if os.geteuid() == 0:
             os.chown(seen, uid, uid)  # the serving child appends to it
@@ -440,8 +441,8 @@ class StateFiles:
         if not self.directory:
             return
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        _write_atomic(os.path.join(self.directory, "status"), f"{why} ({stamp})\n")
-        ready_file = os.path.join(self.directory, "ready")
+        _write_atomic(os.path.join(self.directory, contract.STATUS), f"{why} ({stamp})\n")
+        ready_file = os.path.join(self.directory, contract.READY)
         if ready:
             _write_atomic(ready_file, f"kecs proxy: {why}\n")
         else:
@@ -489,9 +490,6 @@ def hold(config: Config) -> int:
     remove(backend)  # nothing captured while the emulators' addresses are looked up
     backend = install(config.capture_rules(), backend)
     LOG.info("capture installed with %s; holding the network namespace", backend)
-    if config.state_dir:
-        os.makedirs(config.state_dir, mode=0o755, exist_ok=True)
-        _write_atomic(os.path.join(config.state_dir, "captured"), f"{backend}\n")
     sys.stdout.flush()
     sys.stderr.flush()
     os.execvp("sleep", ["sleep", "infinity"])
@@ -553,7 +551,7 @@ def run(config: Config) -> int:
         "dns": _listener(config.dns_port, socket.SOCK_DGRAM),
         "dns-tcp": _listener(config.dns_port),
     }
-    seen = SeenServices(state.path("seen"))
+    seen = SeenServices(state.path(contract.SEEN))
     if config.capture == CAPTURE_NONE:
         asyncio.run(serve(config, leaves, sockets, seen))
         return 0
