@@ -30,6 +30,10 @@ from kecs.scanner.services import ServiceCatalog
 from kecs.scanner.source import Use
 
 Installed = tuple[Use, str]  # (use, evidence such as "boto3 1.26.27")
+# cargo-auditable's section: a few KiB of JSON for real programs; capped before and after
+# inflating (a 3 MB section once inflated to 6.2 GB).
+MAX_DEP_SECTION = 4 * 1024 * 1024
+MAX_DEP_JSON = 16 * 1024 * 1024
 
 _DIST_INFO = re.compile(
     r"(?:^|/)(?:site|dist)-packages/([^/]+?)-([^/-]+?)\.(?:dist-info/METADATA|egg-info/PKG-INFO|egg-info)$"
@@ -248,8 +252,12 @@ def _elf(path: str, handle: BinaryIO, catalog: ServiceCatalog) -> Iterator[Insta
     if where is not None and where[1] < 1 << 22:
         handle.seek(where[0])
         try:
-            doc = json.loads(zlib.decompress(handle.read(where[1]), bufsize=1 << 16))
-        except (zlib.error, ValueError):
+            inflater = zlib.decompressobj()
+            raw = inflater.decompress(handle.read(min(where[1], MAX_DEP_SECTION)), MAX_DEP_JSON)
+            if inflater.unconsumed_tail:
+                return  # inflates past MAX_DEP_JSON: not an honest dependency list
+            doc = json.loads(raw)
+        except (zlib.error, ValueError, RecursionError):
             return
         for package in doc.get("packages", []) if isinstance(doc, dict) else []:
             use = crate(str(package.get("name", "")), catalog)

@@ -296,3 +296,63 @@ def test_device_files_and_fifos_are_never_read(tmp_path: Path) -> None:
         archive.addfile(info, io.BytesIO(data))
     report = scan_image(str(docker_save(tmp_path / "d.tar", [(["d:1"], [buffer.getvalue()])])))
     assert {f.path for f in report.findings} == {"/app/main.py"}
+
+
+def test_many_whiteouts_over_many_files_stack_in_linear_time() -> None:
+    import time
+
+    from kecs.scanner.image import LayerState, stack
+
+    lower = LayerState("lower")
+    lower.files = {f"app/d{n % 200}/f{n}.py": [] for n in range(40_000)}
+    upper = LayerState("upper")
+    upper.whiteouts = [f"app/d{n % 200}/f{n}.py" for n in range(0, 40_000, 2)] + [
+        f"app/d{n}" for n in range(150, 200)
+    ]
+    upper.opaque = ["app/d0"]
+    started = time.monotonic()
+    visible = stack([lower, upper])
+    assert time.monotonic() - started < 5  # was quadratic: minutes
+    assert not any(p.startswith(("app/d0/", "app/d150/")) for p in visible)
+    assert all(int(p.rsplit("f", 1)[1][:-3]) % 2 == 1 for p in visible)
+    # Odd files live in odd directories (n % 200 keeps parity): 20,000 of them, less the
+    # 25 odd directories among d150-d199 (200 files each) that were whited out.
+    assert len(visible) == 20_000 - 25 * 200
+
+
+def test_an_oci_blob_that_is_a_link_or_fifo_is_refused(tmp_path: Path) -> None:
+    import os
+
+    root = oci_layout(tmp_path / "oci", [layer({"app/app.py": APP})])
+    blobs = sorted((root / "blobs" / "sha256").iterdir())
+    victim = next(b for b in blobs if b.read_bytes()[:1] != b"{")
+    victim.unlink()
+    victim.symlink_to("/dev/zero")
+    with pytest.raises(ImageError, match="is a link"):
+        scan_image(str(root))
+    victim.unlink()
+    os.mkfifo(victim)
+    with pytest.raises(ImageError, match="not a regular file"):
+        scan_image(str(root))  # no hang on a FIFO
+
+
+def test_a_member_declaring_a_huge_size_is_refused_at_once(tmp_path: Path) -> None:
+    import tarfile
+
+    info = tarfile.TarInfo("app/big.py")
+    info.size = 1 << 50  # a PAX size header: a petabyte, with a few bytes behind it
+    bomb = info.tobuf(tarfile.PAX_FORMAT) + b"import boto3\n" + b"\0" * 1024
+    archive = docker_save(tmp_path / "img.tar", [(["app:1"], [bomb])])
+    with pytest.raises(ImageError, match="declares"):
+        scan_image(str(archive))
+
+
+def test_a_cargo_auditable_section_that_inflates_without_bound_is_ignored(tmp_path: Path) -> None:
+    import zlib
+
+    bomb = zlib.compress(b" " * (200 << 20), 9)  # 200 MiB of spaces in about 200 KiB
+    binary = _elf_with_section(b".dep-v0", bomb)
+    report = scan_image(
+        str(docker_save(tmp_path / "r.tar", [(["r:1"], [layer({"usr/local/bin/server": binary})])]))
+    )
+    assert report.findings == []  # read up to the cap, then given up on
