@@ -261,6 +261,17 @@ def _language(sdk: str) -> str:
     return SDK_LANGUAGE.get(sdk, "")
 
 
+def _corrupt(exc: BaseException) -> bool:
+    """Whether reading a layer failed on its data (truncated, corrupt gzip or zstd)."""
+    if isinstance(exc, (tarfile.TarError, OSError, EOFError, zlib.error)):
+        return True
+    if type(exc).__module__.startswith("zstandard"):
+        import zstandard  # as in _decompressed: only zstd layers need it
+
+        return isinstance(exc, zstandard.ZstdError)
+    return False
+
+
 def read_layer(
     stream: IO[bytes],
     name: str,
@@ -276,7 +287,9 @@ def read_layer(
     try:
         # Stream mode ("r|"): members in order, no seeking; closed with the stream.
         archive = tarfile.open(fileobj=_decompressed(counting, where), mode="r|")  # noqa: SIM115
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except Exception as exc:
+        if not _corrupt(exc):
+            raise
         raise ImageError(f"{where}: truncated or not a tar layer: {exc}") from None
     member_name = "(start)"
     try:
@@ -308,7 +321,9 @@ def read_layer(
                 state.files[path] = findings
     except ImageError:
         raise
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+    except Exception as exc:
+        if not _corrupt(exc):
+            raise
         raise ImageError(f"{where}: truncated or corrupt near member {member_name!r}: {exc}") from None
     digest = counting.drain()
     state.digest = digest

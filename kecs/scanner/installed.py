@@ -106,26 +106,31 @@ def _jar(path: str, handle: BinaryIO, catalog: ServiceCatalog, depth: int = 0) -
         archive = zipfile.ZipFile(handle)
     except (zipfile.BadZipFile, OSError, ValueError):
         return
-    with archive:
-        for info in archive.infolist():
-            name = info.filename
-            if (
-                name.startswith("META-INF/maven/")
-                and name.endswith("/pom.properties")
-                and info.file_size < 65536
-            ):
-                props = dict(
-                    line.split("=", 1)
-                    for line in archive.read(info).decode("utf-8", "replace").splitlines()
-                    if "=" in line and not line.startswith("#")
-                )
-                use = maven_artifact(props.get("groupId", ""), props.get("artifactId", ""), catalog)
-                if use:
-                    yield use, f"{props.get('groupId')}:{props.get('artifactId')} {props.get('version', '?')}"
-            elif depth == 0 and _JAR.search(name) and info.file_size < 64 * 1024 * 1024:
-                # Spring Boot and shaded jars carry their dependencies as nested jars.
-                with archive.open(info) as nested:
-                    yield from _jar(f"{path}!/{name}", io.BytesIO(nested.read()), catalog, depth + 1)
+    try:
+        with archive:
+            yield from _jar_entries(path, archive, catalog, depth)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError):
+        return  # a corrupt or hostile jar says nothing more (what it said stays)
+
+
+def _jar_entries(
+    path: str, archive: zipfile.ZipFile, catalog: ServiceCatalog, depth: int
+) -> Iterator[Installed]:
+    for info in archive.infolist():
+        name = info.filename
+        if name.startswith("META-INF/maven/") and name.endswith("/pom.properties") and info.file_size < 65536:
+            props = dict(
+                line.split("=", 1)
+                for line in archive.read(info).decode("utf-8", "replace").splitlines()
+                if "=" in line and not line.startswith("#")
+            )
+            use = maven_artifact(props.get("groupId", ""), props.get("artifactId", ""), catalog)
+            if use:
+                yield use, f"{props.get('groupId')}:{props.get('artifactId')} {props.get('version', '?')}"
+        elif depth == 0 and _JAR.search(name) and info.file_size < 64 * 1024 * 1024:
+            # Spring Boot and shaded jars carry their dependencies as nested jars.
+            with archive.open(info) as nested:
+                yield from _jar(f"{path}!/{name}", io.BytesIO(nested.read()), catalog, depth + 1)
 
 
 # -- ELF: Go build info and cargo-auditable data ---------------------------------------------

@@ -356,3 +356,22 @@ def test_a_cargo_auditable_section_that_inflates_without_bound_is_ignored(tmp_pa
         str(docker_save(tmp_path / "r.tar", [(["r:1"], [layer({"usr/local/bin/server": binary})])]))
     )
     assert report.findings == []  # read up to the cap, then given up on
+
+
+def test_corrupt_zstd_layers_and_jars_are_errors_not_tracebacks(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    good = layer({"app/app.py": APP}, "zstd")
+    corrupt = good[:12] + bytes(b ^ 0x5A for b in good[12:40]) + good[40:]
+    with pytest.raises(ImageError, match="layer"):
+        scan_image(str(docker_save(tmp_path / "z.tar", [(["z:1"], [corrupt])])))
+    jar = io.BytesIO()
+    with zipfile.ZipFile(jar, "w") as archive:
+        archive.writestr("META-INF/maven/software.amazon.awssdk/s3/pom.properties", "groupId=x\n" * 100)
+    data = bytearray(jar.getvalue())
+    data[40:60] = b"\xff" * 20  # a corrupt entry
+    report = scan_image(
+        str(docker_save(tmp_path / "j.tar", [(["j:1"], [layer({"app/lib/x.jar": bytes(data)})])]))
+    )
+    assert report.findings == []
