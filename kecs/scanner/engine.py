@@ -139,13 +139,20 @@ def classify(rel_path: str, abs_path: str, languages: dict[str, LanguageSpec]) -
     return None
 
 
-def _work_items(path: str, base: str, options: ScanOptions) -> list[WorkItem]:
+def _work_items(path: str, base: str, options: ScanOptions, skipped: list[Skipped]) -> list[WorkItem]:
     walk = WalkOptions(options.respect_gitignore, options.skip_excluded_dirs)
     languages = by_extension()
     if os.path.isdir(path):
         prefix = os.path.relpath(path, base).replace(os.sep, "/")
         prefix = "" if prefix == "." else prefix + "/"
-        items = (classify(prefix + rel, os.path.join(path, rel), languages) for rel in iter_files(path, walk))
+
+        def unreadable(rel: str, why: str) -> None:
+            skipped.append(
+                Skipped((prefix + rel).rstrip("/") if rel != "." else prefix.rstrip("/") or ".", why)
+            )
+
+        files = iter_files(path, walk, unreadable)
+        items = (classify(prefix + rel, os.path.join(path, rel), languages) for rel in files)
         return [item for item in items if item is not None]
     rel = os.path.relpath(path, base).replace(os.sep, "/")
     item = classify(rel, path, languages)
@@ -177,12 +184,14 @@ def scan_paths(paths: Iterable[str], options: ScanOptions = ScanOptions()) -> Sc
         label = base
     items: list[WorkItem] = []
     seen: set[str] = set()
+    unreadable: list[Skipped] = []
     for path in targets:
-        for item in _work_items(path, base, options):
+        for item in _work_items(path, base, options, unreadable):
             if item.rel_path not in seen:
                 seen.add(item.rel_path)
                 items.append(item)
     report = ScanReport(target=label, files_seen=len(items))
+    report.skipped.extend(unreadable)
     for result in _run(items, options):
         report.findings.extend(result.findings)
         report.skipped.extend(result.skipped)

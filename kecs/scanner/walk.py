@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pathspec
@@ -56,8 +56,13 @@ def _ignored(specs: list[tuple[str, pathspec.GitIgnoreSpec]], rel: str, is_dir: 
     return False
 
 
-def iter_files(root: str, options: WalkOptions = WalkOptions()) -> Iterator[str]:
-    """Paths (relative to root, '/'-separated) of the files a scan should consider."""
+def iter_files(
+    root: str,
+    options: WalkOptions = WalkOptions(),
+    unreadable: Callable[[str, str], None] | None = None,
+) -> Iterator[str]:
+    """Paths (relative to root, '/'-separated) of the files a scan should consider.
+    Directories that cannot be listed are reported to `unreadable(path, why)`."""
     stack: list[tuple[str, pathspec.GitIgnoreSpec]] = []
 
     def walk(rel_dir: str) -> Iterator[str]:
@@ -71,8 +76,10 @@ def iter_files(root: str, options: WalkOptions = WalkOptions()) -> Iterator[str]
         try:
             with os.scandir(abs_dir) as entries:
                 items = sorted(entries, key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
             items = []
+            if unreadable is not None:
+                unreadable(rel_dir or ".", f"unreadable directory: {exc.strerror or exc}")
         for entry in items:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             try:

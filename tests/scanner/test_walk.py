@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from kecs.scanner.walk import WalkOptions, iter_files
 
 
@@ -61,3 +63,26 @@ def test_symlinks_are_not_followed(tmp_path: Path) -> None:
     (tmp_path / "loop").symlink_to(tmp_path)
     (tmp_path / "link.py").symlink_to(tmp_path / "real" / "a.py")
     assert list(iter_files(str(tmp_path))) == ["real/a.py"]
+
+
+def test_unreadable_directories_are_reported_not_dropped_silently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from kecs.scanner.engine import ScanOptions, scan_path
+
+    (tmp_path / "app.py").write_text("import boto3\n")
+    (tmp_path / "secret").mkdir()
+    real = os.scandir
+
+    def scandir(path: str):  # type: ignore[no-untyped-def]
+        if str(path).endswith("secret"):  # root reads anything: a denied listing, simulated
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr("kecs.scanner.walk.os.scandir", scandir)
+    report = scan_path(str(tmp_path), ScanOptions(jobs=1))
+    assert [(s.path, s.reason) for s in report.skipped] == [
+        ("secret", "unreadable directory: Permission denied")
+    ]
