@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,17 +73,6 @@ class ImageStatus:
     seconds: float = 0.0
 
 
-def _client() -> Any:
-    import docker
-
-    try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except Exception as exc:  # no daemon, no permission
-        raise KecsError(f"no Docker daemon answered ({exc}); start Docker and run again") from None
-    return client
-
-
 def _present(client: Any, reference: str) -> bool:
     import docker.errors
 
@@ -105,8 +95,6 @@ def _pull(client: Any, reference: str) -> str | None:
 
 def ensure_image(client: Any, reference: str, what: str, hint: str, progress: Progress) -> ImageStatus:
     """The image in the local daemon, pulled if missing; a KecsError saying how otherwise."""
-    import time
-
     if _present(client, reference):
         return ImageStatus(reference, what, "present")
     progress(f"pulling {reference} ({what})")
@@ -122,8 +110,6 @@ def ensure_image(client: Any, reference: str, what: str, hint: str, progress: Pr
 
 def ensure_proxy_image(client: Any, tag: str, base: str | None, progress: Progress) -> ImageStatus:
     """The proxy image `tag`, built from the installed package on `base` when missing."""
-    import time
-
     base = base or DEFAULT_PROXY_BASE
     if _present(client, tag):
         return ImageStatus(tag, "proxy", "present")

@@ -13,6 +13,7 @@ is then reported with its health output and last log lines).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -583,7 +584,7 @@ def stale_joiners(client: Any, compose: Compose) -> list[str]:
     its joiners in the old, now interface-less namespace."""
     containers = []
     for cid in compose.container_ids():
-        with _suppress():
+        with contextlib.suppress(Exception):  # removed meanwhile
             containers.append(client.containers.get(cid))
     current = {c.id for c in containers if c.status == "running"}
     stale = []
@@ -592,12 +593,6 @@ def stale_joiners(client: Any, compose: Compose) -> list[str]:
         if mode.startswith("container:") and mode.split(":", 1)[1] not in current:
             stale.append(container.labels.get("com.docker.compose.service", container.name))
     return sorted(set(stale))
-
-
-def _suppress() -> Any:
-    import contextlib
-
-    return contextlib.suppress(Exception)
 
 
 def _rejoin(client: Any, compose: Compose, timeout: float, progress: Progress) -> Failure | None:
