@@ -114,6 +114,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="kecs-bench-up-"))
     compose_cmd = args.compose.split()
     results: dict[str, float] = {}
+    phases: dict[str, float] = {}
     try:
         # The proxy image exists before timing, as after a user's first `kecs up`.
         warm = work / "warm"
@@ -144,12 +145,13 @@ def main() -> int:
                     subprocess.run([*compose, "up", "-d"], cwd=directory, check=True, capture_output=True)
                 else:
                     compose = [*compose_cmd, "-f", "compose.kecs.yaml", *project]
-                    subprocess.run(
+                    done = subprocess.run(
                         [sys.executable, "-m", "kecs", "up", str(directory), "--detach", "-q", "--format", "json",
                          "--proxy-base", proxybase, "--localstack-image", localstack, "--compose", args.compose,
                          *project],
-                        check=True, capture_output=True,
+                        check=True, capture_output=True, text=True,
                     )  # fmt: skip
+                    phases = json.loads(done.stdout)["timings"]
                 _all_printed(compose, directory, names, started + 900)
                 results[kind] = time.monotonic() - started
             subprocess.run([*compose, "down", "-v", "-t", "2"], cwd=directory, capture_output=True)
@@ -160,6 +162,7 @@ def main() -> int:
     print(f"  plain compose up with AWS_ENDPOINT_URL: {plain:6.1f} s to every app's first AWS answer")
     print(f"  kecs up (no endpoint, captured):        {kecs:6.1f} s")
     print(f"  kecs - plain: {kecs - plain:+.1f} s (goal: within +10 s); ratio {kecs / plain:.2f}x")
+    print("  kecs up's phases (s): " + ", ".join(f"{k} {v}" for k, v in phases.items()))
     return 0
 
 
