@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import h11
 
 LOG = logging.getLogger("kecs.proxy")
+RETRY_AFTER = datetime.timedelta(seconds=15)
 MAX_TOKEN_TTL = 21600  # seconds, as EC2's IMDS allows
 MAX_TOKENS = 10_000
 READ_TIMEOUT = 30.0  # a metadata client that stalls mid-request is dropped
@@ -53,6 +54,7 @@ class CredentialSource:
     emulator_url: str
     role: str | None = None
     _cached: Credentials | None = field(default=None, repr=False)
+    _retry_at: datetime.datetime | None = field(default=None, repr=False)  # after a failed AssumeRole
 
     @property
     def role_name(self) -> str:
@@ -63,13 +65,21 @@ class CredentialSource:
         return f"arn:aws:iam::{ACCOUNT}:role/{self.role_name}"
 
     def current(self) -> Credentials:
+        """The role's credentials, cached until 5 minutes before they expire. When the
+        emulator's STS fails, test credentials are served and AssumeRole is tried again
+        after RETRY_AFTER (not an hour later)."""
         cached = self._cached
-        if cached is not None and cached.expiration - _now() > datetime.timedelta(minutes=5):
+        now = _now()
+        fresh_enough = cached is not None and cached.expiration - now > datetime.timedelta(minutes=5)
+        if cached is not None and fresh_enough and (self._retry_at is None or now < self._retry_at):
             return cached
         fresh = self._assume_role() if self.role else None
+        self._retry_at = None
         if fresh is None:
+            if self.role:
+                self._retry_at = now + RETRY_AFTER
             fresh = Credentials(
-                "test", "test", "kecs-test-token", _now() + datetime.timedelta(hours=1), self.role_arn
+                "test", "test", "kecs-test-token", now + datetime.timedelta(hours=1), self.role_arn
             )
         self._cached = fresh
         return fresh

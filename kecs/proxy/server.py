@@ -30,6 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
@@ -394,6 +395,15 @@ async def serve(
     sts = proxy.routes.for_service("sts")  # roles come from its STS
     metadata = MetadataService(CredentialSource(config.service, config.region, sts.url, config.role))
     await asyncio.start_server(tracked(metadata.serve, proxy.tasks), sock=sockets["credentials"])
+    # The role's credentials fetched now, not on the app's first request: SDKs give the
+    # metadata endpoints a second or two, which an AssumeRole on a busy machine can exceed.
+    prefetch = loop.run_in_executor(None, metadata.source.current)
+
+    def prefetched(done: asyncio.Future[Any]) -> None:
+        if done.exception() is not None:
+            LOG.warning("fetching the role's credentials failed: %s", done.exception())
+
+    prefetch.add_done_callback(prefetched)
     await loop.create_datagram_endpoint(lambda: DnsProtocol(config.dns_upstream), sock=sockets["dns"])
     dns_tcp = tracked(lambda r, w: serve_tcp(r, w, config.dns_upstream), proxy.tasks)
     await asyncio.start_server(dns_tcp, sock=sockets["dns-tcp"])

@@ -429,3 +429,29 @@ def test_accept_survives_running_out_of_descriptors_and_holds_a_limit(
     held, after, failures_left = asyncio.run(scenario())
     assert failures_left == 0  # it went on accepting after EMFILE
     assert held == 2 and after == 2  # the third was served once the first ended
+
+
+def test_a_failed_assume_role_is_retried_soon_not_an_hour_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime
+
+    import kecs.proxy.credentials as credentials
+
+    source = CredentialSource("api", "us-east-1", "http://127.0.0.1:9", role="reader")
+    calls: list[int] = []
+    answers: list[object] = [None]
+
+    def assume() -> object:
+        calls.append(1)
+        return answers[0]
+
+    monkeypatch.setattr(source, "_assume_role", assume)
+    now = [datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)]
+    monkeypatch.setattr(credentials, "_now", lambda: now[0])
+    assert source.current().access_key_id == "test"  # STS down: test credentials for now
+    assert source.current().access_key_id == "test" and len(calls) == 1  # not retried at once
+    answers[0] = credentials.Credentials(
+        "AKIA", "s", "t", now[0] + datetime.timedelta(hours=1), source.role_arn
+    )
+    now[0] += credentials.RETRY_AFTER + datetime.timedelta(seconds=1)
+    assert source.current().access_key_id == "AKIA" and len(calls) == 2  # retried, then cached
+    assert source.current().access_key_id == "AKIA" and len(calls) == 2
