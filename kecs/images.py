@@ -10,6 +10,7 @@ image is one line saying what to load or build.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import tarfile
@@ -44,11 +45,18 @@ def _package_files(root: Path) -> Iterator[tuple[str, Path]]:
         yield f"kecs/{path.relative_to(root).as_posix()}", path
 
 
-def proxy_tag(base: str | None = None) -> str:
-    """`kecs-proxy:<version>-<digest>` for this installed kecs and this base image."""
-    digest = hashlib.sha256(f"base={base or DEFAULT_PROXY_BASE}\n".encode())
+@functools.cache
+def package_digest() -> str:
+    """A digest of this installed kecs (hashed once per process: it does not change)."""
+    digest = hashlib.sha256()
     for name, path in _package_files(_package_root()):
         digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def proxy_tag(base: str | None = None) -> str:
+    """`kecs-proxy:<version>-<digest>` for this installed kecs and this base image."""
+    digest = hashlib.sha256(f"base={base or DEFAULT_PROXY_BASE}\n{package_digest()}".encode())
     return f"{PROXY_REPOSITORY}:{__version__}-{digest.hexdigest()[:12]}"
 
 

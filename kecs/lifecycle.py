@@ -183,16 +183,24 @@ def _seen(container: Any) -> tuple[str, ...]:
     return contract.seen_services(output.decode("utf-8", "replace"))
 
 
-def collect(client: Any, compose: Compose, services: Sequence[str] = ()) -> tuple[ServiceState, ...]:
-    """The state of every service of the project (those of `services` first, in order)."""
+def _containers(client: Any, compose: Compose) -> list[Any]:
+    """The project's containers, as Compose lists them (one that goes meanwhile is left out)."""
     containers = []
     for cid in compose.container_ids():
-        try:
+        with contextlib.suppress(Exception):
             containers.append(client.containers.get(cid))
-        except Exception:  # removed meanwhile
-            continue
+    return containers
+
+
+def collect(
+    client: Any, compose: Compose, services: Sequence[str] = (), with_calls: bool = False
+) -> tuple[ServiceState, ...]:
+    """The state of every service of the project (those of `services` first, in order).
+
+    `with_calls` also reads what each captured app called (one exec into its proxy): for
+    the tables, not for the polling while kecs waits."""
     by_service: dict[str, Any] = {}
-    for container in containers:
+    for container in _containers(client, compose):
         name = container.labels.get("com.docker.compose.service", container.name)
         if container.labels.get("com.docker.compose.oneoff") == "True":
             continue
@@ -209,7 +217,7 @@ def collect(client: Any, compose: Compose, services: Sequence[str] = ()) -> tupl
             continue
         state, health, restarts = _container_state(container)
         seen: tuple[str, ...] = ()
-        if name in captured_apps:
+        if with_calls and name in captured_apps:
             proxy = by_service.get(f"{name}{contract.PROXY_SUFFIX}")
             if proxy is not None and _container_state(proxy)[0] == "running":
                 seen = _seen(proxy)
@@ -395,11 +403,9 @@ def up(
         everything = _rendered_services(generated)
         failure = _start_all(client, compose, build, timeout, progress, everything)
         if failure is None:
-            states, failure = wait_ready(client, compose, everything, timeout, progress)
-        else:
-            states = collect(client, compose, everything)
+            _, failure = wait_ready(client, compose, everything, timeout, progress)
         result.timings["services ready"] = time.monotonic() - mark
-        result.services = _ordered(states, services)
+        result.services = _ordered(collect(client, compose, everything, with_calls=True), services)
         result.failure = failure
         result.timings["total"] = time.monotonic() - started
         return result
@@ -510,18 +516,12 @@ class _Warmer(threading.Thread):
         names = [e.name for e in self.generated.plan.emulators if e.name is not None]
         client = _docker()
         try:
-            while time.monotonic() - started < self.timeout:
-                try:
-                    states = [s for s in collect(client, self.compose, names) if s.name in names]
-                except KecsError:
-                    states = []
-                if states and all(s.ready for s in states):
-                    break
-                if any(s.failed for s in states):
-                    return  # reported by the start itself
-                time.sleep(0.5)
-            else:
+            try:
+                _, failure = wait_ready(client, self.compose, names, self.timeout, _quiet)
+            except KecsError:
                 return
+            if failure is not None:
+                return  # the start itself reports it
             self.timings["emulators healthy"] = time.monotonic() - started
             mark = time.monotonic()
             self.warmed = _warm(client, self.compose, self.generated, self.progress)
@@ -582,10 +582,7 @@ def stale_joiners(client: Any, compose: Compose) -> list[str]:
     """Services whose container joined a namespace holder (`network_mode: service:X`) that
     has since been replaced: Compose 1.29 recreates the holder on a change but can leave
     its joiners in the old, now interface-less namespace."""
-    containers = []
-    for cid in compose.container_ids():
-        with contextlib.suppress(Exception):  # removed meanwhile
-            containers.append(client.containers.get(cid))
+    containers = _containers(client, compose)
     current = {c.id for c in containers if c.status == "running"}
     stale = []
     for container in containers:
@@ -611,7 +608,8 @@ def _rejoin(client: Any, compose: Compose, timeout: float, progress: Progress) -
 
 def _generated_compose(
     project_dir: str | None, output: str | None, compose_command: str | None, project_name: str | None
-) -> Compose:
+) -> tuple[Compose, dict[str, Any]]:
+    """Compose for a generated file, and that file's document (read once)."""
     directory = os.path.abspath(project_dir or ".")
     path = os.path.abspath(output) if output else os.path.join(directory, OUTPUT_NAME)
     if not os.path.isfile(path):
@@ -621,7 +619,8 @@ def _generated_compose(
     with open(path, encoding="utf-8") as handle:
         document = yaml.safe_load(handle) or {}
     name = compose_project_name(os.path.dirname(path), project_name, document)
-    return Compose(find_compose(compose_command), os.path.dirname(path), os.path.basename(path), name)
+    compose = Compose(find_compose(compose_command), os.path.dirname(path), os.path.basename(path), name)
+    return compose, document
 
 
 def status(
@@ -632,15 +631,11 @@ def status(
     project_name: str | None = None,
 ) -> tuple[ServiceState, ...]:
     """The table `kecs up` ends with, for a running project."""
-    compose = _generated_compose(project_dir, output, compose_command, project_name)
+    compose, document = _generated_compose(project_dir, output, compose_command, project_name)
     client = _docker()
     try:
-        import yaml
-
-        with open(os.path.join(compose.directory, compose.file), encoding="utf-8") as handle:
-            document = yaml.safe_load(handle) or {}
         generated_from = document.get("services") or {}
-        states = collect(client, compose, list(generated_from))
+        states = collect(client, compose, list(generated_from), with_calls=True)
         users = [
             name
             for name, service in generated_from.items()
@@ -661,7 +656,7 @@ def down(
     timeout: float = 300,
 ) -> str:
     """Stop and remove what `up` started: containers and networks (volumes with `volumes`)."""
-    compose = _generated_compose(project_dir, output, compose_command, project_name)
+    compose, _ = _generated_compose(project_dir, output, compose_command, project_name)
     args = ["down", *(["-v"] if volumes else [])]
     done = compose.run(*args, timeout=timeout)
     if done.returncode != 0:

@@ -68,12 +68,12 @@ def _image_id(ref: str) -> str | None:
 def _cached_scan(ref: str) -> tuple[Finding, ...] | None:
     """Findings of an image, by its content id and this kecs's scanner (an image is
     immutable: its scan is reused until kecs changes)."""
-    from kecs.images import proxy_tag
+    from kecs.images import package_digest
 
     image_id = _image_id(ref)
     if image_id is None:
         return None
-    path = os.path.join(_cache_dir(), f"{image_id}-{proxy_tag().rsplit('-', 1)[-1]}.json")
+    path = os.path.join(_cache_dir(), f"{image_id}-{package_digest()[:12]}.json")
     try:
         with open(path, encoding="utf-8") as handle:
             rows = json.load(handle)

@@ -363,7 +363,7 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
             )
         elif options.services_only:
             notes.append("x-kecs.services_only is ignored: a service's AWS services are unknown")
-        users = adopt.find_emulators(project.services)
+        users = list(own_emulators.values())  # found once, above, in the apps' order of preference
         adopted = users[0] if users and options.adopt else None
         if users and not options.adopt:
             notes.append(
