@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from kecs import __version__
 from kecs.errors import KecsError
@@ -205,10 +205,11 @@ def _progress(enabled: bool, unit: str):  # type: ignore[no-untyped-def]
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    from kecs.safefs import write_chunks
     from kecs.scanner.engine import ScanOptions, scan_paths
     from kecs.scanner.image import ImageOptions, scan_image
     from kecs.scanner.model import ScanReport
-    from kecs.scanner.output import to_json, to_sarif, to_table
+    from kecs.scanner.output import iter_json, to_sarif, to_table
 
     if bool(args.paths) == bool(args.image):
         raise KecsError("give either PATH... or --image REF_OR_FILE")
@@ -232,20 +233,21 @@ def run_scan(args: argparse.Namespace) -> int:
             report = run()
     else:
         report = run()
+    chunks: Iterable[str]
     if args.format == "json":
-        text = to_json(report)
+        chunks = iter_json(report)
     elif args.format == "sarif":
-        text = to_sarif(report, __version__)
+        chunks = [to_sarif(report, __version__)]
     else:
-        text = to_table(report, color=args.output is None and sys.stdout.isatty())
+        chunks = [to_table(report, color=args.output is None and sys.stdout.isatty())]
     if args.output:
         try:
-            with open(args.output, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            write_chunks(args.output, (chunk.encode("utf-8") for chunk in chunks))
         except OSError as exc:
             raise KecsError(f"{args.output}: cannot write the report: {exc.strerror or exc}") from exc
     else:
-        sys.stdout.write(text)
+        for chunk in chunks:
+            sys.stdout.write(chunk)
     return 1 if args.check and report.lint else 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Iterable
 
 from kecs.errors import KecsError
 
@@ -81,6 +82,12 @@ def read_regular(path: str, limit: int = 16 * 1024 * 1024) -> str | None:
 def write_file(path: str, data: bytes, mode: int = 0o644) -> None:
     """Replace (or create) `path` with `data`: a temporary file in the same, checked,
     directory, created exclusively with `mode`, then renamed over it."""
+    write_chunks(path, [data], mode)
+
+
+def write_chunks(path: str, chunks: Iterable[bytes], mode: int = 0o644) -> None:
+    """As write_file, for content produced piece by piece (a large report is never whole
+    in memory)."""
     directory = os.path.dirname(os.path.abspath(path))
     check_directory(directory)
     kind = existing_kind(path)
@@ -96,7 +103,8 @@ def write_file(path: str, data: bytes, mode: int = 0o644) -> None:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in chunks:
+                handle.write(chunk)
         os.chmod(temporary, mode)  # whatever the umask
         os.replace(temporary, path)
     except BaseException:

@@ -88,3 +88,16 @@ def test_negative_jobs_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit) as exit_info:
         main(["scan", ".", "-j", "-3"])
     assert exit_info.value.code == 2 and "negative" in capsys.readouterr().err
+
+
+def test_scan_report_is_not_written_through_a_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "app.py").write_text('import boto3\nboto3.client("s3")\n')
+    target = tmp_path / "bashrc"
+    target.write_text("mine\n")
+    (tmp_path / "report.json").symlink_to(target)
+    code = main(["scan", str(tmp_path / "app.py"), "--format", "json", "-o", str(tmp_path / "report.json")])
+    assert code == 2
+    assert target.read_text() == "mine\n"
+    assert "report.json" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 KINDS = ("client", "import", "manifest", "installed", "lint")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Finding:
     path: str
     line: int
@@ -76,10 +76,11 @@ class ScanReport:
     def lint(self) -> list[Finding]:
         return [f for f in self.findings if f.kind == "lint"]
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self, findings: bool = True) -> dict[str, object]:
+        """With findings=False, "findings" is an empty placeholder (see output.iter_json)."""
         return {
             "target": self.target,
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [f.to_dict() for f in self.findings] if findings else [],
             "sdks": self.sdks,
             "services": self.services,
             "languages": self.languages,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 
 from kecs.scanner.lint import RULES
 from kecs.scanner.model import KINDS, Finding, ScanReport
@@ -26,8 +27,24 @@ USE_RULES = {
 }  # fmt: skip
 
 
+def iter_json(report: ScanReport) -> Iterator[str]:
+    """The report as JSON, in pieces: one finding at a time, so that hundreds of thousands
+    of findings never sit in memory as one document."""
+    yield "{"
+    for position, (key, value) in enumerate(report.to_dict(findings=False).items()):
+        yield (",\n  " if position else "\n  ") + json.dumps(key) + ": "
+        if key == "findings":
+            yield "["
+            for index, finding in enumerate(report.findings):
+                yield ("," if index else "") + "\n    " + json.dumps(finding.to_dict())
+            yield "\n  ]" if report.findings else "]"
+        else:
+            yield json.dumps(value, indent=2).replace("\n", "\n  ")
+    yield "\n}\n"
+
+
 def to_json(report: ScanReport) -> str:
-    return json.dumps(report.to_dict(), indent=2) + "\n"
+    return "".join(iter_json(report))
 
 
 def _rule_id(finding: Finding) -> str:

@@ -7,7 +7,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import pathspec
+from kecs.scanner.ignore import IgnoreFile
 
 # Dependency, build and tool directories: third-party code, not the app's.
 EXCLUDED_DIRS = frozenset(
@@ -30,7 +30,7 @@ class WalkOptions:
 MAX_IGNORE_FILE = 1024 * 1024
 
 
-def _load_gitignore(directory: str) -> pathspec.GitIgnoreSpec | None:
+def _load_gitignore(directory: str) -> IgnoreFile | None:
     """The directory's .gitignore: a regular file only (a FIFO would hang the scan, a link
     to /dev/zero exhaust its memory), at most MAX_IGNORE_FILE bytes."""
     path = os.path.join(directory, ".gitignore")
@@ -41,18 +41,18 @@ def _load_gitignore(directory: str) -> pathspec.GitIgnoreSpec | None:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         with os.fdopen(fd, "rb") as handle:
             text = handle.read(MAX_IGNORE_FILE).decode("utf-8", "replace")
-        return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+        return IgnoreFile.from_lines(text.splitlines())
     except OSError:
         return None
 
 
-def _ignored(specs: list[tuple[str, pathspec.GitIgnoreSpec]], rel: str, is_dir: bool) -> bool:
+def _ignored(specs: list[tuple[str, IgnoreFile]], rel: str, is_dir: bool) -> bool:
     # The deepest .gitignore with an opinion decides, as in git.
     for base, spec in reversed(specs):
         sub = rel[len(base) + 1 :] if base else rel
-        result = spec.check_file(sub + "/" if is_dir else sub)
-        if result.include is not None:
-            return bool(result.include)
+        verdict = spec.check(sub, is_dir)
+        if verdict is not None:
+            return verdict
     return False
 
 
@@ -63,7 +63,7 @@ def iter_files(
 ) -> Iterator[str]:
     """Paths (relative to root, '/'-separated) of the files a scan should consider.
     Directories that cannot be listed are reported to `unreadable(path, why)`."""
-    stack: list[tuple[str, pathspec.GitIgnoreSpec]] = []
+    stack: list[tuple[str, IgnoreFile]] = []
 
     def walk(rel_dir: str) -> Iterator[str]:
         abs_dir = os.path.join(root, rel_dir) if rel_dir else root
