@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         "proxy", help="the transparent proxy sidecar (run by the generated compose file)"
     )
     add_arguments(proxy)
+    from kecs.seed.cli import add_arguments as seed_arguments
+
+    seed = commands.add_parser("seed", help="the seeder (run by `kecs up` in the kecs-seed container)")
+    seed_arguments(seed)
     return parser
 
 
@@ -245,6 +249,8 @@ def run_scan(args: argparse.Namespace) -> int:
             write_chunks(args.output, (chunk.encode("utf-8") for chunk in chunks))
         except OSError as exc:
             raise KecsError(f"{args.output}: cannot write the report: {exc.strerror or exc}") from exc
+        except KecsError as exc:
+            raise KecsError(f"{args.output}: cannot write the report: {exc}") from None
     else:
         for chunk in chunks:
             sys.stdout.write(chunk)
@@ -274,6 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kecs import lifecycle_cli
 
             return int(getattr(lifecycle_cli, f"{args.command}_command")(args))
+        if args.command == "seed":
+            from kecs.seed.cli import run as run_seed
+
+            return run_seed(args)
         if args.command == "proxy":
             from kecs.proxy.cli import run as run_proxy
 

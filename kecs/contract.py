@@ -47,6 +47,9 @@ SEEN = "seen"  # AWS services the app called, one per line
 READY_FILE = f"{STATE_DIR}/{READY}"
 STATUS_FILE = f"{STATE_DIR}/{STATUS}"
 SEEN_FILE = f"{STATE_DIR}/{SEEN}"
+SEEDED = "seeded"  # the seeder applied the seed (its health check)
+SEED_DIR = "/var/lib/kecs/seed"  # where `kecs up` puts the seed and its files
+SEED_SERVICE = "kecs-seed"  # the seeder's compose service
 READY_MAX_AGE = 15  # seconds: an older ready file means the proxy stopped checking itself
 
 # How the proxy treats the capture rules.

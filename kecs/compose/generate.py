@@ -17,7 +17,7 @@ from kecs.compose.load import Project, load_project
 from kecs.compose.plan import PROXY_IMAGE, Options, Plan, ServiceEvidence, options_from_project, plan
 from kecs.compose.render import HEADER_PREFIX, render, to_yaml
 from kecs.errors import KecsError
-from kecs.safefs import read_regular, write_file
+from kecs.safefs import existing_kind, read_regular, write_file
 from kecs.scanner.engine import ScanOptions
 from kecs.scanner.model import Finding
 
@@ -152,7 +152,7 @@ def generate(
         return scanned[ref]
 
     evidence = gather(project, ScanOptions(), scan_image=scan_image)
-    result = plan(project, evidence, options)
+    result = plan(project, evidence, options, _exists)
     sources = [os.path.relpath(f, project.directory) for f in project.files]
     text = to_yaml(render(result), sources)
     try:
@@ -184,3 +184,9 @@ def generate(
                 raise KecsError(f"{out}: cannot write it: {exc.strerror or exc}") from exc
             status = "written"
     return Generated(project, options, result, text, out, status, current)
+
+
+def _exists(path: str, directory: bool) -> bool:
+    """For the seed's local files: there, and of the kind it must be (a link is refused)."""
+    kind = existing_kind(path)
+    return kind == ("directory" if directory else "file")

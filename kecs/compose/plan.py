@@ -6,7 +6,7 @@ Pure functions: the project model and the scan evidence in, a Plan out. No I/O.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,6 +16,8 @@ from kecs.compose.load import Project
 from kecs.errors import KecsError
 from kecs.scanner.model import KINDS, Finding
 from kecs.scanner.services import ServiceCatalog
+from kecs.seed.model import Role, Seed, merge_roles, parse_role, parse_seed
+from kecs.seed.secrets import SecretRef, parse_secrets
 
 LOCALSTACK_IMAGE = emulators.LOCALSTACK.image
 MOTO_IMAGE = emulators.MOTO.image
@@ -24,9 +26,12 @@ DEFAULT_REGION = "us-east-1"
 # Always served: credentials (STS) and roles (IAM) back every captured service.
 BASE_SERVICES = ("iam", "sts")
 EMULATORS = emulators.KINDS
-SETTINGS = ("emulator", "emulator_url", "region", "images", "routes", "services_only")
+SETTINGS = ("emulator", "emulator_url", "region", "images", "routes", "services_only", "seed", "role")
 IMAGE_KEYS = ("localstack", "moto", "proxy", "proxy_base")
-SERVICE_SETTINGS = ("proxy", "role", "services", "keep_endpoint")
+SERVICE_SETTINGS = ("proxy", "role", "services", "keep_endpoint", "secrets")
+# What the seeder calls (and the emulator must serve) besides the resources' own services.
+SEED_SERVICES = {"buckets": "s3", "queues": "sqs", "topics": "sns", "tables": "dynamodb",
+                 "parameters": "ssm", "secrets": "secretsmanager", "roles": "iam"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class ServicePlan:
     # What was taken off the service because kecs captures its AWS calls instead
     # ("environment AWS_ENDPOINT_URL", "dns 10.0.0.10").
     removed: tuple[str, ...] = ()
+    # ECS-style secrets: environment variables resolved from the emulator at start.
+    secrets: tuple[SecretRef, ...] = ()
 
     @property
     def proxy(self) -> str:
@@ -116,6 +123,15 @@ class Plan:
     proxy_image: str
     notes: tuple[str, ...] = field(default=())
     routed: tuple[EmulatorPlan, ...] = ()
+    # Resources to create before the apps start (x-kecs.seed and the services' roles), and
+    # the captured service whose network namespace the seeder shares; None without either.
+    seed: Seed | None = None
+    seed_host: ServicePlan | None = None
+
+    @property
+    def seeder(self) -> bool:
+        """Whether the project gets the kecs-seed service (a seed, or secrets to resolve)."""
+        return self.seed_host is not None
 
     @property
     def captured(self) -> tuple[ServicePlan, ...]:
@@ -276,7 +292,16 @@ def _plan_service(
 ) -> ServicePlan:
     settings = _service_settings(project, name, service)
     extra = tuple(settings.get("services", []))
-    role = settings.get("role")
+    role = None
+    if settings.get("role") is not None:
+        role = parse_role(
+            settings["role"], lambda *p: project.where_key("services", name, "x-kecs", "role", *p)
+        ).name
+    secrets: tuple[SecretRef, ...] = ()
+    if "secrets" in settings:
+        secrets = parse_secrets(
+            settings["secrets"], project.where_key("services", name, "x-kecs", "secrets"), name
+        )
     findings = sorted(
         (f for f in (evidence.findings if evidence else ()) if f.kind != "lint"),
         key=lambda f: (_KIND_ORDER.get(f.kind, 9), f.path, f.line),
@@ -288,7 +313,7 @@ def _plan_service(
     sdks = tuple(sorted({f.sdk for f in findings}))
     places = tuple(dict.fromkeys(f"{f.path}:{f.line}" for f in findings))
     network_mode = str(service.get("network_mode", ""))
-    base = ServicePlan(name, False, "", places, sdks, found_services, role)
+    base = ServicePlan(name, False, "", places, sdks, found_services, role, secrets=secrets)
     if settings.get("proxy") is False:
         return replace(base, reason="opted out (x-kecs.proxy: false)")
     if network_mode in ("host", "none") or network_mode.startswith(("service:", "container:")):
@@ -315,8 +340,45 @@ def _plan_service(
     return replace(base, reason=f"no AWS SDK use found in {evidence.source}")
 
 
-def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Options = Options()) -> Plan:
-    """Which services get a proxy, and the emulator that serves them. Pure."""
+def _seed(
+    project: Project, services: tuple[ServicePlan, ...], region: str, exists: Callable[[str, bool], bool]
+) -> tuple[Seed, tuple[ServicePlan, ...]]:
+    """The seed with every declared role, and the services with the project's default role."""
+    settings = project.resolved.get("x-kecs") or {}
+    roles: list[Role] = []
+    default = None
+    if settings.get("role") is not None:
+        role = parse_role(settings["role"], lambda *p: project.where_key("x-kecs", "role", *p))
+        roles.append(role)
+        default = role.name
+    for name, service in project.services.items():
+        value = ((service or {}).get("x-kecs") or {}).get("role")
+        if value is not None:
+            roles.append(
+                parse_role(value, lambda *p, n=name: project.where_key("services", n, "x-kecs", "role", *p))
+            )
+    seed = Seed(region=region)
+    if settings.get("seed") is not None:
+        where = lambda *p: project.where_key("x-kecs", "seed", *p)  # noqa: E731
+        seed = parse_seed(settings["seed"], where, project.directory, exists, region)
+    seed = merge_roles(seed, roles)
+    if default is not None:
+        services = tuple(replace(s, role=s.role or default) if s.captured else s for s in services)
+    return seed, services
+
+
+def _always(path: str, directory: bool) -> bool:
+    return True
+
+
+def plan(
+    project: Project,
+    evidence: Mapping[str, ServiceEvidence],
+    options: Options = Options(),
+    exists: Callable[[str, bool], bool] = _always,
+) -> Plan:
+    """Which services get a proxy, the emulator that serves them and what to seed. Pure:
+    whether a file the seed names exists is asked through `exists`."""
     services = tuple(
         _plan_service(project, name, service or {}, evidence.get(name))
         for name, service in project.services.items()
@@ -344,11 +406,25 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
             f"{project.where_key('volumes', contract.CA_VOLUME)}: a volume is already named "
             f"{contract.CA_VOLUME!r}, the name kecs gives to the proxies' CA volume; rename it"
         )
+    seed, services = _seed(project, services, options.region, exists)
+    captured = [s for s in services if s.captured]
+    seed_services = {SEED_SERVICES[k] for k in SEED_SERVICES if getattr(seed, k)}
+    seed_services |= {ref.service for s in services for ref in s.secrets}
+    seed_host = None
+    if seed or seed_services:
+        if not captured:
+            raise KecsError(
+                f"{project.where_key('x-kecs', 'seed')}: seeding, roles and secrets need at least one captured "
+                "service (the seeder shares its network namespace)"
+            )
+        seed_host = captured[0]
     notes: list[str] = []
     emulator: EmulatorPlan | None = None
     routed: list[EmulatorPlan] = []
     if captured:
-        found = tuple(sorted({a for s in captured for a in s.aws_services} | set(BASE_SERVICES)))
+        found = tuple(
+            sorted({a for s in captured for a in s.aws_services} | set(BASE_SERVICES) | seed_services)
+        )
         unknown_apps = [s.name for s in captured if s.services_unknown]
         if unknown_apps:
             notes.append(
@@ -422,7 +498,10 @@ def plan(project: Project, evidence: Mapping[str, ServiceEvidence], options: Opt
         notes.append(
             "the obsolete top-level `version` is dropped: depends_on conditions need the Compose spec"
         )
-    return Plan(project, services, emulator, options.region, options.proxy_image, tuple(notes), tuple(routed))
+    return Plan(
+        project, services, emulator, options.region, options.proxy_image, tuple(notes), tuple(routed),
+        seed if seed_host is not None else None, seed_host,
+    )  # fmt: skip
 
 
 def _with_removals(project: Project, item: ServicePlan, adopted: adopt.UserEmulator | None) -> ServicePlan:

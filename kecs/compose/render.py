@@ -12,6 +12,8 @@ import yaml
 from kecs import __version__, contract, emulators
 from kecs.compose.load import GENERATED_MARKER
 from kecs.compose.plan import EmulatorPlan, Plan, ServicePlan
+from kecs.errors import KecsError
+from kecs.seed import secrets as seed_secrets
 
 # Keys the engine refuses on a service joined with network_mode "service:X": they
 # belong to the namespace owner, the holder (the engine rejects them on joiners).
@@ -206,6 +208,50 @@ def _join_app(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, A
     return app
 
 
+def _seed_service(plan: Plan) -> dict[str, Any]:
+    """The seeder: the proxy image, in the first captured service's network namespace (its
+    calls are captured like the apps'). `kecs up` hands it the seed, applies it and reads
+    the services' secrets through it; it then keeps the seed present across emulator
+    restarts. Healthy once the seed is applied: the apps wait for that."""
+    host = plan.seed_host
+    assert host is not None
+    trust = f"./{contract.PROJECT_KECS_DIR}/trust:{contract.CONTAINER_TRUST_DIR}:ro"
+    environment = {
+        **trust_environment(host, plan.region),
+        # The emulators take any key; the seeder needs no role.
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+    return {
+        "image": plan.proxy_image,
+        "command": ["kecs", "seed", "watch", contract.SEED_DIR],
+        "network_mode": f"service:{host.netns}",
+        "environment": environment,
+        "volumes": [trust],
+        "tmpfs": [contract.STATE_DIR],
+        "labels": {contract.LABEL_ROLE: "seed", contract.LABEL_APP: host.name},
+        "restart": "unless-stopped",
+        "healthcheck": {
+            "test": ["CMD", "test", "-f", f"{contract.STATE_DIR}/{contract.SEEDED}"],
+            **HEALTH_TIMING,
+        },
+        "depends_on": {
+            host.netns: {"condition": "service_started"},
+            host.proxy: {"condition": "service_healthy"},
+        },
+    }
+
+
+def _with_secrets(item: ServicePlan, service: dict[str, Any]) -> dict[str, Any]:
+    """ECS-style secrets as environment variables whose values Compose takes from kecs up."""
+    if not item.secrets:
+        return service
+    names = {ref.env for ref in item.secrets}
+    _remove_env(service, names)
+    _add_env(service, {ref.env: seed_secrets.reference(item.name, ref.env) for ref in item.secrets})
+    return service
+
+
 def _emulator_service(emulator: EmulatorPlan, plan: Plan, networks: list[str]) -> dict[str, Any]:
     assert emulator.image is not None
     record = emulators.get(emulator.kind)
@@ -250,7 +296,7 @@ def render(plan: Plan) -> dict[str, Any]:
         service = dict(service or {})
         if not item.captured:
             service.pop("x-kecs", None)
-            services[name] = service
+            services[name] = _with_secrets(item, service)
             continue
         holder = _netns_service(item, service, plan)
         for network in holder.get("networks", {}):
@@ -258,7 +304,15 @@ def render(plan: Plan) -> dict[str, Any]:
                 networks_used.append(network)
         services[item.netns] = holder
         services[item.proxy] = _proxy_service(item, service, plan)
-        services[name] = _join_app(item, service, plan)
+        services[name] = _with_secrets(item, _join_app(item, service, plan))
+        if plan.seeder:
+            services[name]["depends_on"][contract.SEED_SERVICE] = {"condition": "service_healthy"}
+    if plan.seeder:
+        if contract.SEED_SERVICE in services:
+            raise KecsError(
+                f"a service is already named {contract.SEED_SERVICE!r}, the name of kecs's seeder; rename it"
+            )
+        services[contract.SEED_SERVICE] = _seed_service(plan)
     for emulator in plan.emulators:
         if emulator.name is None:
             continue
@@ -271,6 +325,9 @@ def render(plan: Plan) -> dict[str, Any]:
         "version": __version__,
         "from": [os.path.relpath(f, plan.project.directory) for f in plan.project.files],
     }
+    secret_variables = [seed_secrets.variable(s.name, ref.env) for s in plan.services for ref in s.secrets]
+    if secret_variables:
+        out[GENERATED_MARKER]["secrets"] = secret_variables
     if plan.captured:
         volumes: dict[str, Any] = raw["volumes"] if isinstance(raw.get("volumes"), dict) else {}
         raw["volumes"] = {**volumes, contract.CA_VOLUME: {"labels": {contract.LABEL_ROLE: "ca"}}}

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from kecs.seed.apply import FULL, RESTORE, Clients, apply, resolve
+from kecs.seed.model import parse_seed
+from kecs.seed.secrets import parse_value_from, ref_to_json
+
+DECLARED = {
+    "s3": [{"bucket": "assets", "objects": [{"key": "config/app.json", "file": "app.json"}, {"prefix": "static/", "directory": "static"}]}],
+    "sqs": [
+        {"name": "jobs", "attributes": {"VisibilityTimeout": 45}, "dead_letter": {"queue": "jobs-dlq", "max_receive_count": 4}},
+        {"name": "jobs-dlq"},
+        {"name": "events.fifo"},
+    ],
+    "sns": [{"topic": "alerts", "subscriptions": [{"protocol": "sqs", "endpoint": "jobs"}]}],
+    "dynamodb": [{"table": "users", "keys": {"id": "S"}, "indexes": [{"name": "by-email", "keys": {"email": "S"}}],
+                  "items": [{"id": "u1", "email": "a@example.com", "age": 41, "score": 1.5, "tags": ["x"]}]}],
+    "ssm": [{"name": "/app/mode", "value": "local"}, {"name": "/app/db/password", "value": "pw", "type": "SecureString"}],
+    "secrets": [{"name": "db-pass", "value": "s3cret"}, {"name": "api", "json": {"user": "svc", "key": "k-1"}}],
+    "iam": {"roles": [{"name": "orders-task", "policies": {"read": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}}]},
+}  # fmt: skip
+
+
+@pytest.fixture
+def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clients]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        yield Clients("us-east-1", factory=session.client)
+
+
+def seed_in(tmp_path: Path):  # type: ignore[no-untyped-def]
+    (tmp_path / "app.json").write_text('{"a": 1}')
+    (tmp_path / "static" / "css").mkdir(parents=True)
+    (tmp_path / "static" / "index.html").write_text("<h1>hi</h1>")
+    (tmp_path / "static" / "css" / "site.css").write_text("h1{}")
+    return parse_seed(DECLARED, lambda *p: "compose.yaml:1", str(tmp_path), lambda p, d: Path(p).exists())
+
+
+def test_apply_creates_then_changes_nothing(tmp_path: Path, clients: Clients) -> None:
+    seed = seed_in(tmp_path)
+    first = {(r.kind, r.name): r for r in apply(seed, clients)}
+    assert {r.status for r in first.values()} == {"created"}, [r.line() for r in first.values()]
+    assert first["s3 bucket", "assets"].detail == "3 objects, 3 uploaded"
+    s3 = clients.s3
+    assert s3.get_object(Bucket="assets", Key="static/css/site.css")["Body"].read() == b"h1{}"
+    sqs = clients.sqs
+    url = sqs.get_queue_url(QueueName="jobs")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["VisibilityTimeout"] == "45"
+    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith(":jobs-dlq")
+    fifo = sqs.get_queue_url(QueueName="events.fifo")["QueueUrl"]
+    assert (
+        sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["FifoQueue"])["Attributes"]["FifoQueue"]
+        == "true"
+    )
+    item = clients.dynamodb.get_item(TableName="users", Key={"id": {"S": "u1"}})["Item"]
+    assert item["age"] == {"N": "41"} and item["score"] == {"N": "1.5"}
+    assert clients.iam.get_role(RoleName="orders-task")["Role"]["AssumeRolePolicyDocument"]
+    second = [r for r in apply(seed, clients)]
+    assert {r.status for r in second} == {"unchanged"}, [r.line() for r in second]
+
+
+def test_a_changed_declaration_updates_what_changed(tmp_path: Path, clients: Clients) -> None:
+    list(apply(seed_in(tmp_path), clients))
+    (tmp_path / "static" / "index.html").write_text("<h1>changed</h1>")
+    changed = json.loads(json.dumps(DECLARED))
+    changed["ssm"][0]["value"] = "cloud"
+    changed["sqs"][0]["attributes"]["VisibilityTimeout"] = 60
+    seed = parse_seed(changed, lambda *p: "compose.yaml:1", str(tmp_path), lambda p, d: Path(p).exists())
+    results = {(r.kind, r.name): r for r in apply(seed, clients)}
+    assert results["ssm parameter", "/app/mode"].status == "updated"
+    assert results["ssm parameter", "/app/db/password"].status == "unchanged"
+    assert results["sqs queue", "jobs"].status == "updated"
+    assert results["s3 bucket", "assets"].detail == "3 objects, 1 uploaded"
+    assert clients.ssm.get_parameter(Name="/app/mode")["Parameter"]["Value"] == "cloud"
+
+
+def test_restore_recreates_only_what_is_missing(tmp_path: Path, clients: Clients) -> None:
+    seed = seed_in(tmp_path)
+    list(apply(seed, clients))
+    clients.ssm.put_parameter(Name="/app/mode", Value="changed-by-the-app", Type="String", Overwrite=True)
+    for key in ("config/app.json", "static/index.html", "static/css/site.css"):
+        clients.s3.delete_object(Bucket="assets", Key=key)
+    clients.s3.delete_bucket(Bucket="assets")
+    clients.secretsmanager.delete_secret(SecretId="db-pass", ForceDeleteWithoutRecovery=True)
+    results = {(r.kind, r.name): r.status for r in apply(seed, clients, RESTORE)}
+    assert results["s3 bucket", "assets"] == "created" and results["secret", "db-pass"] == "created"
+    assert results["ssm parameter", "/app/mode"] == "present"
+    assert clients.ssm.get_parameter(Name="/app/mode")["Parameter"]["Value"] == "changed-by-the-app"
+    assert len(clients.s3.list_objects_v2(Bucket="assets")["Contents"]) == 3
+
+
+def test_secrets_resolve_as_ecs_injects_them(tmp_path: Path, clients: Clients) -> None:
+    list(apply(seed_in(tmp_path), clients))
+    arn = clients.secretsmanager.describe_secret(SecretId="api")["ARN"]
+    refs = [
+        parse_value_from("DB_PASSWORD", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-pass"),
+        parse_value_from("API_USER", f"{arn}:user::"),
+        parse_value_from("API_KEY", f"{arn}:key:AWSCURRENT:"),
+        parse_value_from("MODE", "/app/mode"),
+        parse_value_from("DB_PW_PARAM", "arn:aws:ssm:us-east-1:123456789012:parameter/app/db/password"),
+        parse_value_from("GONE", "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing"),
+        parse_value_from("NOKEY", f"{arn}:nope::"),
+    ]
+    values, unresolved = resolve({"orders": [ref_to_json(r) for r in refs]}, clients)
+    assert values["orders"] == {
+        "DB_PASSWORD": "s3cret",
+        "API_USER": "svc",
+        "API_KEY": "k-1",
+        "MODE": "local",
+        "DB_PW_PARAM": "pw",
+    }
+    assert [(u.env, u.why.split(":")[0]) for u in unresolved] == [
+        ("GONE", "ResourceNotFoundException"),
+        ("NOKEY", "json-key 'nope' is not in the secret"),
+    ]
