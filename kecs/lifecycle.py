@@ -14,20 +14,28 @@ is then reported with its health output and last log lines).
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import os
 import shutil
 import subprocess
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kecs import contract, emulators
 from kecs.compose.generate import OUTPUT_NAME, Generated, generate
+from kecs.compose.load import GENERATED_MARKER
+from kecs.compose.plan import Plan
 from kecs.errors import KecsError
 from kecs.images import ImageStatus, ensure_image, ensure_proxy_image
+from kecs.seed import secrets as seed_secrets
+from kecs.seed.model import to_document
+from kecs.seed.secrets import ref_to_json
 
 Progress = Callable[[str], None]
 LOG_LINES = 20
@@ -147,6 +155,7 @@ class UpResult:
     services: tuple[ServiceState, ...] = ()
     failure: Failure | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    seeded: list[str] = field(default_factory=list)  # one line per seeded resource
 
     @property
     def ok(self) -> bool:
@@ -373,11 +382,15 @@ def up(
         result.images = _ensure_images(client, generated, progress)
         result.timings["images"] = time.monotonic() - mark
         name = compose_project_name(generated.project.directory, project_name, generated.project.resolved)
-        compose = Compose(result.compose, generated.project.directory, os.path.basename(generated.path), name)
+        compose = Compose(
+            result.compose, generated.project.directory, os.path.basename(generated.path), name,
+            {**os.environ, **blank_secrets(secret_variables(generated.plan))},
+        )  # fmt: skip
         emulator_names = [e.name for e in generated.plan.emulators if e.name is not None]
         kecs_services = [
             *emulator_names,
             *(n for item in generated.plan.captured for n in (item.netns, item.proxy)),
+            *([contract.SEED_SERVICE] if generated.plan.seeder else []),
         ]
         if generated.plan.captured:
             _fill_ca_volume(client, compose, generated, progress)
@@ -394,6 +407,11 @@ def up(
             result.warmed = warmer.warmed
             result.timings.update(warmer.timings)
             result.timings["proxies up"] = time.monotonic() - mark
+            if failure is None and generated.plan.seeder:
+                mark = time.monotonic()
+                failure, values = _seed(client, compose, generated, timeout, progress, result.seeded)
+                result.timings["seed"] = time.monotonic() - mark
+                compose = replace(compose, environment={**(compose.environment or {}), **values})
             if failure is not None:
                 result.services = _ordered(collect(client, compose, kecs_services), [])
                 result.failure = failure
@@ -411,6 +429,115 @@ def up(
         return result
     finally:
         client.close()
+
+
+def secret_variables(plan: Plan) -> list[str]:
+    return [seed_secrets.variable(s.name, ref.env) for s in plan.services for ref in s.secrets]
+
+
+def blank_secrets(variables: Sequence[str]) -> dict[str, str]:
+    """Compose reads the whole file for any command: the secrets' variables must be set
+    even where their values do not matter (kecs's own services, ps, logs, down)."""
+    return {name: "" for name in variables}
+
+
+def _seed_archive(generated: Generated) -> bytes:
+    """seed.json (the seed, the secrets to resolve) and the local files it names, as a tar
+    for the seeder's directory. seed.json may hold secret values: mode 0600."""
+    plan = generated.plan
+    assert plan.seed is not None
+    paths = {path: f"{contract.SEED_DIR}/files/{i}" for i, path in enumerate(plan.seed.files())}
+    document = {
+        "seed": to_document(plan.seed, paths),
+        "secrets": {s.name: [ref_to_json(r) for r in s.secrets] for s in plan.services if s.secrets},
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        data = json.dumps(document).encode()
+        info = tarfile.TarInfo(f"{contract.SEED_DIR.lstrip('/')}/seed.json")
+        info.size, info.mode = len(data), 0o600
+        tar.addfile(info, io.BytesIO(data))
+        for local, inside in paths.items():
+            tar.add(local, arcname=inside.lstrip("/"), recursive=True)
+    return buffer.getvalue()
+
+
+def _seeder(client: Any, compose: Compose) -> Any:
+    for container in _containers(client, compose):
+        if container.labels.get("com.docker.compose.service") == contract.SEED_SERVICE:
+            return container
+    raise KecsError(
+        f"the {contract.SEED_SERVICE} container is not running; see `{compose.shown('logs', contract.SEED_SERVICE)}`"
+    )
+
+
+def _exec(
+    client: Any, container: Any, command: list[str], on_line: Callable[[str], None] | None = None
+) -> tuple[int, str, str]:
+    """Run `command` in the container: (exit code, stdout, stderr); stdout lines go to
+    `on_line` as they come."""
+    exec_id = client.api.exec_create(container.id, command, stdout=True, stderr=True)["Id"]
+    out, err, pending = [], [], ""
+    for stdout, stderr in client.api.exec_start(exec_id, stream=True, demux=True):
+        if stdout:
+            text = stdout.decode("utf-8", "replace")
+            out.append(text)
+            if on_line is not None:
+                pending += text
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    on_line(line)
+        if stderr:
+            err.append(stderr.decode("utf-8", "replace"))
+    if pending and on_line is not None:
+        on_line(pending)
+    return int(client.api.exec_inspect(exec_id).get("ExitCode") or 0), "".join(out), "".join(err)
+
+
+def _seed(
+    client: Any, compose: Compose, generated: Generated, timeout: float, progress: Progress, lines: list[str]
+) -> tuple[Failure | None, dict[str, str]]:
+    """Hand the seed to the seeder, apply it (a line per resource), then resolve the
+    services' secrets: (a failure, the secrets' interpolation variables)."""
+    plan = generated.plan
+    container = _seeder(client, compose)
+    progress("seeding: handing the seed to kecs-seed")
+    container.put_archive("/", _seed_archive(generated))
+    shown = compose.shown("logs", contract.SEED_SERVICE)
+
+    def line(text: str) -> None:
+        if text.strip():
+            lines.append(text.rstrip())
+            progress(f"seed: {text.strip()}")
+
+    code, _, err = _exec(client, container, ["kecs", "seed", "apply", contract.SEED_DIR], line)
+    if code != 0:
+        failed = [entry for entry in lines if entry.split()[-1:] == ["failed"] or " failed (" in entry]
+        why = f"seeding failed: {failed[0].split(None, 2)[-1] if failed else _last_line(err)}"
+        return Failure(contract.SEED_SERVICE, why, "", "\n".join([*lines, err])[-3000:], shown), {}
+    if not any(s.secrets for s in plan.services):
+        return None, {}
+    progress("resolving the services' secrets")
+    code, out, err = _exec(client, container, ["kecs", "seed", "secrets", contract.SEED_DIR])
+    try:
+        answer = json.loads(out)
+    except ValueError:
+        return Failure(contract.SEED_SERVICE, "resolving secrets failed", "", err[-3000:], shown), {}
+    unresolved = answer.get("unresolved") or []
+    if unresolved:
+        first = unresolved[0]
+        why = (
+            f"service {first['service']} does not start: secret {first['env']} (valueFrom {first['value_from']}): "
+            f"{first['why']}"
+        )
+        rest = "\n".join(f"{u['service']}: {u['env']} ({u['value_from']}): {u['why']}" for u in unresolved)
+        return Failure(first["service"], why, "", rest, shown), {}
+    values = answer.get("values") or {}
+    return None, {
+        seed_secrets.variable(service, env): value
+        for service, found in values.items()
+        for env, value in found.items()
+    }
 
 
 def _rendered_services(generated: Generated) -> list[str]:
@@ -619,7 +746,11 @@ def _generated_compose(
     with open(path, encoding="utf-8") as handle:
         document = yaml.safe_load(handle) or {}
     name = compose_project_name(os.path.dirname(path), project_name, document)
-    compose = Compose(find_compose(compose_command), os.path.dirname(path), os.path.basename(path), name)
+    marker = document.get(GENERATED_MARKER) or {}
+    environment = {**os.environ, **blank_secrets([str(v) for v in marker.get("secrets") or []])}
+    compose = Compose(
+        find_compose(compose_command), os.path.dirname(path), os.path.basename(path), name, environment
+    )
     return compose, document
 
 

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -102,12 +103,14 @@ def up_command(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(_json(result))
     else:
-        import os
-
         sys.stdout.write(plan_table(generated.plan, os.path.relpath(generated.path), generated.status))
         for image in result.images:
             if image.action != "present":
                 print(f"Image: {image.reference} ({image.what}) {image.action} in {image.seconds:.0f} s")
+        if result.seeded:
+            print("Seed:")
+            for line in result.seeded:
+                print(f"  {line}")
         total = result.timings.get("total")
         title = "kecs up: " + (f"all healthy in {total:.0f} s" if result.ok and total else "failed")
         sys.stdout.write(state_table(result.services, title))
@@ -116,11 +119,13 @@ def up_command(args: argparse.Namespace) -> int:
         return 1
     if args.detach:
         return 0
+    blank = lifecycle.blank_secrets(lifecycle.secret_variables(generated.plan))
     compose = lifecycle.Compose(
         result.compose,
         generated.project.directory,
         generated.path.rsplit("/", 1)[-1],
         args.project_name,
+        {**os.environ, **blank},
     )
     print(f"kecs: following the logs; Ctrl-C stops the project ({compose.shown('stop')})", file=sys.stderr)
     with contextlib.suppress(KeyboardInterrupt):

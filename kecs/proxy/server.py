@@ -64,7 +64,8 @@ ACCEPT_BACKOFF = 0.05
 # asyncio gives every TLS connection a 256 KiB read buffer up front (SSLProtocol.max_size):
 # 2,000 idle connections held 590 MB. Four TLS records' worth costs a quarter of that.
 TLS_READ_BUFFER = 64 * 1024
-TRIM_EVERY = 30.0  # seconds between returns of freed memory to the system
+TRIM_AFTER = 64  # connections ended since the peak before freed memory is handed back
+TRIM_EVERY = 5.0  # seconds, at most once per
 HOLDER_WAIT = 60.0  # seconds a proxy in a shared namespace waits for the holder's capture
 
 
@@ -272,6 +273,8 @@ class Proxy:
         self.seen = seen
         self.active = 0  # captured connections being served
         self.peak = 0  # the most served at once since the memory was last returned
+        self.trim = _malloc_trim()
+        self.trimmed_at = 0.0
         self.limit = connection_limit()
         self.below_limit = asyncio.Event()
         self.routes = config.routing
@@ -360,6 +363,18 @@ class Proxy:
         finally:
             self.active -= 1
             self.below_limit.set()
+            self._return_memory()
+
+    def _return_memory(self) -> None:
+        """After a burst has ended (many connections closed since the peak), hand the freed
+        memory back: glibc would otherwise keep the peak's heap for ever."""
+        if self.trim is None or self.peak - self.active < TRIM_AFTER:
+            return
+        now = time.monotonic()
+        if now - self.trimmed_at >= TRIM_EVERY or self.active == 0:
+            self.trim()
+            self.trimmed_at = now
+            self.peak = self.active
 
 
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -402,16 +417,6 @@ def _malloc_trim() -> Callable[[], None] | None:
     return lambda: trim(0)
 
 
-async def _return_memory(proxy: Proxy) -> None:
-    trim = _malloc_trim()
-    if trim is None:
-        return
-    while True:
-        await asyncio.sleep(TRIM_EVERY)
-        if proxy.peak > proxy.active + 64:  # many connections ended since the last look
-            trim()
-        proxy.peak = proxy.active
-
 
 async def serve(
     config: Config,
@@ -423,7 +428,6 @@ async def serve(
     # This process serves the proxy alone: the stdlib's TLS read buffer is sized here.
     asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
     proxy = Proxy(config, leaves, seen)
-    trimmer = asyncio.ensure_future(_return_memory(proxy))
     sts = proxy.routes.for_service("sts")  # roles come from its STS
     metadata = MetadataService(CredentialSource(config.service, config.region, sts.url, config.role))
     await asyncio.start_server(tracked(metadata.serve, proxy.tasks), sock=sockets["credentials"])
@@ -453,7 +457,6 @@ async def serve(
              "".join(f", {key} -> {up.url}" for key, up in proxy.routes.by_service.items()))  # fmt: skip
     await stop
     accept.cancel()
-    trimmer.cancel()
 
 
 class StateFiles:

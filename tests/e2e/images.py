@@ -32,7 +32,7 @@ BASE_PACKAGES = (
     "awscli", "ruby", "ruby-aws-sdk-s3",
 )  # fmt: skip
 PROXY_BASE_PACKAGES = (
-    "python3", "python3-cryptography", "python3-cffi-backend", "python3-h11", "python3-dnslib", "iptables", "ca-certificates",
+    "python3", "python3-cryptography", "python3-cffi-backend", "python3-h11", "python3-dnslib", "python3-boto3", "iptables", "ca-certificates",
 )  # fmt: skip
 GO_PACKAGES = ("golang-go", "golang-github-aws-aws-sdk-go-dev", "ca-certificates")
 MOTO = "moto[server]==5.2.5"
