@@ -556,11 +556,11 @@ def _rendered_services(generated: Generated) -> list[str]:
 
 
 def _ordered(states: Sequence[ServiceState], services: Sequence[str]) -> tuple[ServiceState, ...]:
-    """The user's services in their order, then kecs's emulators; proxies and holders are
-    shown through their app."""
+    """The user's services in their order, then kecs's emulators and seeder; proxies and
+    holders are shown through their app."""
     by_name = {s.name: s for s in states}
     out = [by_name[name] for name in services if name in by_name]
-    out += [s for s in states if s.role == "emulator" and s.name not in services]
+    out += [s for s in states if s.role in ("emulator", "seed") and s.name not in services]
     return tuple(out)
 
 

@@ -81,6 +81,7 @@ def _json(result: lifecycle.UpResult) -> str:
         "services": [asdict(s) for s in result.services],
         "failure": asdict(result.failure) if result.failure else None,
         "timings": {k: round(v, 1) for k, v in result.timings.items()},
+        "seeded": result.seeded,
     }
     return json.dumps(doc, indent=2) + "\n"
 

@@ -417,7 +417,6 @@ def _malloc_trim() -> Callable[[], None] | None:
     return lambda: trim(0)
 
 
-
 async def serve(
     config: Config,
     leaves: LeafCertificates,

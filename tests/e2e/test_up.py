@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import jsonschema
 import pytest
@@ -26,7 +27,9 @@ from tests.e2e import images
 from tests.e2e.harness import ROOT, Project, cpu_hog
 
 pytestmark = pytest.mark.integration  # one module, one worker (--dist loadfile): one shared project
-CAPTURED = {"app", "worker", "rubyapp", "cli"}
+CAPTURED = {"app", "worker", "rubyapp", "cli", "orders", "billing"}
+# The seeded secrets' values (examples/seed/compose.yaml): never in a generated file or a log.
+SECRET_VALUES = ("orders-db-pw", "k-123", "billing-db-pw")
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +79,11 @@ def test_up_reports_every_service_ready(seed: Project) -> None:
         "tlsweb",
         "web",
         "prober",
+        "orders",
+        "billing",
         "kecs-localstack",
         "kecs-moto",
+        "kecs-seed",
     }
     assert {n for n, s in states.items() if s["captured"]} == CAPTURED
     assert all(s["state"] == "running" for s in states.values()), states
@@ -300,3 +306,89 @@ def test_an_emulator_restart_gives_aws_errors_then_recovers(seed: Project) -> No
     assert any(r == "ok" for t, r in after if t > last_failure), f"never recovered:\n{after[-10:]}"
     assert seed.inspect("app")["State"]["StartedAt"] == app_before["StartedAt"], "the app was restarted"
     print(f"emulator restart: {len(unavailable)} calls got 503", file=sys.stderr)
+
+
+def _digest(value: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def _ecs_report(seed: Project, service: str) -> dict[str, Any]:
+    logs = seed.wait_for(service, "ecs report: ")
+    line = next(line for line in logs.splitlines() if "ecs report: " in line)
+    return json.loads(line.split("ecs report: ", 1)[1])  # type: ignore[no-any-return]
+
+
+def test_ecs_services_start_with_seed_roles_and_secrets(seed: Project) -> None:
+    seeded = seed.up_report["seeded"]
+    assert any("ecs-assets" in line and "created" in line for line in seeded), seeded
+    assert any("orders-task" in line and "created" in line for line in seeded), seeded
+    orders, billing = _ecs_report(seed, "orders"), _ecs_report(seed, "billing")
+    assert orders["secrets"] == {
+        "DB_PASSWORD": _digest("orders-db-pw"),
+        "API_KEY": _digest("k-123"),
+        "MODE": _digest("local"),
+    }
+    assert billing["secrets"] == {"DB_PASSWORD": _digest("billing-db-pw")}
+    assert ":assumed-role/orders-task/" in orders["identity"], orders["identity"]
+    assert ":assumed-role/billing-task/" in billing["identity"], billing["identity"]
+    for report in (orders, billing):
+        assert report["objects"] == ["config/app.json", "static/index.html", "static/site.css"]
+        assert report["config"] == {"feature": "on"}
+        assert (report["dead_letter"], report["max_receive_count"]) == ("ecs-jobs-dlq", 4)
+        assert report["order"] == {"id": "o-1", "total": 42}
+    # Checked from outside: the roles exist in the emulator with their policies.
+    roles = seed.compose(
+        "exec", "-T", "kecs-localstack", "python3", "-c",
+        "import boto3\n"
+        "kw = dict(endpoint_url='http://localhost:4566', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n"
+        "iam = boto3.client('iam', **kw)\n"
+        "print(iam.get_role(RoleName='orders-task')['Role']['AssumeRolePolicyDocument'])\n"
+        "print(iam.list_role_policies(RoleName='orders-task')['PolicyNames'])\n",
+    )  # fmt: skip
+    assert roles.returncode == 0, roles.stderr
+    assert "ecs-tasks.amazonaws.com" in roles.stdout and "read-assets" in roles.stdout
+    # No secret value in any file of the project, in kecs up's output or in kecs's containers' logs.
+    for path in seed.directory.rglob("*"):
+        if path.is_file() and path.stat().st_size < 5_000_000:
+            text = path.read_bytes()
+            assert not any(v.encode() in text for v in SECRET_VALUES if path.name != "compose.yaml"), path
+    assert not any(v in json.dumps(seed.up_report) for v in SECRET_VALUES)
+    for service in ("kecs-seed", "orders", "billing", "orders-kecs-proxy"):
+        logs = seed.logs(service)
+        assert not any(v in logs for v in SECRET_VALUES), service
+    # Plain Compose without kecs up names the secret it cannot resolve.
+    plain = subprocess.run(
+        [*seed.compose_command.split(), "-f", "compose.kecs.yaml", "-p", seed.name, "config", "-q"],
+        cwd=seed.directory, env=seed.env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert (
+        plain.returncode != 0
+        and "secret DB_PASSWORD of service orders is resolved by kecs up" in plain.stderr
+    )
+
+
+def test_the_seed_comes_back_after_an_emulator_restart(seed: Project) -> None:
+    """LocalStack's free edition keeps no state across a restart: the seeder re-creates
+    what went missing within seconds."""
+    seed.wait_for("orders", "ecs report: ")
+    check = (
+        "import boto3\n"
+        "kw = dict(endpoint_url='http://localhost:4566', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n"
+        "print(sorted(b['Name'] for b in boto3.client('s3', **kw).list_buckets()['Buckets']))\n"
+        "print(boto3.client('ssm', **kw).get_parameter(Name='/ecs/mode')['Parameter']['Value'])\n"
+    )
+    restart = seed.compose("restart", "-t", "2", "kecs-localstack", timeout=300)
+    assert restart.returncode == 0, restart.stderr
+    deadline = time.monotonic() + 180
+    while True:
+        found = seed.compose("exec", "-T", "kecs-localstack", "python3", "-c", check, timeout=120)
+        if found.returncode == 0 and "ecs-assets" in found.stdout and "local" in found.stdout:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"the seed did not come back:\n{found.stdout}{found.stderr}\n{seed.logs('kecs-seed')[-3000:]}"
+            )
+        time.sleep(2)
+    assert "restored" in seed.logs("kecs-seed") or "created" in seed.logs("kecs-seed")

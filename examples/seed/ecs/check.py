@@ -1,0 +1,34 @@
+"""An ECS-style service: its secrets come in the environment, its credentials from its task
+role, its resources were seeded before it started. Prints what it found (secret values only
+as digests: a log must not hold them), then stays up."""
+
+import hashlib
+import json
+import os
+import time
+
+import boto3
+
+SECRETS = ("DB_PASSWORD", "API_KEY", "MODE")
+found = {name: hashlib.sha256(os.environ[name].encode()).hexdigest()[:16] for name in SECRETS if name in os.environ}
+identity = boto3.client("sts").get_caller_identity()["Arn"]
+s3 = boto3.client("s3")
+keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="ecs-assets").get("Contents", []))
+config = json.loads(s3.get_object(Bucket="ecs-assets", Key="config/app.json")["Body"].read())
+sqs = boto3.client("sqs")
+url = sqs.get_queue_url(QueueName="ecs-jobs")["QueueUrl"]
+redrive = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"])
+item = boto3.resource("dynamodb").Table("ecs-orders").get_item(Key={"id": "o-1"})["Item"]
+report = {
+    "service": os.environ.get("SERVICE_NAME"),
+    "secrets": found,
+    "identity": identity,
+    "objects": keys,
+    "config": config,
+    "dead_letter": redrive["deadLetterTargetArn"].rsplit(":", 1)[-1],
+    "max_receive_count": int(redrive["maxReceiveCount"]),
+    "order": {"id": item["id"], "total": int(item["total"])},
+}
+print("ecs report: " + json.dumps(report, sort_keys=True), flush=True)
+while True:
+    time.sleep(3600)
