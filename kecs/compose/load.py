@@ -138,8 +138,9 @@ def _check_nodes(node: yaml.Node, path: str, lines: dict[tuple[str, ...], int]) 
                 lines.setdefault((*where, key.value), line)
                 walk(value, (*where, key.value), seen)
         elif isinstance(n, yaml.SequenceNode):
-            for item in n.value:
-                walk(item, where, seen)
+            for index, item in enumerate(n.value):  # items by index: ("x-kecs", "seed", "s3", "0")
+                lines.setdefault((*where, str(index)), item.start_mark.line + 1)
+                walk(item, (*where, str(index)), seen)
 
     walk(node, (), set())
 

@@ -8,6 +8,10 @@ literal paths (`/build/out`) and suffixes (`*.log`): those are looked up in dict
 the path's components, prefixes and suffixes, and only patterns with other wildcards are
 tried one by one (with pathspec's own compiled regex). This module reads no files.
 
+pathspec's GitIgnoreSpec is followed where it differs from git: it lets a later negated
+pattern that matches a directory above a path (`!a`) outweigh a pattern matching a
+directory itself (`b` for `a/b/`), which git decides the other way.
+
 pathspec's verdict, reproduced: a pattern matches a path either directly (the path's own
 name or path; "priority 2") or through a directory above it, or as a directory itself when
 the path is queried with a trailing '/' ("priority 1"). The last direct match decides; with

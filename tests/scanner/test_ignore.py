@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pathspec
-import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kecs.scanner.ignore import IgnoreFile
-from kecs.scanner.walk import WalkOptions, iter_files
 
 NAMES = ["a", "b", "ab", "a.x", "b.x", ".x", "x.y.x", "abx", "x.yq", "]b", "acx.y"]
 GLOBS = [
@@ -83,46 +80,3 @@ def test_twenty_thousand_patterns_over_many_paths_stay_fast() -> None:
     assert hits == 2_000
     # pathspec alone: about 117 s for 20,000 paths here; CPU time, so a busy machine does not matter.
     assert elapsed < 5, f"{elapsed:.1f} s of CPU for 23,000 checks"
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    st.lists(pattern_lines(), min_size=1, max_size=6),
-    st.lists(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3).map("/".join), min_size=1, max_size=8),
-)
-def test_walk_lists_what_git_lists(
-    tmp_path_factory: pytest.TempPathFactory, lines: list[str], files: list[str]
-) -> None:
-    """git itself is the last word: the walk yields exactly the untracked files git does not ignore."""
-    root = tmp_path_factory.mktemp("tree")
-    made = set()
-    for rel in files:
-        path = root / rel
-        parts = rel.split("/")
-        if path.exists() or any("/".join(parts[:k]) in made for k in range(1, len(parts))):
-            continue  # a file already sits where this one or a directory of it would have to be
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("x")
-        made.add(rel)
-    (root / ".gitignore").write_text("\n".join(lines) + "\n")
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
-    listed = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(root),
-            "-c",
-            "core.excludesFile=/dev/null",
-            "ls-files",
-            "--others",
-            "--exclude-standard",
-            "-z",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    expected = sorted(p for p in listed.split("\0") if p)
-    walked = iter_files(str(root), WalkOptions(skip_excluded_dirs=False))
-    ours = sorted(p for p in walked if not p.startswith(".git/"))
-    assert ours == expected, lines

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from kecs.seed.apply import FULL, RESTORE, Clients, apply, resolve
+from kecs.seed.apply import RESTORE, Clients, apply, resolve
 from kecs.seed.model import parse_seed
 from kecs.seed.secrets import parse_value_from, ref_to_json
 
