@@ -84,16 +84,20 @@ class Project:
         }  # fmt: skip
         assert left == {"container": [], "network": [], "volume": []}, f"kecs down left {left}"
 
-    def compose(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        # The secrets' variables must be set for Compose to read the file (kecs up sets
-        # their values when it starts the apps; other commands need none).
+    def compose_env(self) -> dict[str, str]:
+        """The environment for Compose on the generated file: the secrets' variables must be
+        set for it to read the file (kecs up sets their values when it starts the apps;
+        other commands need none)."""
         import yaml
 
         generated = yaml.safe_load((self.directory / "compose.kecs.yaml").read_text()) or {}
         blank = {name: "" for name in (generated.get("x-kecs-generated") or {}).get("secrets") or []}
+        return {**self.env, **blank}
+
+    def compose(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*self.compose_command.split(), "-f", "compose.kecs.yaml", "-p", self.name, *args],
-            cwd=self.directory, env={**self.env, **blank}, capture_output=True, text=True, timeout=timeout,
+            cwd=self.directory, env=self.compose_env(), capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
 
     def logs(self, service: str) -> str:

@@ -243,7 +243,7 @@ def _stream(seed: Project, call: str, seconds: float) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*seed.compose_command.split(), "-f", "compose.kecs.yaml", "-p", seed.name, "exec", "-T", "app",
          "python3", "-c", STREAM, call, str(seconds)],
-        cwd=seed.directory, env=seed.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=seed.directory, env=seed.compose_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 
