@@ -30,7 +30,6 @@ from typing import Any
 from kecs import contract, emulators
 from kecs.compose.generate import OUTPUT_NAME, Generated, generate
 from kecs.compose.load import GENERATED_MARKER
-from kecs.compose.plan import Plan
 from kecs.errors import KecsError
 from kecs.images import ImageStatus, ensure_image, ensure_proxy_image
 from kecs.seed import secrets as seed_secrets
@@ -71,6 +70,9 @@ class Compose:
     file: str  # the generated file, relative to directory
     project_name: str | None = None
     environment: Mapping[str, str] | None = None
+    # The secrets' interpolation variables: Compose reads the whole file for any command,
+    # so they are set (empty) wherever `environment` does not give their values.
+    secrets: Sequence[str] = ()
 
     def argv(self, *args: str) -> list[str]:
         name = ["-p", self.project_name] if self.project_name else []
@@ -89,6 +91,8 @@ class Compose:
     def env(self) -> dict[str, str]:
         env = dict(os.environ if self.environment is None else self.environment)
         env.setdefault("COMPOSE_INTERACTIVE_NO_CLI", "1")
+        for name in self.secrets:
+            env.setdefault(name, "")
         return env
 
     def shown(self, *args: str) -> str:
@@ -384,7 +388,7 @@ def up(
         name = compose_project_name(generated.project.directory, project_name, generated.project.resolved)
         compose = Compose(
             result.compose, generated.project.directory, os.path.basename(generated.path), name,
-            {**os.environ, **blank_secrets(secret_variables(generated.plan))},
+            secrets=generated.plan.secret_variables,
         )  # fmt: skip
         emulator_names = [e.name for e in generated.plan.emulators if e.name is not None]
         kecs_services = [
@@ -409,9 +413,9 @@ def up(
             result.timings["proxies up"] = time.monotonic() - mark
             if failure is None and generated.plan.seeder:
                 mark = time.monotonic()
-                failure, values = _seed(client, compose, generated, timeout, progress, result.seeded)
+                failure, values = _seed(client, compose, generated, progress, result.seeded)
                 result.timings["seed"] = time.monotonic() - mark
-                compose = replace(compose, environment={**(compose.environment or {}), **values})
+                compose = replace(compose, environment={**os.environ, **values})
             if failure is not None:
                 result.services = _ordered(collect(client, compose, kecs_services), [])
                 result.failure = failure
@@ -429,16 +433,6 @@ def up(
         return result
     finally:
         client.close()
-
-
-def secret_variables(plan: Plan) -> list[str]:
-    return [seed_secrets.variable(s.name, ref.env) for s in plan.services for ref in s.secrets]
-
-
-def blank_secrets(variables: Sequence[str]) -> dict[str, str]:
-    """Compose reads the whole file for any command: the secrets' variables must be set
-    even where their values do not matter (kecs's own services, ps, logs, down)."""
-    return {name: "" for name in variables}
 
 
 def _seed_archive(generated: Generated) -> bytes:
@@ -495,7 +489,7 @@ def _exec(
 
 
 def _seed(
-    client: Any, compose: Compose, generated: Generated, timeout: float, progress: Progress, lines: list[str]
+    client: Any, compose: Compose, generated: Generated, progress: Progress, lines: list[str]
 ) -> tuple[Failure | None, dict[str, str]]:
     """Hand the seed to the seeder, apply it (a line per resource), then resolve the
     services' secrets: (a failure, the secrets' interpolation variables)."""
@@ -747,9 +741,9 @@ def _generated_compose(
         document = yaml.safe_load(handle) or {}
     name = compose_project_name(os.path.dirname(path), project_name, document)
     marker = document.get(GENERATED_MARKER) or {}
-    environment = {**os.environ, **blank_secrets([str(v) for v in marker.get("secrets") or []])}
+    secrets = [str(v) for v in marker.get("secrets") or []]
     compose = Compose(
-        find_compose(compose_command), os.path.dirname(path), os.path.basename(path), name, environment
+        find_compose(compose_command), os.path.dirname(path), os.path.basename(path), name, secrets=secrets
     )
     return compose, document
 

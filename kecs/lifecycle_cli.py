@@ -120,13 +120,12 @@ def up_command(args: argparse.Namespace) -> int:
         return 1
     if args.detach:
         return 0
-    blank = lifecycle.blank_secrets(lifecycle.secret_variables(generated.plan))
     compose = lifecycle.Compose(
         result.compose,
         generated.project.directory,
         generated.path.rsplit("/", 1)[-1],
         args.project_name,
-        {**os.environ, **blank},
+        secrets=generated.plan.secret_variables,
     )
     print(f"kecs: following the logs; Ctrl-C stops the project ({compose.shown('stop')})", file=sys.stderr)
     with contextlib.suppress(KeyboardInterrupt):

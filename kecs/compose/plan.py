@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from kecs import __version__, contract, emulators
@@ -17,7 +18,7 @@ from kecs.errors import KecsError
 from kecs.scanner.model import KINDS, Finding
 from kecs.scanner.services import ServiceCatalog
 from kecs.seed.model import Role, Seed, merge_roles, parse_role, parse_seed
-from kecs.seed.secrets import SecretRef, parse_secrets
+from kecs.seed.secrets import SecretRef, parse_secrets, variable
 
 LOCALSTACK_IMAGE = emulators.LOCALSTACK.image
 MOTO_IMAGE = emulators.MOTO.image
@@ -88,6 +89,8 @@ class ServicePlan:
     removed: tuple[str, ...] = ()
     # ECS-style secrets: environment variables resolved from the emulator at start.
     secrets: tuple[SecretRef, ...] = ()
+    # The role as declared here (x-kecs.role), created by the seed; `role` is its name.
+    task_role: Role | None = None
 
     @property
     def proxy(self) -> str:
@@ -127,6 +130,11 @@ class Plan:
     # the captured service whose network namespace the seeder shares; None without either.
     seed: Seed | None = None
     seed_host: ServicePlan | None = None
+
+    @property
+    def secret_variables(self) -> list[str]:
+        """The interpolation variables through which the services' secrets reach Compose."""
+        return [variable(s.name, ref.env) for s in self.services for ref in s.secrets]
 
     @property
     def seeder(self) -> bool:
@@ -292,11 +300,11 @@ def _plan_service(
 ) -> ServicePlan:
     settings = _service_settings(project, name, service)
     extra = tuple(settings.get("services", []))
-    role = None
+    task_role = None
     if settings.get("role") is not None:
-        role = parse_role(
-            settings["role"], lambda *p: project.where_key("services", name, "x-kecs", "role", *p)
-        ).name
+        task_role = parse_role(
+            settings["role"], partial(project.where_key, "services", name, "x-kecs", "role")
+        )
     secrets: tuple[SecretRef, ...] = ()
     if "secrets" in settings:
         secrets = parse_secrets(
@@ -313,7 +321,10 @@ def _plan_service(
     sdks = tuple(sorted({f.sdk for f in findings}))
     places = tuple(dict.fromkeys(f"{f.path}:{f.line}" for f in findings))
     network_mode = str(service.get("network_mode", ""))
-    base = ServicePlan(name, False, "", places, sdks, found_services, role, secrets=secrets)
+    role = task_role.name if task_role else None
+    base = ServicePlan(
+        name, False, "", places, sdks, found_services, role, secrets=secrets, task_role=task_role
+    )
     if settings.get("proxy") is False:
         return replace(base, reason="opted out (x-kecs.proxy: false)")
     if network_mode in ("host", "none") or network_mode.startswith(("service:", "container:")):
@@ -345,21 +356,15 @@ def _seed(
 ) -> tuple[Seed, tuple[ServicePlan, ...]]:
     """The seed with every declared role, and the services with the project's default role."""
     settings = project.resolved.get("x-kecs") or {}
-    roles: list[Role] = []
+    roles = [s.task_role for s in services if s.task_role is not None]
     default = None
     if settings.get("role") is not None:
-        role = parse_role(settings["role"], lambda *p: project.where_key("x-kecs", "role", *p))
-        roles.append(role)
+        role = parse_role(settings["role"], partial(project.where_key, "x-kecs", "role"))
+        roles.insert(0, role)
         default = role.name
-    for name, service in project.services.items():
-        value = ((service or {}).get("x-kecs") or {}).get("role")
-        if value is not None:
-            roles.append(
-                parse_role(value, lambda *p, n=name: project.where_key("services", n, "x-kecs", "role", *p))
-            )
     seed = Seed(region=region)
     if settings.get("seed") is not None:
-        where = lambda *p: project.where_key("x-kecs", "seed", *p)  # noqa: E731
+        where = partial(project.where_key, "x-kecs", "seed")
         seed = parse_seed(settings["seed"], where, project.directory, exists, region)
     seed = merge_roles(seed, roles)
     if default is not None:

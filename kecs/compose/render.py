@@ -325,9 +325,8 @@ def render(plan: Plan) -> dict[str, Any]:
         "version": __version__,
         "from": [os.path.relpath(f, plan.project.directory) for f in plan.project.files],
     }
-    secret_variables = [seed_secrets.variable(s.name, ref.env) for s in plan.services for ref in s.secrets]
-    if secret_variables:
-        out[GENERATED_MARKER]["secrets"] = secret_variables
+    if plan.secret_variables:
+        out[GENERATED_MARKER]["secrets"] = plan.secret_variables
     if plan.captured:
         volumes: dict[str, Any] = raw["volumes"] if isinstance(raw.get("volumes"), dict) else {}
         raw["volumes"] = {**volumes, contract.CA_VOLUME: {"labels": {contract.LABEL_ROLE: "ca"}}}

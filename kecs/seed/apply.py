@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -74,11 +75,20 @@ def _message(exc: Exception) -> str:
     return f"{error.get('Code', type(exc).__name__)}: {error.get('Message', exc)}" if error else str(exc)
 
 
-def _missing(exc: Exception, *codes: str) -> bool:
-    return (
-        _code(exc) in codes
-        or str(getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")) == "404"
-    )
+def _fetch(call: Callable[..., Any], *missing: str, **args: Any) -> Any | None:
+    """`call(**args)`'s answer, or None when the service says the resource does not exist
+    (one of the `missing` error codes, or a 404)."""
+    try:
+        return call(**args)
+    except Exception as exc:
+        response = getattr(exc, "response", None) or {}
+        if _code(exc) in missing or response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return None
+        raise
+
+
+def _status(created: bool, changed: int) -> str:
+    return "created" if created else "updated" if changed else "unchanged"
 
 
 def apply(seed: Seed, clients: Clients, mode: str = FULL) -> Iterator[Result]:
@@ -110,49 +120,34 @@ def apply(seed: Seed, clients: Clients, mode: str = FULL) -> Iterator[Result]:
 
 def _role(clients: Clients, role: Role, mode: str) -> Result:
     iam = clients.iam
-    try:
-        iam.get_role(RoleName=role.name)
-        created = False
-    except Exception as exc:
-        if not _missing(exc, "NoSuchEntity"):
-            raise
+    created = _fetch(iam.get_role, "NoSuchEntity", RoleName=role.name) is None
+    if created:
         iam.create_role(RoleName=role.name, AssumeRolePolicyDocument=json.dumps(ECS_TRUST_POLICY),
                         Description="created by kecs for an ECS task role")  # fmt: skip
-        created = True
-    if mode == RESTORE and not created:
+    elif mode == RESTORE:
         return Result("iam role", role.name, "present")
     changed = 0
     for name, document in role.policies:
-        try:
-            current = iam.get_role_policy(RoleName=role.name, PolicyName=name)["PolicyDocument"]
-            if isinstance(current, str):
-                import urllib.parse
-
-                current = json.loads(urllib.parse.unquote(current))
-            same = json.dumps(current, sort_keys=True, separators=(",", ":")) == document
-        except Exception as exc:
-            if not _missing(exc, "NoSuchEntity"):
-                raise
-            same = False
-        if not same:
+        found = (
+            None
+            if created
+            else _fetch(iam.get_role_policy, "NoSuchEntity", RoleName=role.name, PolicyName=name)
+        )
+        current = (found or {}).get("PolicyDocument")
+        if isinstance(current, str):  # URL-encoded JSON in IAM's query protocol
+            current = json.loads(urllib.parse.unquote(current))
+        if current is None or json.dumps(current, sort_keys=True, separators=(",", ":")) != document:
             iam.put_role_policy(RoleName=role.name, PolicyName=name, PolicyDocument=document)
             changed += 1
     if role.managed:
-        attached = {
-            p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role.name)["AttachedPolicies"]
-        }
-        for arn in role.managed:
-            if arn not in attached:
-                iam.attach_role_policy(RoleName=role.name, PolicyArn=arn)
-                changed += 1
-    detail = (
-        f"{len(role.policies)} inline, {len(role.managed)} managed policies"
-        if role.policies or role.managed
-        else ""
-    )
-    return Result(
-        "iam role", role.name, "created" if created else "updated" if changed else "unchanged", detail
-    )
+        listed = iam.list_attached_role_policies(RoleName=role.name)["AttachedPolicies"]
+        attached = {p["PolicyArn"] for p in listed}
+        for arn in (a for a in role.managed if a not in attached):
+            iam.attach_role_policy(RoleName=role.name, PolicyArn=arn)
+            changed += 1
+    policies = len(role.policies) + len(role.managed)
+    detail = f"{len(role.policies)} inline, {len(role.managed)} managed policies" if policies else ""
+    return Result("iam role", role.name, _status(created, changed), detail)
 
 
 def _files(obj_path: str, key: str, directory: bool) -> Iterator[tuple[str, str]]:
@@ -177,90 +172,81 @@ def _md5(path: str) -> str:
 
 def _bucket(clients: Clients, bucket: Bucket, mode: str, region: str) -> Result:
     s3 = clients.s3
-    try:
-        s3.head_bucket(Bucket=bucket.name)
-        created = False
-    except Exception as exc:
-        if not _missing(exc, "404", "NoSuchBucket", "NotFound"):
-            raise
+    created = _fetch(s3.head_bucket, "NoSuchBucket", "NotFound", Bucket=bucket.name) is None
+    if created:
         extra = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         s3.create_bucket(Bucket=bucket.name, **extra)
-        created = True
-    if mode == RESTORE and not created:
+    elif mode == RESTORE:
         return Result("s3 bucket", bucket.name, "present")
     uploaded = same = 0
     for obj in bucket.objects:
         for key, path in _files(obj.path, obj.key, obj.directory):
-            if not created:
-                try:
-                    head = s3.head_object(Bucket=bucket.name, Key=key)
-                    if head.get("ETag", "").strip('"') == _md5(path) and head.get(
-                        "ContentLength"
-                    ) == os.path.getsize(path):
-                        same += 1
-                        continue
-                except Exception as exc:
-                    if not _missing(exc, "404", "NoSuchKey", "NotFound"):
-                        raise
+            head = (
+                None
+                if created
+                else _fetch(s3.head_object, "NoSuchKey", "NotFound", Bucket=bucket.name, Key=key)
+            )
+            if (
+                head is not None
+                and head.get("ContentLength") == os.path.getsize(path)
+                and head.get("ETag", "").strip('"') == _md5(path)
+            ):
+                same += 1
+                continue
             with open(path, "rb") as handle:
                 s3.put_object(Bucket=bucket.name, Key=key, Body=handle)
             uploaded += 1
     detail = f"{uploaded + same} objects, {uploaded} uploaded" if uploaded + same else ""
-    status = "created" if created else "updated" if uploaded else "unchanged"
-    return Result("s3 bucket", bucket.name, status, detail)
+    return Result("s3 bucket", bucket.name, _status(created, uploaded), detail)
 
 
-def _queue_arn(clients: Clients, name: str, region: str, account_id: Callable[[], str]) -> str:
+def _queue_arn(name: str, region: str, account_id: Callable[[], str]) -> str:
     return f"arn:aws:sqs:{region}:{account_id()}:{name}"
 
 
 def _queue(clients: Clients, queue: Queue, mode: str, seed: Seed, account_id: Callable[[], str]) -> Result:
     sqs = clients.sqs
     wanted = dict(queue.attributes)
+    redrive = {}
     if queue.dead_letter:
-        wanted["RedrivePolicy"] = json.dumps(
-            {"deadLetterTargetArn": _queue_arn(clients, queue.dead_letter, seed.region, account_id),
-             "maxReceiveCount": queue.max_receive_count}, separators=(",", ":"))  # fmt: skip
-    try:
-        url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
-    except Exception as exc:
-        if not _missing(exc, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-            raise
+        redrive = {"deadLetterTargetArn": _queue_arn(queue.dead_letter, seed.region, account_id),
+                   "maxReceiveCount": str(queue.max_receive_count)}  # fmt: skip
+        wanted["RedrivePolicy"] = json.dumps(redrive, separators=(",", ":"))
+    found = _fetch(
+        sqs.get_queue_url,
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        QueueName=queue.name,
+    )
+    if found is None:
         sqs.create_queue(QueueName=queue.name, Attributes=wanted)
-        return Result("sqs queue", queue.name, "created", ", ".join(sorted(wanted)) if wanted else "")
+        return Result("sqs queue", queue.name, "created", ", ".join(sorted(wanted)))
     if mode == RESTORE:
         return Result("sqs queue", queue.name, "present")
-    current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})
-    differs = {}
-    for key, value in wanted.items():
+    current = sqs.get_queue_attributes(QueueUrl=found["QueueUrl"], AttributeNames=["All"]).get(
+        "Attributes", {}
+    )
+
+    def same(key: str, value: str) -> bool:
         have = current.get(key)
-        if key == "RedrivePolicy" and have:
-            same = json.loads(have) == json.loads(value) or (
-                json.loads(have).get("deadLetterTargetArn") == json.loads(value)["deadLetterTargetArn"]
-                and str(json.loads(have).get("maxReceiveCount")) == str(queue.max_receive_count)
-            )
-        else:
-            same = str(have).lower() == value.lower() if have is not None else False
-        if not same and key not in ("FifoQueue",):
-            differs[key] = value
+        if key == "RedrivePolicy" and have:  # emulators write maxReceiveCount as a number or a string
+            return {k: str(v) for k, v in json.loads(have).items()} == redrive
+        return have is not None and str(have).lower() == value.lower()
+
+    # FifoQueue cannot change after creation (and a mismatch is the queue's name's business).
+    differs = {k: v for k, v in wanted.items() if k != "FifoQueue" and not same(k, v)}
     if differs:
-        sqs.set_queue_attributes(QueueUrl=url, Attributes=differs)
-        return Result("sqs queue", queue.name, "updated", ", ".join(sorted(differs)))
-    return Result("sqs queue", queue.name, "unchanged")
+        sqs.set_queue_attributes(QueueUrl=found["QueueUrl"], Attributes=differs)
+    return Result("sqs queue", queue.name, _status(False, len(differs)), ", ".join(sorted(differs)))
 
 
 def _topic(clients: Clients, topic: Topic, mode: str, seed: Seed, account_id: Callable[[], str]) -> Result:
     sns = clients.sns
     arn = f"arn:aws:sns:{seed.region}:{account_id()}:{topic.name}"
-    try:
-        sns.get_topic_attributes(TopicArn=arn)
-        created = False
-    except Exception as exc:
-        if not _missing(exc, "NotFound", "NotFoundException"):
-            raise
+    created = _fetch(sns.get_topic_attributes, "NotFound", "NotFoundException", TopicArn=arn) is None
+    if created:
         arn = sns.create_topic(Name=topic.name, Attributes=dict(topic.attributes))["TopicArn"]
-        created = True
-    if mode == RESTORE and not created:
+    elif mode == RESTORE:
         return Result("sns topic", topic.name, "present")
     existing = set()
     if not created:
@@ -270,14 +256,12 @@ def _topic(clients: Clients, topic: Topic, mode: str, seed: Seed, account_id: Ca
     for sub in topic.subscriptions:
         endpoint = sub.endpoint
         if sub.protocol == "sqs" and not endpoint.startswith("arn:"):
-            endpoint = _queue_arn(clients, endpoint, seed.region, account_id)
+            endpoint = _queue_arn(endpoint, seed.region, account_id)
         if (sub.protocol, endpoint) not in existing:
             sns.subscribe(TopicArn=arn, Protocol=sub.protocol, Endpoint=endpoint)
             added += 1
     detail = f"{len(topic.subscriptions)} subscriptions" if topic.subscriptions else ""
-    return Result(
-        "sns topic", topic.name, "created" if created else "updated" if added else "unchanged", detail
-    )
+    return Result("sns topic", topic.name, _status(created, added), detail)
 
 
 def _typed(value: Any) -> Any:
@@ -309,93 +293,81 @@ def _items(table: Table) -> list[Mapping[str, Any]]:
     return items
 
 
+def _create_table(ddb: Any, table: Table) -> None:
+    types = dict(table.keys)
+    for index in table.indexes:
+        types.update(dict(index.keys))
+
+    def schema(keys: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+        return [
+            {"AttributeName": k, "KeyType": "HASH" if i == 0 else "RANGE"} for i, (k, _) in enumerate(keys)
+        ]
+
+    extra: dict[str, Any] = {}
+    if table.indexes:
+        extra["GlobalSecondaryIndexes"] = [
+            {"IndexName": i.name, "KeySchema": schema(i.keys), "Projection": {"ProjectionType": "ALL"}}
+            for i in table.indexes
+        ]
+    ddb.create_table(
+        TableName=table.name, KeySchema=schema(table.keys), BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": t} for k, t in types.items()], **extra,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while ddb.describe_table(TableName=table.name)["Table"].get("TableStatus") != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {table.name} did not become ACTIVE in 120 s")
+        time.sleep(0.5)
+
+
 def _table(clients: Clients, table: Table, mode: str) -> Result:
     ddb = clients.dynamodb
-    try:
-        ddb.describe_table(TableName=table.name)
-        created = False
-    except Exception as exc:
-        if not _missing(exc, "ResourceNotFoundException"):
-            raise
-        types = dict(table.keys)
-        for index in table.indexes:
-            types.update(dict(index.keys))
-
-        def schema(keys: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
-            return [
-                {"AttributeName": k, "KeyType": "HASH" if i == 0 else "RANGE"}
-                for i, (k, _) in enumerate(keys)
-            ]
-
-        extra: dict[str, Any] = {}
-        if table.indexes:
-            extra["GlobalSecondaryIndexes"] = [
-                {"IndexName": i.name, "KeySchema": schema(i.keys), "Projection": {"ProjectionType": "ALL"}}
-                for i in table.indexes
-            ]
-        ddb.create_table(
-            TableName=table.name, KeySchema=schema(table.keys), BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": t} for k, t in types.items()], **extra,
-        )  # fmt: skip
-        deadline = time.monotonic() + 120
-        while ddb.describe_table(TableName=table.name)["Table"].get("TableStatus") != "ACTIVE":
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"table {table.name} did not become ACTIVE in 120 s") from None
-            time.sleep(0.5)
-        created = True
-    if mode == RESTORE and not created:
+    created = _fetch(ddb.describe_table, "ResourceNotFoundException", TableName=table.name) is None
+    if created:
+        _create_table(ddb, table)
+    elif mode == RESTORE:
         return Result("dynamodb table", table.name, "present")
     written = same = 0
     key_names = [k for k, _ in table.keys]
     for item in _items(table):
         typed = _typed(dict(item))
         if not created:
-            found = ddb.get_item(
-                TableName=table.name, Key={k: typed[k] for k in key_names}, ConsistentRead=True
-            )
-            if found.get("Item") == typed:
+            key = {k: typed[k] for k in key_names}
+            if ddb.get_item(TableName=table.name, Key=key, ConsistentRead=True).get("Item") == typed:
                 same += 1
                 continue
         ddb.put_item(TableName=table.name, Item=typed)
         written += 1
     detail = f"{written + same} items, {written} written" if written + same else ""
-    return Result(
-        "dynamodb table", table.name, "created" if created else "updated" if written else "unchanged", detail
-    )
+    return Result("dynamodb table", table.name, _status(created, written), detail)
 
 
 def _parameter(clients: Clients, parameter: Parameter, mode: str) -> Result:
     ssm = clients.ssm
-    try:
-        current = ssm.get_parameter(Name=parameter.name, WithDecryption=True)["Parameter"]
-    except Exception as exc:
-        if not _missing(exc, "ParameterNotFound"):
-            raise
-        ssm.put_parameter(Name=parameter.name, Value=parameter.value, Type=parameter.type)
-        return Result("ssm parameter", parameter.name, "created", parameter.type)
-    if mode == RESTORE:
+    found = _fetch(ssm.get_parameter, "ParameterNotFound", Name=parameter.name, WithDecryption=True)
+    if found is not None and mode == RESTORE:
         return Result("ssm parameter", parameter.name, "present")
-    if current.get("Value") == parameter.value and current.get("Type") == parameter.type:
-        return Result("ssm parameter", parameter.name, "unchanged", parameter.type)
-    ssm.put_parameter(Name=parameter.name, Value=parameter.value, Type=parameter.type, Overwrite=True)
-    return Result("ssm parameter", parameter.name, "updated", parameter.type)
+    current = (found or {}).get("Parameter", {})
+    changed = (current.get("Value"), current.get("Type")) != (parameter.value, parameter.type)
+    if changed:
+        ssm.put_parameter(
+            Name=parameter.name, Value=parameter.value, Type=parameter.type, Overwrite=found is not None
+        )
+    return Result("ssm parameter", parameter.name, _status(found is None, changed), parameter.type)
 
 
 def _secret(clients: Clients, secret: Secret, mode: str) -> Result:
     sm = clients.secretsmanager
-    try:
-        current = sm.get_secret_value(SecretId=secret.name)
-    except Exception as exc:
-        if not _missing(exc, "ResourceNotFoundException"):
-            raise
+    found = _fetch(sm.get_secret_value, "ResourceNotFoundException", SecretId=secret.name)
+    if found is None:
         sm.create_secret(Name=secret.name, SecretString=secret.value)
         return Result("secret", secret.name, "created")
     if mode == RESTORE:
         return Result("secret", secret.name, "present")
-    if current.get("SecretString") == secret.value:
-        return Result("secret", secret.name, "unchanged")
-    sm.put_secret_value(SecretId=secret.name, SecretString=secret.value)
-    return Result("secret", secret.name, "updated")
+    changed = found.get("SecretString") != secret.value
+    if changed:
+        sm.put_secret_value(SecretId=secret.name, SecretString=secret.value)
+    return Result("secret", secret.name, _status(False, changed))
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,12 @@ a named file exists is asked through the `exists` callable).
 
 from __future__ import annotations
 
+import json
+import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from kecs.errors import KecsError
@@ -35,6 +38,7 @@ _TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _ROLE = re.compile(r"^[\w+=,.@-]{1,64}$")
 
 Where = Callable[..., str]  # where("s3", "0", "bucket") -> "compose.yaml:12"
+Exists = Callable[[str, bool], bool]  # exists(path, directory)
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,6 @@ class Seed:
     secrets: tuple[Secret, ...] = ()
     roles: tuple[Role, ...] = ()
     region: str = "us-east-1"
-    resources_by_service: dict[str, int] = field(default_factory=dict, compare=False)
 
     def __bool__(self) -> bool:
         return any(
@@ -156,13 +159,10 @@ def _string(value: Any, where: str, what: str, pattern: re.Pattern[str] | None =
     return value
 
 
-def _keys(value: Mapping[str, Any], allowed: tuple[str, ...], where: Where, *path: str) -> None:
+def _keys(value: Mapping[str, Any], allowed: tuple[str, ...], where: Where) -> None:
     for key in value:
         if key not in allowed:
-            raise _fail(
-                where(*path, str(key)),
-                f"unknown key {key!r} in {'.'.join(path)} (known: {', '.join(allowed)})",
-            )
+            raise _fail(where(str(key)), f"unknown key {key!r} (known: {', '.join(allowed)})")
 
 
 def _attributes(value: Any, where: str, what: str) -> tuple[tuple[str, str], ...]:
@@ -191,115 +191,118 @@ def _key_schema(value: Any, where: str, what: str) -> tuple[tuple[str, str], ...
     return tuple((str(k), str(v)) for k, v in keys.items())
 
 
-def parse_seed(
-    value: Any, where: Where, base_dir: str, exists: Callable[[str, bool], bool], region: str = "us-east-1"
-) -> Seed:
-    """The seed from `x-kecs.seed`; `where(*path)` gives file:line for a key path below it,
-    `exists(path, directory)` whether a local file (or directory) is there."""
-    import os.path
+def _entries(
+    top: Mapping[str, Any], kind: str, allowed: tuple[str, ...], where: Where
+) -> Iterator[tuple[str, Mapping[str, Any], Where]]:
+    """Each entry of one kind: (its file:line, the entry, `where` below it), checked to be
+    a mapping with only `allowed` keys."""
+    for i, raw in enumerate(_list(top.get(kind), where(kind), f"x-kecs.seed.{kind}")):
+        below = partial(where, kind, str(i))
+        entry = _mapping(raw, below(), f"an entry of x-kecs.seed.{kind}")
+        _keys(entry, allowed, below)
+        yield below(), entry, below
 
-    top = _mapping(value, where(), "x-kecs.seed")
-    _keys(top, KINDS, where)
 
-    def local(raw: Any, at: str, what: str, directory: bool) -> str:
-        path = _string(raw, at, what)
-        full = os.path.normpath(os.path.join(base_dir, path))
-        if not exists(full, directory):
-            kind = "directory" if directory else "file"
-            raise _fail(at, f"{what}: no such {kind} {path!r} (paths are relative to the compose file)")
-        return full
+def _local(base_dir: str, exists: Exists, raw: Any, at: str, what: str, directory: bool) -> str:
+    path = _string(raw, at, what)
+    full = os.path.normpath(os.path.join(base_dir, path))
+    if not exists(full, directory):
+        kind = "directory" if directory else "file"
+        raise _fail(at, f"{what}: no such {kind} {path!r} (paths are relative to the compose file)")
+    return full
 
+
+def _buckets(top: Mapping[str, Any], where: Where, local: Callable[..., str]) -> tuple[Bucket, ...]:
     buckets = []
-    for i, raw in enumerate(_list(top.get("s3"), where("s3"), "x-kecs.seed.s3")):
-        at = where("s3", str(i))
-        item = _mapping(raw, at, "an s3 entry")
-        _keys(item, ("bucket", "objects"), where, "s3", str(i))
+    for at, item, below in _entries(top, "s3", ("bucket", "objects"), where):
         name = _string(item.get("bucket"), at, "s3 bucket", _BUCKET)
         objects = []
         for j, obj in enumerate(_list(item.get("objects"), at, "objects")):
-            oat = where("s3", str(i), "objects", str(j))
-            spec = _mapping(obj, oat, "an object")
-            _keys(spec, ("key", "file", "prefix", "directory"), where, "s3", str(i), "objects", str(j))
+            inner = partial(below, "objects", str(j))
+            spec = _mapping(obj, inner(), "an object")
+            _keys(spec, ("key", "file", "prefix", "directory"), inner)
             if ("file" in spec) == ("directory" in spec):
-                raise _fail(oat, "an object takes either `key` and `file`, or `directory` (and a `prefix`)")
+                raise _fail(
+                    inner(), "an object takes either `key` and `file`, or `directory` (and a `prefix`)"
+                )
             if "file" in spec:
-                key = _string(spec.get("key"), oat, "key")
-                objects.append(S3Object(key, local(spec["file"], oat, "file", False)))
+                key = _string(spec.get("key"), inner(), "key")
+                objects.append(S3Object(key, local(spec["file"], inner(), "file", False)))
             else:
                 prefix = spec.get("prefix", "")
                 if not isinstance(prefix, str):
-                    raise _fail(oat, "prefix must be a string")
-                objects.append(S3Object(prefix, local(spec["directory"], oat, "directory", True), True))
+                    raise _fail(inner(), "prefix must be a string")
+                objects.append(S3Object(prefix, local(spec["directory"], inner(), "directory", True), True))
         buckets.append(Bucket(name, tuple(objects)))
+    return tuple(buckets)
 
+
+def _queues(top: Mapping[str, Any], where: Where) -> tuple[Queue, ...]:
     queues = []
-    names = set()
-    for i, raw in enumerate(_list(top.get("sqs"), where("sqs"), "x-kecs.seed.sqs")):
-        at = where("sqs", str(i))
-        item = _mapping(raw, at, "an sqs entry")
-        _keys(item, ("name", "attributes", "dead_letter"), where, "sqs", str(i))
+    for at, item, below in _entries(top, "sqs", ("name", "attributes", "dead_letter"), where):
         name = _string(item.get("name"), at, "queue name", _QUEUE)
         attributes = dict(_attributes(item.get("attributes"), at, "attributes"))
         if name.endswith(".fifo"):
             attributes.setdefault("FifoQueue", "true")
         dead, count = None, 0
         if item.get("dead_letter") is not None:
-            dat = where("sqs", str(i), "dead_letter")
+            dat = below("dead_letter")
             spec = _mapping(item["dead_letter"], dat, "dead_letter")
-            _keys(spec, ("queue", "max_receive_count"), where, "sqs", str(i), "dead_letter")
+            _keys(spec, ("queue", "max_receive_count"), partial(below, "dead_letter"))
             dead = _string(spec.get("queue"), dat, "dead_letter.queue", _QUEUE)
             count = spec.get("max_receive_count", 3)
             if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
                 raise _fail(dat, "dead_letter.max_receive_count must be a number from 1 to 1000")
         queues.append(Queue(name, tuple(sorted(attributes.items())), dead, count))
-        names.add(name)
-    for queue in queues:
+    names = {q.name for q in queues}
+    for index, queue in enumerate(queues):
         if queue.dead_letter and queue.dead_letter not in names:
-            index = [q.name for q in queues].index(queue.name)
             raise _fail(
                 where("sqs", str(index), "dead_letter"),
                 f"dead-letter queue {queue.dead_letter!r} is not declared in x-kecs.seed.sqs",
             )
+    return tuple(queues)
 
+
+def _topics(top: Mapping[str, Any], where: Where, queues: set[str]) -> tuple[Topic, ...]:
     topics = []
-    for i, raw in enumerate(_list(top.get("sns"), where("sns"), "x-kecs.seed.sns")):
-        at = where("sns", str(i))
-        item = _mapping(raw, at, "an sns entry")
-        _keys(item, ("topic", "attributes", "subscriptions"), where, "sns", str(i))
+    for at, item, below in _entries(top, "sns", ("topic", "attributes", "subscriptions"), where):
         name = _string(item.get("topic"), at, "topic", _TOPIC)
         attributes = dict(_attributes(item.get("attributes"), at, "attributes"))
         if name.endswith(".fifo"):
             attributes.setdefault("FifoTopic", "true")
         subscriptions = []
         for j, sub in enumerate(_list(item.get("subscriptions"), at, "subscriptions")):
-            sat = where("sns", str(i), "subscriptions", str(j))
-            spec = _mapping(sub, sat, "a subscription")
-            _keys(spec, ("protocol", "endpoint"), where, "sns", str(i), "subscriptions", str(j))
-            protocol = _string(spec.get("protocol"), sat, "protocol")
-            endpoint = _string(spec.get("endpoint"), sat, "endpoint")
-            if protocol == "sqs" and not endpoint.startswith("arn:") and endpoint not in names:
+            inner = partial(below, "subscriptions", str(j))
+            spec = _mapping(sub, inner(), "a subscription")
+            _keys(spec, ("protocol", "endpoint"), inner)
+            protocol = _string(spec.get("protocol"), inner(), "protocol")
+            endpoint = _string(spec.get("endpoint"), inner(), "endpoint")
+            if protocol == "sqs" and not endpoint.startswith("arn:") and endpoint not in queues:
                 raise _fail(
-                    sat,
+                    inner(),
                     f"endpoint {endpoint!r}: an sqs subscription names a queue of x-kecs.seed.sqs or an ARN",
                 )
             subscriptions.append(Subscription(protocol, endpoint))
         topics.append(Topic(name, tuple(sorted(attributes.items())), tuple(subscriptions)))
+    return tuple(topics)
 
+
+def _tables(top: Mapping[str, Any], where: Where, local: Callable[..., str]) -> tuple[Table, ...]:
     tables = []
-    for i, raw in enumerate(_list(top.get("dynamodb"), where("dynamodb"), "x-kecs.seed.dynamodb")):
-        at = where("dynamodb", str(i))
-        item = _mapping(raw, at, "a dynamodb entry")
-        _keys(item, ("table", "keys", "indexes", "items", "items_file"), where, "dynamodb", str(i))
+    allowed = ("table", "keys", "indexes", "items", "items_file")
+    for at, item, below in _entries(top, "dynamodb", allowed, where):
         name = _string(item.get("table"), at, "table", _TABLE)
-        keys = _key_schema(item.get("keys"), where("dynamodb", str(i), "keys"), "keys")
+        keys = _key_schema(item.get("keys"), below("keys"), "keys")
         indexes = []
         for j, idx in enumerate(_list(item.get("indexes"), at, "indexes")):
-            iat = where("dynamodb", str(i), "indexes", str(j))
-            spec = _mapping(idx, iat, "an index")
-            _keys(spec, ("name", "keys"), where, "dynamodb", str(i), "indexes", str(j))
+            inner = partial(below, "indexes", str(j))
+            spec = _mapping(idx, inner(), "an index")
+            _keys(spec, ("name", "keys"), inner)
             indexes.append(
                 Index(
-                    _string(spec.get("name"), iat, "index name"), _key_schema(spec.get("keys"), iat, "keys")
+                    _string(spec.get("name"), inner(), "index name"),
+                    _key_schema(spec.get("keys"), inner(), "keys"),
                 )
             )
         types: dict[str, str] = {}
@@ -310,21 +313,19 @@ def parse_seed(
         for j, entry in enumerate(items):
             if not isinstance(entry, Mapping) or any(k not in entry for k, _ in keys):
                 raise _fail(
-                    where("dynamodb", str(i), "items", str(j)),
+                    below("items", str(j)),
                     f"item {j} must be a mapping with the table's keys ({', '.join(k for k, _ in keys)})",
                 )
         items_file = None
         if item.get("items_file") is not None:
-            items_file = local(
-                item["items_file"], where("dynamodb", str(i), "items_file"), "items_file", False
-            )
+            items_file = local(item["items_file"], below("items_file"), "items_file", False)
         tables.append(Table(name, keys, tuple(indexes), tuple(items), items_file))
+    return tuple(tables)
 
+
+def _parameters(top: Mapping[str, Any], where: Where) -> tuple[Parameter, ...]:
     parameters = []
-    for i, raw in enumerate(_list(top.get("ssm"), where("ssm"), "x-kecs.seed.ssm")):
-        at = where("ssm", str(i))
-        item = _mapping(raw, at, "an ssm entry")
-        _keys(item, ("name", "value", "type"), where, "ssm", str(i))
+    for at, item, _ in _entries(top, "ssm", ("name", "value", "type"), where):
         kind = item.get("type", "String")
         if kind not in PARAMETER_TYPES:
             raise _fail(at, f"type must be one of {', '.join(PARAMETER_TYPES)}")
@@ -336,40 +337,44 @@ def parse_seed(
         parameters.append(
             Parameter(_string(item.get("name"), at, "parameter name"), _string(value, at, "value"), kind)
         )
+    return tuple(parameters)
 
+
+def _secrets(top: Mapping[str, Any], where: Where) -> tuple[Secret, ...]:
     secrets = []
-    for i, raw in enumerate(_list(top.get("secrets"), where("secrets"), "x-kecs.seed.secrets")):
-        at = where("secrets", str(i))
-        item = _mapping(raw, at, "a secrets entry")
-        _keys(item, ("name", "value", "json"), where, "secrets", str(i))
+    for at, item, _ in _entries(top, "secrets", ("name", "value", "json"), where):
         name = _string(item.get("name"), at, "secret name")
         if ("value" in item) == ("json" in item):
             raise _fail(at, "a secret takes either `value` (a string) or `json` (a mapping)")
         if "json" in item:
-            import json
-
             text = json.dumps(_mapping(item["json"], at, "json"), separators=(",", ":"))
         else:
             text = _string(item["value"], at, "value")
         secrets.append(Secret(name, text))
+    return tuple(secrets)
 
-    roles = []
+
+def _roles(top: Mapping[str, Any], where: Where) -> tuple[Role, ...]:
     iam = top.get("iam")
-    if iam is not None:
-        spec = _mapping(iam, where("iam"), "x-kecs.seed.iam")
-        _keys(spec, ("roles",), where, "iam")
-        for i, raw in enumerate(_list(spec.get("roles"), where("iam", "roles"), "iam.roles")):
-            roles.append(parse_role(raw, lambda *p, i=i: where("iam", "roles", str(i), *p)))
+    if iam is None:
+        return ()
+    spec = _mapping(iam, where("iam"), "x-kecs.seed.iam")
+    _keys(spec, ("roles",), partial(where, "iam"))
+    raw = _list(spec.get("roles"), where("iam", "roles"), "iam.roles")
+    return tuple(parse_role(value, partial(where, "iam", "roles", str(i))) for i, value in enumerate(raw))
+
+
+def parse_seed(value: Any, where: Where, base_dir: str, exists: Exists, region: str = "us-east-1") -> Seed:
+    """The seed from `x-kecs.seed`; `where(*path)` gives file:line for a key path below it,
+    `exists(path, directory)` whether a local file (or directory) is there."""
+    top = _mapping(value, where(), "x-kecs.seed")
+    _keys(top, KINDS, where)
+    local = partial(_local, base_dir, exists)
+    queues = _queues(top, where)
     return Seed(
-        tuple(buckets),
-        tuple(queues),
-        tuple(topics),
-        tuple(tables),
-        tuple(parameters),
-        tuple(secrets),
-        tuple(roles),
-        region,
-    )
+        _buckets(top, where, local), queues, _topics(top, where, {q.name for q in queues}),
+        _tables(top, where, local), _parameters(top, where), _secrets(top, where), _roles(top, where), region,
+    )  # fmt: skip
 
 
 def role_name(reference: str) -> str:
@@ -384,8 +389,6 @@ def role_name(reference: str) -> str:
 
 def parse_role(value: Any, where: Where) -> Role:
     """`role: NAME` or `role: {name: NAME, policies: {NAME: DOCUMENT}, managed: [ARN]}`."""
-    import json
-
     if isinstance(value, str):
         try:
             return Role(_string(role_name(value), where(), "role", _ROLE), declared_at=where())
@@ -440,7 +443,6 @@ def merge_roles(seed: Seed, roles: list[Role]) -> Seed:
 def to_document(seed: Seed, paths: Mapping[str, str]) -> dict[str, Any]:
     """The seed as JSON for the seeder, local paths replaced by where it finds them."""
     doc = asdict(seed)
-    doc.pop("resources_by_service", None)
     for bucket in doc["buckets"]:
         for obj in bucket["objects"]:
             obj["path"] = paths[obj["path"]]

@@ -54,6 +54,7 @@ class Project:
         }
         self.ca_directory = key_directory(str(self.directory), self.env)
         self.up_report: dict[str, Any] = {}
+        self._secrets: list[str] | None = None
 
     def kecs(self, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -88,11 +89,13 @@ class Project:
         """The environment for Compose on the generated file: the secrets' variables must be
         set for it to read the file (kecs up sets their values when it starts the apps;
         other commands need none)."""
-        import yaml
+        path = self.directory / "compose.kecs.yaml"
+        if self._secrets is None and path.exists():  # the generated file, read once
+            import yaml
 
-        generated = yaml.safe_load((self.directory / "compose.kecs.yaml").read_text()) or {}
-        blank = {name: "" for name in (generated.get("x-kecs-generated") or {}).get("secrets") or []}
-        return {**self.env, **blank}
+            generated = yaml.safe_load(path.read_text()) or {}
+            self._secrets = list((generated.get("x-kecs-generated") or {}).get("secrets") or [])
+        return {**self.env, **{name: "" for name in self._secrets or []}}
 
     def compose(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
