@@ -23,6 +23,7 @@ ENV_DNS_UPSTREAM = "KECS_DNS_UPSTREAM"
 ENV_CAPTURE = "KECS_CAPTURE"
 ENV_LOG_LEVEL = "KECS_LOG_LEVEL"
 ENV_STATE_DIR = "KECS_STATE_DIR"  # set by the proxy image
+ENV_TASK_METADATA = "KECS_TASK_METADATA"  # JSON: kecs.proxy.taskmeta.TaskInfo
 
 # The proxy's listeners (loopback of the shared namespace) and its uid, the loop breaker.
 PROXY_UID = 1337
@@ -34,7 +35,9 @@ DNS_PORT = 15053
 CONTAINER_KECS_DIR = "/etc/kecs"
 CONTAINER_CA_DIR = f"{CONTAINER_KECS_DIR}/ca"
 CONTAINER_TRUST_DIR = f"{CONTAINER_KECS_DIR}/trust"
-PROJECT_KECS_DIR = ".kecs"  # beside the compose files: public trust material only
+PROJECT_KECS_DIR = ".kecs"
+# ECS's container endpoints (credentials, task metadata), served by the proxy.
+ECS_ENDPOINT = "http://169.254.170.2"  # beside the compose files: public trust material only
 # The intermediate's key lives outside the project (kecs.tls.key_directory); `kecs up`
 # copies it into this named volume, which only the proxies mount.
 CA_VOLUME = "kecs-ca"

@@ -29,7 +29,7 @@ from typing import Any
 
 from kecs import contract, emulators
 from kecs.compose.generate import OUTPUT_NAME, Generated, generate
-from kecs.compose.load import GENERATED_MARKER
+from kecs.compose.load import GENERATED_MARKER, compose_project_name
 from kecs.errors import KecsError
 from kecs.images import ImageStatus, ensure_image, ensure_proxy_image
 from kecs.seed import secrets as seed_secrets
@@ -556,21 +556,6 @@ def _ordered(states: Sequence[ServiceState], services: Sequence[str]) -> tuple[S
     out = [by_name[name] for name in services if name in by_name]
     out += [s for s in states if s.role in ("emulator", "seed") and s.name not in services]
     return tuple(out)
-
-
-def compose_project_name(
-    directory: str, explicit: str | None = None, document: Mapping[str, Any] | None = None
-) -> str:
-    """The Compose project name kecs passes (`-p`) to every Compose command, as Compose
-    itself would choose it: given, COMPOSE_PROJECT_NAME, the file's `name:`, else the
-    directory's name, lower-cased with what Compose does not allow removed."""
-    import re
-
-    for candidate in (explicit, os.environ.get("COMPOSE_PROJECT_NAME"), (document or {}).get("name")):
-        if isinstance(candidate, str) and candidate and "$" not in candidate:
-            return candidate
-    name = re.sub(r"[^a-z0-9_-]", "", os.path.basename(os.path.abspath(directory)).lower()).lstrip("_-")
-    return name or "kecs"
 
 
 def _fill_ca_volume(client: Any, compose: Compose, generated: Generated, progress: Progress) -> None:

@@ -538,3 +538,20 @@ def load_project(
     raw["services"] = _resolve_extends(raw["services"], service_lines, project_dir)
     resolved = interpolate(raw, env, where=", ".join(os.path.relpath(p) for p in paths))
     return Project(project_dir, paths, raw, resolved, dict(env), service_lines, key_lines)
+
+
+def compose_project_name(
+    directory: str,
+    explicit: str | None = None,
+    document: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The Compose project name kecs passes (`-p`) to every Compose command, as Compose
+    itself would choose it: given, COMPOSE_PROJECT_NAME, the file's `name:`, else the
+    directory's name, lower-cased with what Compose does not allow removed."""
+    environ = os.environ if environ is None else environ
+    for candidate in (explicit, environ.get("COMPOSE_PROJECT_NAME"), (document or {}).get("name")):
+        if isinstance(candidate, str) and candidate and "$" not in candidate:
+            return candidate
+    name = re.sub(r"[^a-z0-9_-]", "", os.path.basename(os.path.abspath(directory)).lower()).lstrip("_-")
+    return name or "kecs"

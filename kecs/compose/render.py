@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import yaml
 
 from kecs import __version__, contract, emulators
-from kecs.compose.load import GENERATED_MARKER
+from kecs.compose.load import GENERATED_MARKER, compose_project_name
 from kecs.compose.plan import EmulatorPlan, Plan, ServicePlan
 from kecs.errors import KecsError
+from kecs.proxy.taskmeta import TaskInfo, metadata_path
 from kecs.seed import secrets as seed_secrets
 
 # Keys the engine refuses on a service joined with network_mode "service:X": they
@@ -157,8 +159,60 @@ def _netns_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
     return holder
 
 
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1 << 10,
+    "kb": 1 << 10,
+    "m": 1 << 20,
+    "mb": 1 << 20,
+    "g": 1 << 30,
+    "gb": 1 << 30,
+}
+
+
+def _mebibytes(value: Any) -> int:
+    """A Compose memory size (bytes as a number, or "512m", "1g", "1.5gb") in MiB; 0 if unreadable."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, (int, float)):
+        return int(value) >> 20
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-z]*)\s*", str(value).lower())
+    if not match or match.group(2) not in _SIZE_UNITS:
+        return 0
+    try:
+        return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)]) >> 20
+    except ValueError:
+        return 0
+
+
+def task_info(item: ServicePlan, app: dict[str, Any], plan: Plan) -> TaskInfo:
+    """What ECS would know of this service from its task definition: name, image, labels,
+    limits (`cpus`/`mem_limit` or `deploy.resources.limits`); the Compose project is the cluster."""
+    project = plan.project
+    cluster = compose_project_name(project.directory, None, project.resolved, project.env)
+    resolved = project.services.get(item.name) or {}
+    limits = ((resolved.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+    try:
+        cpu = float(resolved.get("cpus") or limits.get("cpus") or 0)
+    except (TypeError, ValueError):
+        cpu = 0.0
+    labels = resolved.get("labels") or {}
+    if isinstance(labels, list):
+        labels = dict(str(entry).partition("=")[::2] for entry in labels)
+    return TaskInfo(
+        cluster, item.name, str(resolved.get("image") or f"{cluster}-{item.name}"), plan.region,
+        {str(k): str(v) for k, v in labels.items()}, cpu, _mebibytes(resolved.get("mem_limit") or limits.get("memory")),
+    )  # fmt: skip
+
+
 def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, Any]:
-    environment = {**_proxy_environment(item, plan), contract.ENV_CAPTURE: contract.CAPTURE_SHARED}
+    environment = {
+        **_proxy_environment(item, plan),
+        contract.ENV_CAPTURE: contract.CAPTURE_SHARED,
+        # `$` in a label would be taken for a variable by Compose.
+        contract.ENV_TASK_METADATA: task_info(item, app, plan).to_json().replace("$", "$$"),
+    }
     restart = app.get("restart")
     proxy: dict[str, Any] = {
         "image": plan.proxy_image,
@@ -205,6 +259,8 @@ def _join_app(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, A
     app["volumes"] = [*(app.get("volumes") or []), trust]
     _add_env(app, trust_environment(item, plan.region))
     _add_env(app, _credentials_environment(app, item.name))
+    metadata = contract.ECS_ENDPOINT + metadata_path(task_info(item, app, plan))
+    _add_env(app, {"ECS_CONTAINER_METADATA_URI_V4": metadata})
     return app
 
 

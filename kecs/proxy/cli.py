@@ -7,6 +7,7 @@ import os
 
 from kecs import contract
 from kecs.errors import KecsError
+from kecs.proxy.taskmeta import TaskInfo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--service", default=env(contract.ENV_SERVICE, "app"), help="the captured compose service"
     )
     parser.add_argument("--region", default=env(contract.ENV_REGION, "us-east-1"))
+    parser.add_argument(
+        "--task-metadata",
+        default=env(contract.ENV_TASK_METADATA),
+        metavar="JSON",
+        help="what the ECS task metadata endpoint (v4) serves (the generated file sets it)",
+    )
     parser.add_argument(
         "--role", default=env(contract.ENV_ROLE), help="IAM role whose credentials the service gets"
     )
@@ -88,6 +95,14 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise KecsError(str(exc)) from None
+    task = None
+    if args.task_metadata:
+        try:
+            task = TaskInfo.from_json(args.task_metadata)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KecsError(
+                f"--task-metadata ({contract.ENV_TASK_METADATA}): not the JSON kecs writes: {exc}"
+            ) from None
     upstream = None
     if args.dns_upstream.lower() != "none":
         host, _, port = args.dns_upstream.rpartition(":")
@@ -106,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         capture=contract.CAPTURE_NONE if args.no_capture else args.capture,
         state_dir=args.state_dir or None,
         routes=tuple(routes),
+        task=task,
     )
     try:
         config.routing  # noqa: B018 - validates the URLs

@@ -8,10 +8,13 @@ credentials come from the emulator's STS (AssumeRole), else the emulator's test 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
 import logging
+import os
 import secrets
+import socket
 import ssl
 import time
 import urllib.parse
@@ -21,6 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import h11
+
+from kecs.proxy import taskmeta
+from kecs.proxy.taskmeta import TaskInfo
 
 LOG = logging.getLogger("kecs.proxy")
 RETRY_AFTER = datetime.timedelta(seconds=15)
@@ -136,11 +142,29 @@ class CredentialSource:
             return None
 
 
+def _addresses() -> list[str]:
+    """The namespace's address on its default route (no packet is sent)."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))
+        return [probe.getsockname()[0]]
+    return []
+
+
+def _netdev() -> str:
+    try:
+        with open("/proc/net/dev", encoding="ascii") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
 @dataclass
 class MetadataService:
     source: CredentialSource
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (monotonic)
     clock: Callable[[], float] = time.monotonic
+    task: TaskInfo | None = None  # ECS task metadata v4, when the generated file gives it
+    started: str = field(default_factory=lambda: _iso(_now()))
 
     def answer(self, method: bytes, target: bytes, headers: dict[bytes, bytes]) -> tuple[int, bytes, bytes]:
         """(status, content type, body) for one request. No I/O but the STS call behind `current`."""
@@ -154,6 +178,14 @@ class MetadataService:
                 if expiry is None or expiry <= self.clock():
                     return 401, b"text/plain", b"invalid or expired token"
             return self._imds(path)
+        if path.startswith("/v4/") and self.task is not None:
+            status, document = taskmeta.answer(
+                self.task, path, _addresses(), _netdev(), datetime.datetime.now(datetime.timezone.utc),
+                os.cpu_count() or 1, self.started,
+            )  # fmt: skip
+            if document is None:
+                return status, b"text/plain", b"not found"
+            return status, b"application/json", json.dumps(document).encode()
         if path.startswith("/v2/credentials") or path.startswith("/v1/credentials"):
             creds = self.source.current()
             document = {

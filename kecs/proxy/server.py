@@ -53,6 +53,7 @@ from kecs.proxy.dns import AWS_ADDRESS, DnsProtocol, serve_tcp
 from kecs.proxy.http import forward
 from kecs.proxy.netfilter import Capture, detect_backend, install, installed, installed_quickly, remove
 from kecs.proxy.routing import Routes, parse_routes
+from kecs.proxy.taskmeta import TaskInfo
 from kecs.tls import CaPaths, ensure_ca, load_intermediate, mint_leaf
 
 LOG = logging.getLogger("kecs.proxy")
@@ -84,6 +85,7 @@ class Config:
     capture: str = CAPTURE_OWN  # contract.CAPTURE_MODES
     state_dir: str | None = None  # where health and seen services are published
     routes: tuple[str, ...] = ()  # SERVICE=http://HOST:PORT, served by another emulator
+    task: TaskInfo | None = None  # what the task metadata endpoint (v4) tells the app
 
     @property
     def routing(self) -> Routes:
@@ -428,7 +430,9 @@ async def serve(
     asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
     proxy = Proxy(config, leaves, seen)
     sts = proxy.routes.for_service("sts")  # roles come from its STS
-    metadata = MetadataService(CredentialSource(config.service, config.region, sts.url, config.role))
+    metadata = MetadataService(
+        CredentialSource(config.service, config.region, sts.url, config.role), task=config.task
+    )
     await asyncio.start_server(tracked(metadata.serve, proxy.tasks), sock=sockets["credentials"])
     # The role's credentials fetched now, not on the app's first request: SDKs give the
     # metadata endpoints a second or two, which an AssumeRole on a busy machine can exceed.

@@ -12,6 +12,7 @@ import yaml
 from kecs.compose.load import compose_schema, load_project
 from kecs.compose.plan import Options, Route, ServiceEvidence, plan
 from kecs.compose.render import render, to_yaml
+from kecs.proxy.taskmeta import TaskInfo
 from kecs.scanner.model import Finding
 from tests.compose.conftest import MakeProject
 from tests.conftest import require
@@ -237,3 +238,31 @@ def test_profiles_follow_the_apps(make_project: MakeProject) -> None:
     evidence["web"] = ServiceEvidence("web", True, uses_s3)
     services = render(plan(project, evidence))["services"]
     assert "profiles" not in services["kecs-localstack"] and "profiles" not in services["web-kecs-proxy"]
+
+
+def test_apps_get_ecs_task_metadata_from_their_proxy(make_project: MakeProject) -> None:
+    root = make_project(
+        {
+            "compose.yaml": "name: shop\nservices:\n  api:\n    image: shop/api:1\n    cpus: 0.5\n    mem_limit: 512m\n"
+            "    labels: [team=orders, 'price=$$5']\n    x-kecs: {proxy: true}\n"
+            "  worker:\n    build: ./w\n    deploy: {resources: {limits: {cpus: '2', memory: 1g}}}\n"
+            "    x-kecs: {proxy: true}\n"
+        }
+    )
+    doc = render(plan(load_project(str(root), environ={}), {}))
+    services = doc["services"]
+    info = TaskInfo.from_json(
+        services["api-kecs-proxy"]["environment"]["KECS_TASK_METADATA"].replace("$$", "$")
+    )
+    assert (info.cluster, info.service, info.image, info.cpu, info.memory) == (
+        "shop",
+        "api",
+        "shop/api:1",
+        0.5,
+        512,
+    )
+    assert info.labels == {"team": "orders", "price": "$5"}
+    uri = services["api"]["environment"]["ECS_CONTAINER_METADATA_URI_V4"]
+    assert uri == f"http://169.254.170.2/v4/{info.docker_id}"
+    worker = TaskInfo.from_json(services["worker-kecs-proxy"]["environment"]["KECS_TASK_METADATA"])
+    assert (worker.image, worker.cpu, worker.memory) == ("shop-worker", 2.0, 1024)

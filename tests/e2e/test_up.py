@@ -333,7 +333,12 @@ def test_ecs_services_start_with_seed_roles_and_secrets(seed: Project) -> None:
     assert billing["secrets"] == {"DB_PASSWORD": _digest("billing-db-pw")}
     assert ":assumed-role/orders-task/" in orders["identity"], orders["identity"]
     assert ":assumed-role/billing-task/" in billing["identity"], billing["identity"]
+    # ECS task metadata v4 from the proxy: the container, its task, real network counters.
+    assert orders["metadata"]["name"] == "orders" and orders["metadata"]["family"] == "orders"
+    assert orders["metadata"]["cluster"] == seed.name and orders["metadata"]["memory"] == 256
+    assert billing["metadata"]["name"] == "billing" and billing["metadata"]["memory"] is None
     for report in (orders, billing):
+        assert report["metadata"]["addresses"] and report["metadata"]["received_bytes"] > 0
         assert report["objects"] == ["config/app.json", "static/index.html", "static/site.css"]
         assert report["config"] == {"feature": "on"}
         assert (report["dead_letter"], report["max_receive_count"]) == ("ecs-jobs-dlq", 4)

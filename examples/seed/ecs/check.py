@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import time
+import urllib.request
 
 import boto3
 
@@ -19,7 +20,20 @@ sqs = boto3.client("sqs")
 url = sqs.get_queue_url(QueueName="ecs-jobs")["QueueUrl"]
 redrive = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"])
 item = boto3.resource("dynamodb").Table("ecs-orders").get_item(Key={"id": "o-1"})["Item"]
+# ECS task metadata v4, as logging and tracing libraries read it.
+metadata_uri = os.environ["ECS_CONTAINER_METADATA_URI_V4"]
+container = json.load(urllib.request.urlopen(metadata_uri, timeout=5))
+task = json.load(urllib.request.urlopen(metadata_uri + "/task", timeout=5))
+stats = json.load(urllib.request.urlopen(metadata_uri + "/task/stats", timeout=5))
 report = {
+    "metadata": {
+        "name": container["Name"],
+        "cluster": task["Cluster"],
+        "family": task["Family"],
+        "memory": task["Limits"].get("Memory"),
+        "addresses": container["Networks"][0]["IPv4Addresses"],
+        "received_bytes": sum(n["rx_bytes"] for s in stats.values() for n in s["networks"].values()),
+    },
     "service": os.environ.get("SERVICE_NAME"),
     "secrets": found,
     "identity": identity,
