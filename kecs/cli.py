@@ -129,6 +129,14 @@ def _project_arguments(parser: argparse.ArgumentParser, files: bool = True) -> N
 
 def _generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--task-definition",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="add the containers of an ECS task definition (JSON, as describe- or register-task-definition "
+        "use) as captured services; repeatable",
+    )
+    parser.add_argument(
         "--force", action="store_true", help="replace an output file that kecs did not generate"
     )
     parser.add_argument(

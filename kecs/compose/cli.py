@@ -142,4 +142,5 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "proxy_base": args.proxy_base,
         "routes": args.route,
         "services_only": args.services_only,
+        "task_definitions": args.task_definition,
     }

@@ -16,6 +16,7 @@ from kecs.compose.evidence import gather
 from kecs.compose.load import Project, load_project
 from kecs.compose.plan import PROXY_IMAGE, Options, Plan, ServiceEvidence, options_from_project, plan
 from kecs.compose.render import HEADER_PREFIX, render, to_yaml
+from kecs.compose.taskdef import convert
 from kecs.errors import KecsError
 from kecs.safefs import existing_kind, read_regular, write_file
 from kecs.scanner.engine import ScanOptions
@@ -141,8 +142,10 @@ def generate(
     first line is not kecs's header) is replaced only with `force`."""
     from kecs.tls import ensure_ca, key_directory
 
-    project = load_project(project_dir, list(files))
-    options = resolve_options(project, overrides or {})
+    overrides = dict(overrides or {})
+    extra, converted_notes = _task_definitions(overrides.pop("task_definitions", None) or ())
+    project = load_project(project_dir, list(files), extra=extra)
+    options = resolve_options(project, overrides)
     out = output_path(output, project.directory, project.files)
     scanned: dict[str, ServiceEvidence] = {}  # services often share an image: scan it once
 
@@ -153,6 +156,8 @@ def generate(
 
     evidence = gather(project, ScanOptions(), scan_image=scan_image)
     result = plan(project, evidence, options, _exists)
+    if converted_notes:
+        result = replace(result, notes=(*converted_notes, *result.notes))
     sources = [os.path.relpath(f, project.directory) for f in project.files]
     text = to_yaml(render(result), sources)
     try:
@@ -184,6 +189,22 @@ def generate(
                 raise KecsError(f"{out}: cannot write it: {exc.strerror or exc}") from exc
             status = "written"
     return Generated(project, options, result, text, out, status, current)
+
+
+def _task_definitions(paths: Sequence[str]) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """Each task definition as a compose document, and what of them is not used locally."""
+    extra, notes = [], []
+    for path in paths:
+        try:
+            text = read_regular(path, 4 * 1024 * 1024)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KecsError(f"{path}: cannot read it: {exc}") from exc
+        if text is None:
+            raise KecsError(f"{path}: no such file (a task definition's JSON)")
+        converted = convert(text, os.path.relpath(path))
+        extra.append((path, converted.document()))
+        notes += converted.notes
+    return extra, notes
 
 
 def _exists(path: str, directory: bool) -> bool:

@@ -511,15 +511,26 @@ def load_project(
     directory: str | None = None,
     files: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
+    extra: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> Project:
-    """Read a compose project as `docker compose` would find it."""
+    """Read a compose project as `docker compose` would find it; `extra` documents (each
+    with the file it came from: a task definition) are merged after the compose files, and
+    stand alone when the directory has no compose file."""
     paths = [os.path.abspath(f) for f in files] if files else None
     if paths is None:
         base = os.path.abspath(directory or ".")
         if not os.path.isdir(base):
             raise KecsError(f"{directory}: no such directory")
-        paths = find_files(base)
-    project_dir = os.path.abspath(directory) if directory and files else os.path.dirname(paths[0])
+        try:
+            paths = find_files(base)
+        except KecsError:
+            if not extra:
+                raise
+            paths = []
+    if paths:
+        project_dir = os.path.abspath(directory) if directory and files else os.path.dirname(paths[0])
+    else:
+        project_dir = os.path.abspath(directory or ".")
     env = read_env_file(os.path.join(project_dir, ".env"))
     env.update(os.environ if environ is None else environ)  # the shell wins over .env
     raw: dict[str, Any] = {}
@@ -533,6 +544,17 @@ def load_project(
         for name in data.get("services") or {}:
             service_lines.setdefault(name, (path, lines.get(("services", name), 0)))
         raw = merge(raw, data) if raw else data
+    for path, data in extra:
+        path = os.path.abspath(path)
+        validate(interpolate(data, env, where=os.path.relpath(path)), path, {})
+        for name in data.get("services") or {}:
+            if name in service_lines:
+                raise KecsError(
+                    f"{path}: container {name!r} has the name of a service in {os.path.relpath(service_lines[name][0])}; rename one"
+                )
+            service_lines[name] = (path, 0)
+        raw = merge(raw, data) if raw else data
+        paths.append(path)
     if not raw.get("services"):
         raise KecsError(f"{paths[0]}: no services defined")
     raw["services"] = _resolve_extends(raw["services"], service_lines, project_dir)

@@ -27,7 +27,7 @@ from tests.e2e import images
 from tests.e2e.harness import ROOT, Project, cpu_hog
 
 pytestmark = pytest.mark.integration  # one module, one worker (--dist loadfile): one shared project
-CAPTURED = {"app", "worker", "rubyapp", "cli", "orders", "billing"}
+CAPTURED = {"app", "worker", "rubyapp", "cli", "orders", "billing", "reports"}
 # The seeded secrets' values (examples/seed/compose.yaml): never in a generated file or a log.
 SECRET_VALUES = ("orders-db-pw", "k-123", "billing-db-pw")
 
@@ -53,12 +53,18 @@ def seed(built: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Ite
         "docker-compose",  # Debian's 1.29; the many-services test drives the v2 plugin
         {"BASE_IMAGE": built["base"], "GO_BASE_IMAGE": built["go"]},
     )
+    # A service from an ECS task definition (a task definition names literal images and
+    # absolute host paths: both are filled in for this machine's copy).
+    taskdef = json.loads((project.directory / "ecs" / "reports-taskdef.json").read_text())
+    taskdef["containerDefinitions"][0]["image"] = built["base"]
+    taskdef["volumes"][0]["host"]["sourcePath"] = str(project.directory / "ecs")
+    (project.directory / "ecs" / "reports-taskdef.json").write_text(json.dumps(taskdef))
     started = time.monotonic()
     try:
         with cpu_hog():  # both cores busy the whole time `kecs up` runs
             up = project.up(
                 "--proxy-base", built["proxybase"], "--localstack-image", built["localstack"],
-                "--moto-image", built["moto"],
+                "--moto-image", built["moto"], "--task-definition", "ecs/reports-taskdef.json",
             )  # fmt: skip
         images.TIMINGS["kecs up, loaded machine"] = time.monotonic() - started
         assert up.returncode == 0, f"kecs up failed:\n{up.stderr[-6000:]}\n{up.stdout[-3000:]}"
@@ -81,6 +87,7 @@ def test_up_reports_every_service_ready(seed: Project) -> None:
         "prober",
         "orders",
         "billing",
+        "reports",
         "kecs-localstack",
         "kecs-moto",
         "kecs-seed",
@@ -325,6 +332,11 @@ def test_ecs_services_start_with_seed_roles_and_secrets(seed: Project) -> None:
     assert any("ecs-assets" in line and "created" in line for line in seeded), seeded
     assert any("orders-task" in line and "created" in line for line in seeded), seeded
     orders, billing = _ecs_report(seed, "orders"), _ecs_report(seed, "billing")
+    reports = _ecs_report(seed, "reports")  # started from ecs/reports-taskdef.json
+    assert reports["secrets"] == {"DB_PASSWORD": _digest("orders-db-pw"), "MODE": _digest("local")}
+    assert ":assumed-role/reports-task/" in reports["identity"], reports["identity"]
+    assert reports["metadata"]["name"] == "reports" and reports["metadata"]["memory"] == 256
+    assert reports["order"] == {"id": "o-1", "total": 42}
     assert orders["secrets"] == {
         "DB_PASSWORD": _digest("orders-db-pw"),
         "API_KEY": _digest("k-123"),
