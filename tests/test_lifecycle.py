@@ -107,3 +107,107 @@ def test_a_missing_proxy_base_is_one_line_naming_what_to_load(
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err
     assert "kecs-no-such-base:1" in err and "docker load" in err and "--proxy-base" in err
+
+
+class _FakeApi:
+    def __init__(self, answers: dict[str, tuple[int, bytes]]) -> None:
+        self.answers, self.execs = answers, {}
+
+    def exec_create(self, container_id: str, command: list[str], **_: object) -> dict[str, str]:
+        self.execs[command[2]] = command
+        return {"Id": command[2]}
+
+    def exec_start(self, exec_id: str, stream: bool, demux: bool) -> list[tuple[bytes | None, bytes | None]]:
+        out = self.answers[exec_id][1]
+        return [(out[:7], None), (out[7:], b"")]  # lines split across chunks
+
+    def exec_inspect(self, exec_id: str) -> dict[str, int]:
+        return {"ExitCode": self.answers[exec_id][0]}
+
+
+class _FakeContainer:
+    id = "c0ffee"
+
+    def __init__(self) -> None:
+        self.archives: list[bytes] = []
+
+    def put_archive(self, path: str, data: bytes) -> None:
+        self.archives.append(data)
+
+
+def _seeded_project(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from kecs.compose.generate import generate
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.txt").write_text("hello")
+    (tmp_path / "compose.yaml").write_text(
+        "x-kecs:\n  seed:\n    s3: [{bucket: assets, objects: [{key: a.txt, file: data/a.txt}]}]\n"
+        "    secrets: [{name: pw, value: hunter2}]\n"
+        "services:\n  api:\n    image: x\n    x-kecs:\n      proxy: true\n"
+        "      secrets: [{name: PW, valueFrom: 'arn:aws:secretsmanager:us-east-1:1:secret:pw'}]\n"
+    )
+    return generate(str(tmp_path), [], {}, dry_run=True)
+
+
+def test_seeding_streams_lines_and_hands_secrets_to_compose_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import json as json_module
+    import tarfile
+
+    generated = _seeded_project(tmp_path)
+    container = _FakeContainer()
+    monkeypatch.setattr(lifecycle, "_seeder", lambda client, compose: container)
+    secrets = {"values": {"api": {"PW": "hunter2"}}, "unresolved": []}
+    api = _FakeApi({"apply": (0, b"s3 bucket assets created\nsecret pw created\n"),
+                    "secrets": (0, json_module.dumps(secrets).encode())})  # fmt: skip
+    client = type("Client", (), {"api": api})()
+    compose = lifecycle.Compose(("docker-compose",), str(tmp_path), "compose.kecs.yaml", "p")
+    shown: list[str] = []
+    lines: list[str] = []
+    failure, values = lifecycle._seed(client, compose, generated, shown.append, lines)
+    assert failure is None and lines == ["s3 bucket assets created", "secret pw created"]
+    assert values == {name: "hunter2" for name in generated.plan.secret_variables}
+    assert not any("hunter2" in line for line in shown)
+    with tarfile.open(fileobj=io.BytesIO(container.archives[0])) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        seed = members["var/lib/kecs/seed/seed.json"]
+        assert seed.mode == 0o600
+        document = json_module.load(tar.extractfile(seed))  # type: ignore[arg-type]
+        path = document["seed"]["buckets"][0]["objects"][0]["path"]
+        assert tar.extractfile(members[path.lstrip("/")]).read() == b"hello"  # type: ignore[union-attr]
+
+
+def test_an_unresolvable_secret_stops_the_start_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json as json_module
+
+    generated = _seeded_project(tmp_path)
+    monkeypatch.setattr(lifecycle, "_seeder", lambda client, compose: _FakeContainer())
+    unresolved = [
+        {
+            "service": "api",
+            "env": "PW",
+            "value_from": "arn:...:secret:pw",
+            "why": "ResourceNotFoundException: no",
+        }
+    ]
+    api = _FakeApi(
+        {
+            "apply": (0, b""),
+            "secrets": (0, json_module.dumps({"values": {}, "unresolved": unresolved}).encode()),
+        }
+    )
+    client = type("Client", (), {"api": api})()
+    compose = lifecycle.Compose(("docker-compose",), str(tmp_path), "compose.kecs.yaml", "p")
+    failure, values = lifecycle._seed(client, compose, generated, lambda _: None, [])
+    assert values == {} and failure is not None and failure.service == "api"
+    assert (
+        failure.why
+        == "service api does not start: secret PW (valueFrom arn:...:secret:pw): ResourceNotFoundException: no"
+    )
+    api = _FakeApi({"apply": (1, b"s3 bucket assets failed (AccessDenied: no)\n")})
+    failure, _ = lifecycle._seed(type("Client", (), {"api": api})(), compose, generated, lambda _: None, [])
+    assert failure is not None and failure.service == "kecs-seed" and "AccessDenied" in failure.why

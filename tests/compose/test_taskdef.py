@@ -57,7 +57,11 @@ def test_containers_become_captured_services_sharing_the_task_namespace() -> Non
     assert api["environment"] == {"MODE": "ecs"} and api["ports"] == ["8080:8080", "19090:9090/udp"]
     assert api["x-kecs"] == {"proxy": True, "role": "arn:aws:iam::123456789012:role/reports-task",
                              "secrets": [{"name": "DB_PASSWORD", "valueFrom": "/reports/db"}]}  # fmt: skip
-    assert api["healthcheck"] == {"test": ["CMD-SHELL", "curl -f localhost:8080"], "interval": "10s", "retries": 3}
+    assert api["healthcheck"] == {
+        "test": ["CMD-SHELL", "curl -f localhost:8080"],
+        "interval": "10s",
+        "retries": 3,
+    }
     assert (api["cpus"], api["mem_limit"]) == (0.25, "512m")
     assert api["volumes"] == ["/srv/data:/data:ro", "scratch:/tmp/s"] and converted.volumes == {"scratch": {}}
     assert api["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
@@ -76,9 +80,15 @@ def test_containers_become_captured_services_sharing_the_task_namespace() -> Non
         ("[1, 2]", "no containerDefinitions list"),
         ("{", "not a task definition's JSON"),
         ("[" * 100_000, "not a task definition's JSON"),
-        ('{"containerDefinitions": [{"image": "x"}]}', r"containerDefinitions\[0\]: a container definition needs a name"),
+        (
+            '{"containerDefinitions": [{"image": "x"}]}',
+            r"containerDefinitions\[0\]: a container definition needs a name",
+        ),
         ('{"containerDefinitions": [{"name": "a"}]}', "container a needs an image"),
-        ('{"containerDefinitions": [{"name": "a", "image": "x", "dependsOn": [{"containerName": "b", "condition": "LATER"}]}]}', "condition must be"),
+        (
+            '{"containerDefinitions": [{"name": "a", "image": "x", "dependsOn": [{"containerName": "b", "condition": "LATER"}]}]}',
+            "condition must be",
+        ),
     ],
 )
 def test_bad_task_definitions_are_one_line(document: str, message: str) -> None:
@@ -90,7 +100,9 @@ def test_compose_with_a_task_definition_alone_or_beside_compose_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "reports.json").write_text(json.dumps(TASKDEF))
-    generated = generate(str(tmp_path), [], {"task_definitions": [str(tmp_path / "reports.json")]}, dry_run=True)
+    generated = generate(
+        str(tmp_path), [], {"task_definitions": [str(tmp_path / "reports.json")]}, dry_run=True
+    )
     services = {s.name: s for s in generated.plan.services}
     assert services["api"].captured and services["api"].role == "reports-task"
     assert [r.env for r in services["api"].secrets] == ["DB_PASSWORD"]
