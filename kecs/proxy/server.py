@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import encodings.idna  # noqa: F401 - likewise: host name lookups import it lazily
 import errno
+import gc
 import logging
 import os
 import re
@@ -374,6 +375,7 @@ class Proxy:
             return
         now = time.monotonic()
         if now - self.trimmed_at >= TRIM_EVERY or self.active == 0:
+            gc.collect()  # a closed TLS connection's objects form cycles: free them first
             self.trim()
             self.trimmed_at = now
             self.peak = self.active
