@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import pytest
+
+from kecs.errors import KecsError
+from kecs.logs.events import (
+    EVENT_OVERHEAD,
+    MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
+    Assembler,
+    Event,
+    Line,
+    Position,
+    batches,
+    not_delivered,
+    parse_line,
+)  # fmt: skip
+from kecs.logs.target import LogTarget, datetime_pattern, from_service
+
+
+def where(*path: str) -> str:
+    return "compose.yaml:" + ".".join(path)
+
+
+def target(service: dict, default: object = None) -> LogTarget | None:  # type: ignore[type-arg]
+    return from_service(service, "api", "shop", "us-east-1", default, where)
+
+
+def test_awslogs_options_map_as_ecs_reads_them() -> None:
+    found = target({"logging": {"driver": "awslogs", "options": {
+        "awslogs-group": "/ecs/api", "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "web",
+        "awslogs-create-group": "true", "awslogs-datetime-format": "%Y-%m-%d %H:%M:%S"}}})  # fmt: skip
+    assert found == LogTarget(
+        "/ecs/api", "eu-west-1", "web", True, "", r"^\d{4}\-\d{2}\-\d{2}\ \d{2}:\d{2}:\d{2}"
+    )
+    assert found.stream_name("api", "0123abcd") == "web/api/0123abcd"
+    assert LogTarget("/g", "r").stream_name("api", "0123abcd") == "0123abcd"
+    assert target({"x-kecs": {"logs": True}}) == LogTarget("/kecs/shop/api", "us-east-1", "kecs")
+    assert target({}, default={"group": "/all"}) == LogTarget("/all", "us-east-1", "kecs")
+    assert target({}) is None and target({"logging": {"driver": "json-file"}}) is None
+    assert target({"x-kecs": {"logs": False}}, default=True) is None
+
+
+@pytest.mark.parametrize(
+    ("service", "message"),
+    [
+        (
+            {"logging": {"driver": "awslogs", "options": {}}},
+            "compose.yaml:logging.options: awslogs needs awslogs-group",
+        ),
+        (
+            {"logging": {"driver": "awslogs", "options": {"awslogs-group": "g", "awslogs-nope": 1}}},
+            "unknown awslogs option 'awslogs-nope'",
+        ),
+        (
+            {
+                "logging": {
+                    "driver": "awslogs",
+                    "options": {"awslogs-group": "g", "awslogs-create-group": "yes"},
+                }
+            },
+            "true or false",
+        ),
+        (
+            {
+                "logging": {
+                    "driver": "awslogs",
+                    "options": {"awslogs-group": "g", "awslogs-multiline-pattern": "("},
+                }
+            },
+            "does not compile",
+        ),
+        ({"x-kecs": {"logs": "yes"}}, "x-kecs.logs is true, false"),
+        ({"x-kecs": {"logs": {"group": "bad group"}}}, "not a log group name"),
+    ],
+)
+def test_bad_logging_settings_are_one_line(service: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(KecsError, match=message):
+        target(service)
+
+
+def test_datetime_format_matches_the_first_line_only() -> None:
+    import re
+
+    pattern = re.compile(datetime_pattern("[%b %d, %Y %H:%M:%S]"))
+    assert pattern.search("[May 01, 2017 19:00:01] A message was logged")
+    assert not pattern.search("  with a second line")
+
+
+def test_lines_parse_with_nanoseconds() -> None:
+    line = parse_line("2026-11-26T10:00:00.123456789Z hello world\n")
+    assert line == Line(1795687200_123456789, "hello world")
+    assert parse_line("2026-11-26T10:00:00Z x") == Line(1795687200_000000000, "x")
+    assert parse_line("garbage line") is None
+
+
+def test_resume_skips_exactly_what_was_delivered() -> None:
+    lines = [Line(1, "a"), Line(2, "b"), Line(2, "c"), Line(2, "d"), Line(3, "e")]
+    assert [ln.text for ln in not_delivered(lines, Position(2, 2))] == ["d", "e"]
+    assembler = Assembler()
+    delivered = [e for line in lines[:3] for e in assembler.feed(line)]
+    assert delivered[-1].position == Position(2, 2)
+    assert [ln.text for ln in not_delivered(lines, delivered[-1].position)] == ["d", "e"]
+    assert [ln.text for ln in not_delivered(lines, Position())] == ["a", "b", "c", "d", "e"]
+
+
+def test_multiline_events_and_long_lines() -> None:
+    assembler = Assembler(pattern=r"^\d{4}-")
+    out = []
+    for i, text in enumerate(["2026-01-01 first", "  at frame 1", "  at frame 2", "2026-01-01 second"]):
+        out += assembler.feed(Line(i * 1_000_000, text))
+    assert [e.message for e in out] == ["2026-01-01 first\n  at frame 1\n  at frame 2"]
+    assert out[0].position == Position(2_000_000, 1)
+    assert [e.message for e in assembler.flush()] == ["2026-01-01 second"]
+    long = Assembler().feed(Line(5, "é" * MAX_EVENT_BYTES + "x"))
+    assert len(long) == 3 and all(len(e.message.encode()) <= MAX_EVENT_BYTES for e in long)
+    assert "".join(e.message for e in long) == "é" * MAX_EVENT_BYTES + "x"
+
+
+def test_batches_respect_every_put_log_events_limit() -> None:
+    many = [Event(i, "x", Position(i, 1)) for i in range(25_000)]
+    assert [len(b) for b in batches(many)] == [10_000, 10_000, 5_000]
+    big = [Event(i, "y" * 100_000, Position(i, 1)) for i in range(30)]
+    sized = list(batches(big))
+    assert all(sum(len(e.message) + EVENT_OVERHEAD for e in b) <= MAX_BATCH_BYTES for b in sized)
+    assert sum(len(b) for b in sized) == 30 and len(sized) == 3
+    day = 24 * 3600 * 1000
+    spread = [Event(0, "a", Position()), Event(day, "b", Position()), Event(day + 1, "c", Position())]
+    assert [[e.message for e in b] for b in batches(spread)] == [["a", "b"], ["c"]]
+    ordered = [e for b in batches(many) for e in b]
+    assert ordered == many
