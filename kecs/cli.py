@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed", help="the seeder (run by `kecs up` in the kecs-seed container)")
     seed_arguments(seed)
+    logs = commands.add_parser("logs", help="the log forwarder (run in the kecs-logs container)")
+    logs.add_argument("action", choices=("forward",))
     return parser
 
 
@@ -288,6 +290,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kecs import lifecycle_cli
 
             return int(getattr(lifecycle_cli, f"{args.command}_command")(args))
+        if args.command == "logs":
+            from kecs.logs.forwarder import run as run_logs
+
+            return run_logs()
         if args.command == "seed":
             from kecs.seed.cli import run as run_seed
 

@@ -53,6 +53,11 @@ SEEN_FILE = f"{STATE_DIR}/{SEEN}"
 SEEDED = "seeded"  # the seeder applied the seed (its health check)
 SEED_DIR = "/var/lib/kecs/seed"  # where `kecs up` puts the seed and its files
 SEED_SERVICE = "kecs-seed"  # the seeder's compose service
+LOGS_SERVICE = "kecs-logs"  # the log forwarder's compose service
+ENV_LOGS = "KECS_LOGS"  # JSON: the services whose output it delivers, and where
+LOGS_VOLUME = "kecs-logs"  # its delivered positions
+LOGS_STATE_DIR = "/var/lib/kecs/logs"
+DOCKER_SOCKET = "/var/run/docker.sock"
 READY_MAX_AGE = 15  # seconds: an older ready file means the proxy stopped checking itself
 
 # How the proxy treats the capture rules.

@@ -13,8 +13,9 @@ from typing import Any
 
 from kecs import __version__, contract, emulators
 from kecs.compose import adopt
-from kecs.compose.load import Project
+from kecs.compose.load import Project, compose_project_name
 from kecs.errors import KecsError
+from kecs.logs.target import LogTarget, from_service
 from kecs.scanner.model import KINDS, Finding
 from kecs.scanner.services import ServiceCatalog
 from kecs.seed.model import Role, Seed, merge_roles, parse_role, parse_seed
@@ -27,9 +28,9 @@ DEFAULT_REGION = "us-east-1"
 # Always served: credentials (STS) and roles (IAM) back every captured service.
 BASE_SERVICES = ("iam", "sts")
 EMULATORS = emulators.KINDS
-SETTINGS = ("emulator", "emulator_url", "region", "images", "routes", "services_only", "seed", "role")
+SETTINGS = ("emulator", "emulator_url", "region", "images", "routes", "services_only", "seed", "role", "logs")
 IMAGE_KEYS = ("localstack", "moto", "proxy", "proxy_base")
-SERVICE_SETTINGS = ("proxy", "role", "services", "keep_endpoint", "secrets")
+SERVICE_SETTINGS = ("proxy", "role", "services", "keep_endpoint", "secrets", "logs")
 # What the seeder calls (and the emulator must serve) besides the resources' own services.
 SEED_SERVICES = {"buckets": "s3", "queues": "sqs", "topics": "sns", "tables": "dynamodb",
                  "parameters": "ssm", "secrets": "secretsmanager", "roles": "iam"}  # fmt: skip
@@ -126,10 +127,13 @@ class Plan:
     proxy_image: str
     notes: tuple[str, ...] = field(default=())
     routed: tuple[EmulatorPlan, ...] = ()
-    # Resources to create before the apps start (x-kecs.seed and the services' roles), and
-    # the captured service whose network namespace the seeder shares; None without either.
+    # Resources to create before the apps start (x-kecs.seed and the services' roles; None
+    # without them and without secrets), and the captured service whose network namespace
+    # the seeder and the log forwarder share (None without either).
     seed: Seed | None = None
     seed_host: ServicePlan | None = None
+    # Services whose output goes to the emulator's CloudWatch Logs (awslogs or x-kecs.logs).
+    logs: tuple[tuple[str, LogTarget], ...] = ()
 
     @property
     def secret_variables(self) -> list[str]:
@@ -139,7 +143,7 @@ class Plan:
     @property
     def seeder(self) -> bool:
         """Whether the project gets the kecs-seed service (a seed, or secrets to resolve)."""
-        return self.seed_host is not None
+        return self.seed_host is not None and self.seed is not None
 
     @property
     def captured(self) -> tuple[ServicePlan, ...]:
@@ -372,6 +376,20 @@ def _seed(
     return seed, services
 
 
+def _log_targets(project: Project, region: str) -> tuple[tuple[str, LogTarget], ...]:
+    """Each service whose output goes to CloudWatch Logs, and where."""
+    name = compose_project_name(project.directory, None, project.resolved, project.env)
+    default = (project.resolved.get("x-kecs") or {}).get("logs")
+    found = []
+    for service, spec in project.services.items():
+        target = from_service(
+            spec or {}, service, name, region, default, partial(project.where_key, "services", service)
+        )
+        if target is not None:
+            found.append((service, target))
+    return tuple(found)
+
+
 def _always(path: str, directory: bool) -> bool:
     return True
 
@@ -415,14 +433,17 @@ def plan(
     captured = [s for s in services if s.captured]
     seed_services = {SEED_SERVICES[k] for k in SEED_SERVICES if getattr(seed, k)}
     seed_services |= {ref.service for s in services for ref in s.secrets}
+    logs = _log_targets(project, options.region)
     seed_host = None
-    if seed or seed_services:
+    if seed or seed_services or logs:
         if not captured:
             raise KecsError(
-                f"{project.where_key('x-kecs', 'seed')}: seeding, roles and secrets need at least one captured "
-                "service (the seeder shares its network namespace)"
+                f"{project.where_key('x-kecs', 'seed')}: seeding, roles, secrets and logs need at least one "
+                "captured service (kecs's seeder and log forwarder share its network namespace)"
             )
         seed_host = captured[0]
+    if logs:
+        seed_services.add("logs")
     notes: list[str] = []
     emulator: EmulatorPlan | None = None
     routed: list[EmulatorPlan] = []
@@ -505,7 +526,7 @@ def plan(
         )
     return Plan(
         project, services, emulator, options.region, options.proxy_image, tuple(notes), tuple(routed),
-        seed if seed_host is not None else None, seed_host,
+        seed if seed or any(s.secrets for s in services) else None, seed_host, logs,
     )  # fmt: skip
 
 

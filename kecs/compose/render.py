@@ -14,6 +14,7 @@ from kecs import __version__, contract, emulators
 from kecs.compose.load import GENERATED_MARKER, compose_project_name
 from kecs.compose.plan import EmulatorPlan, Plan, ServicePlan
 from kecs.errors import KecsError
+from kecs.logs.forwarder import Source, sources_to_json
 from kecs.proxy.taskmeta import TaskInfo, metadata_path
 from kecs.seed import secrets as seed_secrets
 
@@ -186,12 +187,12 @@ def _mebibytes(value: Any) -> int:
         return 0
 
 
-def task_info(item: ServicePlan, app: dict[str, Any], plan: Plan) -> TaskInfo:
-    """What ECS would know of this service from its task definition: name, image, labels,
+def task_info_for(plan: Plan, name: str) -> TaskInfo:
+    """What ECS would know of a service from its task definition: name, image, labels,
     limits (`cpus`/`mem_limit` or `deploy.resources.limits`); the Compose project is the cluster."""
     project = plan.project
     cluster = compose_project_name(project.directory, None, project.resolved, project.env)
-    resolved = project.services.get(item.name) or {}
+    resolved = project.services.get(name) or {}
     limits = ((resolved.get("deploy") or {}).get("resources") or {}).get("limits") or {}
     try:
         cpu = float(resolved.get("cpus") or limits.get("cpus") or 0)
@@ -201,7 +202,7 @@ def task_info(item: ServicePlan, app: dict[str, Any], plan: Plan) -> TaskInfo:
     if isinstance(labels, list):
         labels = dict(str(entry).partition("=")[::2] for entry in labels)
     return TaskInfo(
-        cluster, item.name, str(resolved.get("image") or f"{cluster}-{item.name}"), plan.region,
+        cluster, name, str(resolved.get("image") or f"{cluster}-{name}"), plan.region,
         {str(k): str(v) for k, v in labels.items()}, cpu, _mebibytes(resolved.get("mem_limit") or limits.get("memory")),
     )  # fmt: skip
 
@@ -211,7 +212,7 @@ def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
         **_proxy_environment(item, plan),
         contract.ENV_CAPTURE: contract.CAPTURE_SHARED,
         # `$` in a label would be taken for a variable by Compose.
-        contract.ENV_TASK_METADATA: task_info(item, app, plan).to_json().replace("$", "$$"),
+        contract.ENV_TASK_METADATA: task_info_for(plan, item.name).to_json().replace("$", "$$"),
     }
     restart = app.get("restart")
     proxy: dict[str, Any] = {
@@ -259,43 +260,61 @@ def _join_app(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, A
     app["volumes"] = [*(app.get("volumes") or []), trust]
     _add_env(app, trust_environment(item, plan.region))
     _add_env(app, _credentials_environment(app, item.name))
-    metadata = contract.ECS_ENDPOINT + metadata_path(task_info(item, app, plan))
+    metadata = contract.ECS_ENDPOINT + metadata_path(task_info_for(plan, item.name))
     _add_env(app, {"ECS_CONTAINER_METADATA_URI_V4": metadata})
     return app
 
 
-def _seed_service(plan: Plan) -> dict[str, Any]:
-    """The seeder: the proxy image, in the first captured service's network namespace (its
-    calls are captured like the apps'). `kecs up` hands it the seed, applies it and reads
-    the services' secrets through it; it then keeps the seed present across emulator
-    restarts. Healthy once the seed is applied: the apps wait for that."""
+def _helper_service(plan: Plan, role: str, command: list[str]) -> dict[str, Any]:
+    """One of kecs's own AWS clients (the seeder, the log forwarder): the proxy image, in the
+    first captured service's network namespace, so its calls are captured and routed like
+    the apps' (no endpoint URLs); the emulators take any key, so it needs no role."""
     host = plan.seed_host
     assert host is not None
     trust = f"./{contract.PROJECT_KECS_DIR}/trust:{contract.CONTAINER_TRUST_DIR}:ro"
-    environment = {
-        **trust_environment(host, plan.region),
-        # The emulators take any key; the seeder needs no role.
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-    }
     return {
         "image": plan.proxy_image,
-        "command": ["kecs", "seed", "watch", contract.SEED_DIR],
+        "command": command,
         "network_mode": f"service:{host.netns}",
-        "environment": environment,
-        "volumes": [trust],
-        "tmpfs": [contract.STATE_DIR],
-        "labels": {contract.LABEL_ROLE: "seed", contract.LABEL_APP: host.name},
-        "restart": "unless-stopped",
-        "healthcheck": {
-            "test": ["CMD", "test", "-f", f"{contract.STATE_DIR}/{contract.SEEDED}"],
-            **HEALTH_TIMING,
+        "environment": {
+            **trust_environment(host, plan.region),
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
         },
+        "volumes": [trust],
+        "labels": {contract.LABEL_ROLE: role, contract.LABEL_APP: host.name},
+        "restart": "unless-stopped",
         "depends_on": {
             host.netns: {"condition": "service_started"},
             host.proxy: {"condition": "service_healthy"},
         },
     }
+
+
+def _seed_service(plan: Plan) -> dict[str, Any]:
+    """The seeder: `kecs up` hands it the seed, applies it and reads the services' secrets
+    through it; it then keeps the seed present across emulator restarts. Healthy once the
+    seed is applied: the apps wait for that."""
+    service = _helper_service(plan, "seed", ["kecs", "seed", "watch", contract.SEED_DIR])
+    service["tmpfs"] = [contract.STATE_DIR]
+    service["healthcheck"] = {
+        "test": ["CMD", "test", "-f", f"{contract.STATE_DIR}/{contract.SEEDED}"],
+        **HEALTH_TIMING,
+    }
+    return service
+
+
+def _logs_service(plan: Plan) -> dict[str, Any]:
+    """The log forwarder: the Docker socket (to read the project's containers' output) and a
+    volume for how far each stream was delivered; see kecs.logs.forwarder for the access."""
+    service = _helper_service(plan, "logs", ["kecs", "logs", "forward"])
+    sources = [Source(name, target, task_info_for(plan, name).task_id) for name, target in plan.logs]
+    service["environment"][contract.ENV_LOGS] = sources_to_json(sources).replace("$", "$$")
+    service["volumes"] += [
+        f"{contract.DOCKER_SOCKET}:{contract.DOCKER_SOCKET}:ro",
+        f"{contract.LOGS_VOLUME}:{contract.LOGS_STATE_DIR}",
+    ]
+    return service
 
 
 def _with_secrets(item: ServicePlan, service: dict[str, Any]) -> dict[str, Any]:
@@ -350,6 +369,10 @@ def render(plan: Plan) -> dict[str, Any]:
     for name, service in (raw.get("services") or {}).items():
         item = next(s for s in plan.services if s.name == name)
         service = dict(service or {})
+        if any(logged == name for logged, _ in plan.logs):
+            # Docker's awslogs driver would send to AWS itself (or fail offline): the default
+            # driver keeps the output for kecs-logs, which delivers it to the emulator.
+            service.pop("logging", None)
         if not item.captured:
             service.pop("x-kecs", None)
             services[name] = _with_secrets(item, service)
@@ -369,6 +392,12 @@ def render(plan: Plan) -> dict[str, Any]:
                 f"a service is already named {contract.SEED_SERVICE!r}, the name of kecs's seeder; rename it"
             )
         services[contract.SEED_SERVICE] = _seed_service(plan)
+    if plan.logs:
+        if contract.LOGS_SERVICE in services:
+            raise KecsError(
+                f"a service is already named {contract.LOGS_SERVICE!r}, the name of kecs's log forwarder; rename it"
+            )
+        services[contract.LOGS_SERVICE] = _logs_service(plan)
     for emulator in plan.emulators:
         if emulator.name is None:
             continue
@@ -386,6 +415,8 @@ def render(plan: Plan) -> dict[str, Any]:
     if plan.captured:
         volumes: dict[str, Any] = raw["volumes"] if isinstance(raw.get("volumes"), dict) else {}
         raw["volumes"] = {**volumes, contract.CA_VOLUME: {"labels": {contract.LABEL_ROLE: "ca"}}}
+        if plan.logs:
+            raw["volumes"][contract.LOGS_VOLUME] = {"labels": {contract.LABEL_ROLE: "logs"}}
     for key, value in raw.items():
         if value is not None:  # `key:` with nothing under it: Compose takes it as absent
             out[key] = services if key == "services" else value

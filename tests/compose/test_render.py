@@ -266,3 +266,33 @@ def test_apps_get_ecs_task_metadata_from_their_proxy(make_project: MakeProject) 
     assert uri == f"http://169.254.170.2/v4/{info.docker_id}"
     worker = TaskInfo.from_json(services["worker-kecs-proxy"]["environment"]["KECS_TASK_METADATA"])
     assert (worker.image, worker.cpu, worker.memory) == ("shop-worker", 2.0, 1024)
+
+
+def test_awslogs_and_x_kecs_logs_go_to_the_forwarder(make_project: MakeProject) -> None:
+    from kecs.logs.forwarder import sources_from_json
+
+    root = make_project(
+        {
+            "compose.yaml": "name: shop\nservices:\n  api:\n    image: a\n    x-kecs: {proxy: true}\n"
+            "    logging: {driver: awslogs, options: {awslogs-group: /ecs/api, awslogs-stream-prefix: web}}\n"
+            "  worker:\n    image: w\n    x-kecs: {proxy: false, logs: true}\n  quiet:\n    image: q\n"
+            "    x-kecs: {proxy: false}\n"
+        }
+    )
+    result = plan(load_project(str(root), environ={}), {})
+    doc = render(result)
+    services = doc["services"]
+    assert "logging" not in services["api"]  # Docker's awslogs driver would send to AWS itself
+    forwarder = services["kecs-logs"]
+    assert forwarder["network_mode"] == "service:api-kecs-net" and forwarder["command"] == [
+        "kecs",
+        "logs",
+        "forward",
+    ]
+    assert "/var/run/docker.sock:/var/run/docker.sock:ro" in forwarder["volumes"]
+    sources = {s.service: s for s in sources_from_json(forwarder["environment"]["KECS_LOGS"])}
+    assert set(sources) == {"api", "worker"}
+    assert sources["api"].target.stream_name("api", sources["api"].task_id).startswith("web/api/")
+    assert sources["worker"].target.group == "/kecs/shop/worker"
+    assert "kecs-logs" in doc["volumes"] and "logs" in (result.emulator.aws_services or ("logs",))
+    assert "kecs-seed" not in services  # nothing to seed: no seeder

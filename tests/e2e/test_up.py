@@ -88,9 +88,11 @@ def test_up_reports_every_service_ready(seed: Project) -> None:
         "orders",
         "billing",
         "reports",
+        "ticker",
         "kecs-localstack",
         "kecs-moto",
         "kecs-seed",
+        "kecs-logs",
     }
     assert {n for n, s in states.items() if s["captured"]} == CAPTURED
     assert all(s["state"] == "running" for s in states.values()), states
@@ -409,3 +411,74 @@ def test_the_seed_comes_back_after_an_emulator_restart(seed: Project) -> None:
             )
         time.sleep(2)
     assert "restored" in seed.logs("kecs-seed") or "created" in seed.logs("kecs-seed")
+
+
+LOG_EVENTS = """
+import json, sys
+import boto3
+kw = dict(endpoint_url='http://localhost:4566', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
+logs = boto3.client('logs', **kw)
+group = sys.argv[1]
+out = []
+try:
+    for stream in logs.describe_log_streams(logGroupName=group)['logStreams']:
+        token = None
+        while True:
+            args = dict(logGroupName=group, logStreamName=stream['logStreamName'], startFromHead=True)
+            if token:
+                args['nextToken'] = token
+            page = logs.get_log_events(**args)
+            out += [(stream['logStreamName'], e['message']) for e in page['events']]
+            if page['nextForwardToken'] == token:
+                break
+            token = page['nextForwardToken']
+except logs.exceptions.ResourceNotFoundException:
+    pass
+print(json.dumps(out))
+"""
+
+
+def _log_events(seed: Project, group: str) -> list[tuple[str, str]]:
+    done = seed.compose("exec", "-T", "kecs-localstack", "python3", "-c", LOG_EVENTS, group, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return [tuple(e) for e in json.loads(done.stdout)]  # type: ignore[misc]
+
+
+def _ticks(seed: Project, runs: int, timeout: float = 180) -> list[tuple[str, str]]:
+    """Wait until the ticker's `runs` runs of 100 lines are all in the emulator; check
+    each line once, in order."""
+    group = f"/kecs/{seed.name}/ticker"
+    deadline = time.monotonic() + timeout
+    while True:
+        events = _log_events(seed, group)
+        if len(events) >= runs * 100 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    ticks = [message.split() for _, message in events]
+    started = list(dict.fromkeys(t[1] for t in ticks))
+    expected = [["tick", run, str(i)] for run in started for i in range(1, 101)]
+    assert len(started) == runs and ticks == expected, (
+        f"{len(events)} events for {runs} runs\n{seed.logs('kecs-logs')[-3000:]}"
+    )
+    assert len({stream for stream, _ in events}) == 1 and events[0][0].startswith("kecs/ticker/")
+    return events
+
+
+def test_logs_reach_cloudwatch_once_and_in_order_across_restarts(seed: Project) -> None:
+    """awslogs (orders) and x-kecs.logs (ticker) land in the emulator's CloudWatch Logs;
+    every line once, in order, across a restart of the service, of the forwarder and of
+    the emulator (which keeps nothing: the forwarder delivers the lost stream again)."""
+    _ticks(seed, 1)
+    deadline = time.monotonic() + 120
+    while not any("ecs report:" in m for _, m in _log_events(seed, "/ecs/orders")):
+        assert time.monotonic() < deadline, seed.logs("kecs-logs")[-3000:]
+        time.sleep(2)
+    assert all(s.startswith("ecs/orders/") for s, _ in _log_events(seed, "/ecs/orders"))
+    assert seed.compose("restart", "-t", "1", "ticker").returncode == 0
+    _ticks(seed, 2)
+    assert seed.compose("restart", "-t", "1", "kecs-logs").returncode == 0
+    assert seed.compose("restart", "-t", "1", "ticker").returncode == 0
+    _ticks(seed, 3)
+    assert seed.compose("restart", "-t", "2", "kecs-localstack").returncode == 0
+    assert seed.compose("restart", "-t", "1", "ticker").returncode == 0
+    _ticks(seed, 4, timeout=300)

@@ -1,0 +1,342 @@
+"""`kecs logs forward`: deliver containers' output to the emulator's CloudWatch Logs.
+
+Runs in the `kecs-logs` container, in a captured service's network namespace (its
+CloudWatch calls reach the emulator `logs` is routed to, like any app's). It reads the
+project's containers' output through the Docker API: the daemon's socket is mounted into
+this container alone, and only three read-only calls are made with it (list the
+project's containers, inspect this container to learn the project, read logs). That
+socket grants the whole API: it is kecs's own code that keeps to those calls.
+
+Per service, a reader thread follows the container's log (`since` the last delivered
+line, across container restarts and re-creations) into a bounded queue, and a shipper
+thread turns it into PutLogEvents batches. Positions are saved after every delivered
+batch in a volume, so a restarted forwarder resumes where it was; a batch the emulator
+refuses because the group or stream is gone (an emulator restart) re-creates them and
+delivers the stream again from its first line. A slow emulator fills the queue, which
+stops the reader: Docker keeps the lines meanwhile.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import queue
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kecs.logs.events import Assembler, Event, Line, Position, batches, not_delivered, parse_line
+from kecs.logs.target import LogTarget
+
+DOCKER_SOCKET = "/var/run/docker.sock"
+STATE_FILE = "positions.json"
+FLUSH_EVERY = 1.0  # seconds a partial batch or multi-line event waits
+QUEUE_LINES = 20_000  # lines buffered per service before its reader pauses
+
+
+@dataclass(frozen=True)
+class Source:
+    service: str
+    target: LogTarget
+    task_id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.target.group}|{self.target.stream_name(self.service, self.task_id)}"
+
+
+def sources_from_json(text: str) -> list[Source]:
+    """KECS_LOGS: {service: {group, region, stream_prefix, stream, multiline, task_id}}."""
+    out = []
+    for service, spec in json.loads(text).items():
+        target = LogTarget(
+            spec["group"], spec["region"], spec.get("stream_prefix", ""), True, spec.get("stream", ""),
+            spec.get("multiline", ""),
+        )  # fmt: skip
+        out.append(Source(service, target, spec["task_id"]))
+    return out
+
+
+def sources_to_json(sources: list[Source]) -> str:
+    return json.dumps(
+        {s.service: {"group": s.target.group, "region": s.target.region, "stream_prefix": s.target.stream_prefix,
+                     "stream": s.target.stream, "multiline": s.target.multiline, "task_id": s.task_id}
+         for s in sources},
+        sort_keys=True, separators=(",", ":"),
+    )  # fmt: skip
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float | None = 60) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+class Docker:
+    """The three read-only calls the forwarder makes."""
+
+    def __init__(self, path: str = DOCKER_SOCKET) -> None:
+        self.path = path
+
+    def _get(self, target: str, timeout: float | None = 60) -> Any:
+        connection = _UnixConnection(self.path, timeout)
+        connection.request("GET", target)
+        response = connection.getresponse()
+        if response.status != 200:
+            raise OSError(f"docker GET {target}: {response.status} {response.read()[:200]!r}")
+        return response, connection
+
+    def json(self, target: str) -> Any:
+        response, connection = self._get(target)
+        try:
+            return json.loads(response.read())
+        finally:
+            connection.close()
+
+    def project(self) -> str:
+        me = self.json(f"/containers/{socket.gethostname()}/json")
+        return str(me["Config"]["Labels"]["com.docker.compose.project"])
+
+    def containers(self, project: str) -> list[dict[str, Any]]:
+        filters = json.dumps({"label": [f"com.docker.compose.project={project}"]})
+        found: list[dict[str, Any]] = self.json(
+            f"/containers/json?all=1&filters={urllib.parse.quote(filters)}"
+        )
+        return found
+
+    def follow(self, container: str, since_ns: int, tty: bool, follow: bool = True) -> Iterator[str]:
+        """The container's lines with their timestamps, from `since_ns`: for as long as it
+        runs (`follow`), or what there is now."""
+        since = f"{since_ns // 1_000_000_000}.{since_ns % 1_000_000_000:09d}"
+        query = f"follow={int(follow)}&stdout=1&stderr=1&timestamps=1&since={since}"
+        response, connection = self._get(f"/containers/{container}/logs?{query}", timeout=None)
+        try:
+            pending = b""
+            for chunk in _frames(response, tty):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", "replace")
+            if pending:
+                yield pending.decode("utf-8", "replace")
+        finally:
+            connection.close()
+
+
+def _frames(response: http.client.HTTPResponse, tty: bool) -> Iterator[bytes]:
+    """Docker's multiplexed stream (8-byte headers: stream, 0, 0, 0, size) or, for a TTY, raw."""
+    if tty:
+        while chunk := response.read1(65536):
+            yield chunk
+        return
+    while True:
+        header = response.read(8)
+        if len(header) < 8:
+            return
+        (size,) = struct.unpack(">I", header[4:])
+        data = response.read(size)
+        if len(data) < size:
+            return
+        yield data
+
+
+class Positions:
+    """Delivered positions per stream, saved in a file (a volume) after each batch."""
+
+    def __init__(self, directory: str) -> None:
+        self.path = os.path.join(directory, STATE_FILE)
+        self.lock = threading.Lock()
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                raw = json.load(handle)
+            self.known = {k: Position(int(v[0]), int(v[1])) for k, v in raw.items()}
+        except (OSError, ValueError, TypeError, IndexError):
+            self.known = {}
+
+    def get(self, key: str) -> Position:
+        with self.lock:
+            return self.known.get(key, Position())
+
+    def set(self, key: str, position: Position) -> None:
+        with self.lock:
+            self.known[key] = position
+            temporary = f"{self.path}.tmp"
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump({k: [p.timestamp_ns, p.count] for k, p in self.known.items()}, handle)
+            os.replace(temporary, self.path)
+
+
+class Stream:
+    """One service's log stream: a reader thread queues the container's lines (a bounded
+    queue: a slow emulator pauses the reader), a shipper thread makes events of them
+    (a multi-line event is sent after FLUSH_EVERY of silence) and delivers them."""
+
+    def __init__(self, source: Source, docker: Docker, positions: Positions, client: Any) -> None:
+        self.source, self.docker, self.positions, self.client = source, docker, positions, client
+        self.lines: queue.Queue[Line] = queue.Queue(QUEUE_LINES)
+        self.container: tuple[str, bool] | None = None  # the running container: id, tty
+        self.last: tuple[str, bool] | None = None  # the latest container, running or not
+        self.delivered = 0
+
+    def start(self) -> None:
+        threading.Thread(target=self._read_forever, daemon=True).start()
+        threading.Thread(target=self._ship_forever, daemon=True).start()
+
+    def _read_forever(self) -> None:
+        read = self.positions.get(self.source.key)  # the last line queued
+        while True:
+            current = self.container
+            if current is None:
+                time.sleep(0.5)
+                continue
+            try:
+                for line in not_delivered(self._lines(current, read.timestamp_ns, follow=True), read):
+                    self.lines.put(line)
+                    read = read.advance(line.timestamp_ns)
+            except (OSError, http.client.HTTPException) as exc:
+                print(f"{self.source.service}: reading the log failed: {exc}", file=sys.stderr, flush=True)
+            time.sleep(0.5)  # it stopped or was replaced: follow whichever runs next
+
+    def _lines(self, container: tuple[str, bool], since_ns: int, follow: bool) -> Iterator[Line]:
+        for raw in self.docker.follow(container[0], since_ns, container[1], follow):
+            line = parse_line(raw)
+            if line is not None:
+                yield line
+
+    def _ship_forever(self) -> None:
+        assembler = Assembler(self.source.target.multiline, self.positions.get(self.source.key))
+        pending: list[Event] = []
+        while True:
+            try:
+                pending += assembler.feed(self.lines.get(timeout=FLUSH_EVERY))
+                if len(pending) < 1000:
+                    continue
+            except queue.Empty:
+                pending += assembler.flush()
+            if pending:
+                self._ship(pending)
+                pending = []
+
+    def _ship(self, events: list[Event]) -> None:
+        target = self.source.target
+        stream = target.stream_name(self.source.service, self.source.task_id)
+        for batch in batches(events):
+            delay = 0.5
+            while True:
+                try:
+                    self.client.put_log_events(
+                        logGroupName=target.group, logStreamName=stream,
+                        logEvents=[{"timestamp": e.timestamp_ms, "message": e.message} for e in batch],
+                    )  # fmt: skip
+                    break
+                except Exception as exc:
+                    if _code(exc) != "ResourceNotFoundException":
+                        print(
+                            f"{self.source.service}: PutLogEvents failed ({exc}); retrying",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        time.sleep(delay)
+                        delay = min(delay * 2, 10.0)
+                        continue
+                    self._create(target.group, stream)
+                    # The emulator lost the group (it restarted): what it had goes again first.
+                    self._redeliver(stream, self.positions.get(self.source.key))
+            self.positions.set(self.source.key, batch[-1].position)
+            self.delivered += len(batch)
+
+    def _redeliver(self, stream: str, upto: Position) -> None:
+        if upto == Position() or self.last is None:
+            return
+        assembler = Assembler(self.source.target.multiline)
+        earlier: list[Event] = []
+        position = Position()
+        for line in self._lines(self.last, 0, follow=False):
+            position = position.advance(line.timestamp_ns)
+            if position > upto:
+                break
+            earlier += assembler.feed(line)
+        earlier += assembler.flush()
+        print(
+            f"{self.source.service}: the log group was gone; delivering {len(earlier)} events again",
+            flush=True,
+        )
+        for batch in batches(earlier):
+            self.client.put_log_events(
+                logGroupName=self.source.target.group, logStreamName=stream,
+                logEvents=[{"timestamp": e.timestamp_ms, "message": e.message} for e in batch],
+            )  # fmt: skip
+
+    def _create(self, group: str, stream: str) -> None:
+        for call, args in ((self.client.create_log_group, {"logGroupName": group}),
+                           (self.client.create_log_stream, {"logGroupName": group, "logStreamName": stream})):  # fmt: skip
+            try:
+                call(**args)
+            except Exception as exc:
+                if "AlreadyExists" not in _code(exc):
+                    raise
+
+
+def _code(exc: Exception) -> str:
+    return str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))
+
+
+def forward(sources: list[Source], state_dir: str, docker: Docker | None = None, client: Any = None) -> None:
+    """Follow every source's container for ever."""
+    import boto3
+
+    docker = docker or Docker()
+    project = docker.project()
+    os.makedirs(state_dir, exist_ok=True)
+    positions = Positions(state_dir)
+    streams = {}
+    for source in sources:
+        made = client or boto3.session.Session(region_name=source.target.region).client("logs")
+        streams[source.service] = Stream(source, docker, positions, made)
+        streams[source.service].start()
+    print(f"forwarding the logs of {', '.join(sorted(streams))} (project {project})", flush=True)
+    while True:
+        running: set[str] = set()
+        try:
+            for container in docker.containers(project):
+                service = container.get("Labels", {}).get("com.docker.compose.service")
+                stream = streams.get(service)
+                if stream is None:
+                    continue
+                if container.get("State") != "running":
+                    continue
+                running.add(service)
+                current = stream.container
+                if current is None or current[0] != container["Id"]:
+                    detail = docker.json(f"/containers/{container['Id']}/json")
+                    stream.container = stream.last = (container["Id"], bool(detail["Config"].get("Tty")))
+            for service, stream in streams.items():
+                if service not in running:
+                    stream.container = None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            print(f"listing the project's containers failed: {exc}", file=sys.stderr, flush=True)
+        time.sleep(1.0)
+
+
+def run() -> int:
+    """`kecs logs forward`: the sources from KECS_LOGS, positions in the state volume."""
+    from kecs import contract
+
+    text = os.environ.get(contract.ENV_LOGS)
+    if not text:
+        print(f"kecs logs: {contract.ENV_LOGS} is not set (the generated file sets it)", file=sys.stderr)
+        return 2
+    forward(sources_from_json(text), contract.LOGS_STATE_DIR, Docker(contract.DOCKER_SOCKET))
+    return 0
