@@ -129,3 +129,100 @@ def test_batches_respect_every_put_log_events_limit() -> None:
     assert [[e.message for e in b] for b in batches(spread)] == [["a", "b"], ["c"]]
     ordered = [e for b in batches(many) for e in b]
     assert ordered == many
+
+
+class _Gone(Exception):
+    def __init__(self) -> None:
+        super().__init__("gone")
+        self.response = {"Error": {"Code": "ResourceNotFoundException"}}
+
+
+class _FakeLogs:
+    """CloudWatch Logs as the forwarder sees it: it can lose everything (a restart)."""
+
+    def __init__(self) -> None:
+        self.streams: dict[tuple[str, str], list[str]] = {}
+        self.groups: set[str] = set()
+
+    def create_log_group(self, logGroupName: str) -> None:
+        self.groups.add(logGroupName)
+
+    def create_log_stream(self, logGroupName: str, logStreamName: str) -> None:
+        self.streams.setdefault((logGroupName, logStreamName), [])
+
+    def put_log_events(self, logGroupName: str, logStreamName: str, logEvents: list[dict]) -> None:  # type: ignore[type-arg]
+        if logGroupName not in self.groups or (logGroupName, logStreamName) not in self.streams:
+            raise _Gone()
+        stamps = [e["timestamp"] for e in logEvents]
+        assert stamps == sorted(stamps) and len(logEvents) <= 10_000
+        self.streams[logGroupName, logStreamName] += [e["message"] for e in logEvents]
+
+
+class _FakeDocker:
+    def __init__(self, raw: list[str]) -> None:
+        self.raw = raw
+
+    def follow(self, container: str, since_ns: int, tty: bool, follow: bool = True):  # type: ignore[no-untyped-def]
+        for line in self.raw:
+            parsed = parse_line(line)
+            if parsed is not None and parsed.timestamp_ns >= since_ns:
+                yield line
+
+
+def _stream(tmp_path, docker, client):  # type: ignore[no-untyped-def]
+    from kecs.logs.forwarder import Positions, Source, Stream
+
+    source = Source("api", LogTarget("/g", "us-east-1", "p"), "t1")
+    stream = Stream(source, docker, Positions(str(tmp_path)), client)
+    stream.last = ("c1", False)
+    return stream
+
+
+def _raw(n: int, start: int = 0) -> list[str]:
+    return [
+        f"2026-11-26T10:00:{(start + i) // 1000:02d}.{(start + i) % 1000:03d}000000Z line {start + i}"
+        for i in range(n)
+    ]
+
+
+def test_shipping_resumes_and_redelivers_what_a_restarted_emulator_lost(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kecs.logs.forwarder import Positions
+
+    client, docker = _FakeLogs(), _FakeDocker(_raw(30))
+    stream = _stream(tmp_path, docker, client)
+    assembler = Assembler()
+    events = [e for line in docker.follow("c1", 0, False) for e in assembler.feed(parse_line(line))]  # type: ignore[arg-type]
+    stream._ship(events[:20])
+    assert client.streams["/g", "p/api/t1"] == [f"line {i}" for i in range(20)]
+    saved = Positions(str(tmp_path)).get(stream.source.key)
+    assert saved == events[19].position
+    # A restarted forwarder reads only what was not delivered.
+    assert [ln.text for ln in not_delivered([parse_line(r) for r in docker.raw], saved)] == [
+        f"line {i}" for i in range(20, 30)
+    ]  # type: ignore[misc]
+    client.groups.clear()
+    client.streams.clear()  # the emulator restarted with nothing
+    stream._ship(events[20:])
+    assert client.streams["/g", "p/api/t1"] == [f"line {i}" for i in range(30)]
+
+
+def test_a_slow_emulator_is_retried_without_losing_order(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import kecs.logs.forwarder as forwarder
+
+    monkeypatch.setattr(forwarder.time, "sleep", lambda _: None)
+    client = _FakeLogs()
+    client.create_log_group("/g")
+    client.create_log_stream("/g", "p/api/t1")
+    failures = iter([True, True, False, False])
+    real = client.put_log_events
+
+    def flaky(**kwargs):  # type: ignore[no-untyped-def]
+        if next(failures):
+            raise OSError("emulator busy")
+        return real(**kwargs)
+
+    client.put_log_events = flaky  # type: ignore[method-assign]
+    assembler = Assembler()
+    events = [e for raw in _raw(5) for e in assembler.feed(parse_line(raw))]  # type: ignore[arg-type]
+    _stream(tmp_path, _FakeDocker([]), client)._ship(events)
+    assert client.streams["/g", "p/api/t1"] == [f"line {i}" for i in range(5)]
