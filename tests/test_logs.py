@@ -150,6 +150,12 @@ class _FakeLogs:
     def create_log_stream(self, logGroupName: str, logStreamName: str) -> None:
         self.streams.setdefault((logGroupName, logStreamName), [])
 
+    def describe_log_streams(self, logGroupName: str, logStreamNamePrefix: str) -> dict:  # type: ignore[type-arg]
+        if logGroupName not in self.groups:
+            raise _Gone()
+        names = [s for g, s in self.streams if g == logGroupName and s.startswith(logStreamNamePrefix)]
+        return {"logStreams": [{"logStreamName": n} for n in names]}
+
     def put_log_events(self, logGroupName: str, logStreamName: str, logEvents: list[dict]) -> None:  # type: ignore[type-arg]
         if logGroupName not in self.groups or (logGroupName, logStreamName) not in self.streams:
             raise _Gone()
@@ -202,6 +208,12 @@ def test_shipping_resumes_and_redelivers_what_a_restarted_emulator_lost(tmp_path
     ]  # type: ignore[misc]
     client.groups.clear()
     client.streams.clear()  # the emulator restarted with nothing
+    stream._check_present()  # a quiet stream is noticed too
+    assert client.streams["/g", "p/api/t1"] == [f"line {i}" for i in range(20)]
+    stream._check_present()
+    assert len(client.streams["/g", "p/api/t1"]) == 20  # present: nothing sent twice
+    client.groups.clear()
+    client.streams.clear()
     stream._ship(events[20:])
     assert client.streams["/g", "p/api/t1"] == [f"line {i}" for i in range(30)]
 

@@ -38,6 +38,7 @@ from kecs.logs.target import LogTarget
 DOCKER_SOCKET = "/var/run/docker.sock"
 STATE_FILE = "positions.json"
 FLUSH_EVERY = 1.0  # seconds a partial batch or multi-line event waits
+CHECK_EVERY = 10.0  # seconds between checks that a quiet stream still exists
 QUEUE_LINES = 20_000  # lines buffered per service before its reader pauses
 
 
@@ -201,6 +202,7 @@ class Stream:
             if current is None:
                 time.sleep(0.5)
                 continue
+            print(f"{self.source.service}: following container {current[0][:12]}", flush=True)
             try:
                 for line in not_delivered(self._lines(current, read.timestamp_ns, follow=True), read):
                     self.lines.put(line)
@@ -218,6 +220,7 @@ class Stream:
     def _ship_forever(self) -> None:
         assembler = Assembler(self.source.target.multiline, self.positions.get(self.source.key))
         pending: list[Event] = []
+        checked = time.monotonic()
         while True:
             try:
                 pending += assembler.feed(self.lines.get(timeout=FLUSH_EVERY))
@@ -228,6 +231,34 @@ class Stream:
             if pending:
                 self._ship(pending)
                 pending = []
+            elif time.monotonic() - checked > CHECK_EVERY:
+                checked = time.monotonic()
+                try:
+                    self._check_present()
+                except Exception as exc:  # an emulator still starting: next round
+                    print(
+                        f"{self.source.service}: checking the log stream failed: {exc}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+
+    def _check_present(self) -> None:
+        """A quiet service's stream is checked too: an emulator that restarted lost it, and
+        nothing new would bring it back."""
+        delivered = self.positions.get(self.source.key)
+        if delivered == Position():
+            return
+        target = self.source.target
+        stream = target.stream_name(self.source.service, self.source.task_id)
+        try:
+            found = self.client.describe_log_streams(logGroupName=target.group, logStreamNamePrefix=stream)
+            if any(s.get("logStreamName") == stream for s in found.get("logStreams", [])):
+                return
+        except Exception as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                raise
+        self._create(target.group, stream)
+        self._redeliver(stream, delivered)
 
     def _ship(self, events: list[Event]) -> None:
         target = self.source.target
@@ -256,6 +287,10 @@ class Stream:
                     self._redeliver(stream, self.positions.get(self.source.key))
             self.positions.set(self.source.key, batch[-1].position)
             self.delivered += len(batch)
+            print(
+                f"{self.source.service}: {self.delivered} events delivered to {target.group} {stream}",
+                flush=True,
+            )
 
     def _redeliver(self, stream: str, upto: Position) -> None:
         if upto == Position() or self.last is None:
