@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed", help="the seeder (run by `kecs up` in the kecs-seed container)")
     seed_arguments(seed)
-    logs = commands.add_parser("logs", help="the log forwarder (run in the kecs-logs container)")
+    logs = commands.add_parser("logs", help="the log forwarder (run in the kecs-telemetry container)")
     logs.add_argument("action", choices=("forward",))
     return parser
 

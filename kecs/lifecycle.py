@@ -554,7 +554,7 @@ def _ordered(states: Sequence[ServiceState], services: Sequence[str]) -> tuple[S
     holders are shown through their app."""
     by_name = {s.name: s for s in states}
     out = [by_name[name] for name in services if name in by_name]
-    out += [s for s in states if s.role in ("emulator", "seed", "logs") and s.name not in services]
+    out += [s for s in states if s.role in ("emulator", "seed", "telemetry") and s.name not in services]
     return tuple(out)
 
 

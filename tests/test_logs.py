@@ -238,3 +238,32 @@ def test_a_slow_emulator_is_retried_without_losing_order(tmp_path, monkeypatch) 
     events = [e for raw in _raw(5) for e in assembler.feed(parse_line(raw))]  # type: ignore[arg-type]
     _stream(tmp_path, _FakeDocker([]), client)._ship(events)
     assert client.streams["/g", "p/api/t1"] == [f"line {i}" for i in range(5)]
+
+
+def test_metrics_have_ecs_names_dimensions_and_values() -> None:
+    import datetime
+
+    from kecs.logs.metrics import ECS, INSIGHTS, datapoints
+
+    before = {"read": "2026-11-26T10:00:00.000000000Z", "cpu_stats": {"cpu_usage": {"total_usage": 1_000}, "system_cpu_usage": 10_000, "online_cpus": 2},
+              "networks": {"eth0": {"rx_bytes": 1000, "tx_bytes": 500}}}  # fmt: skip
+    after = {"read": "2026-11-26T10:00:10.000000000Z", "cpu_stats": {"cpu_usage": {"total_usage": 3_000}, "system_cpu_usage": 20_000, "online_cpus": 2},
+             "memory_stats": {"usage": 300 << 20, "limit": 1 << 30, "stats": {"inactive_file": 44 << 20}},
+             "networks": {"eth0": {"rx_bytes": 11_000, "tx_bytes": 2_500}}}  # fmt: skip
+    now = datetime.datetime(2026, 11, 26, tzinfo=datetime.timezone.utc)
+    points = {(ns, e["MetricName"]): e for ns, e in datapoints("shop", "api", before, after, 2, now)}
+    assert points[ECS, "CPUUtilization"]["Value"] == 40.0  # 20% of 2 CPUs: 0.4 of one vCPU
+    assert points[ECS, "MemoryUtilization"]["Value"] == 25.0
+    assert (
+        points[INSIGHTS, "CpuUtilized"]["Value"] == 409.6
+        and points[INSIGHTS, "MemoryUtilized"]["Value"] == 256.0
+    )
+    assert (
+        points[INSIGHTS, "NetworkRxBytes"]["Value"] == 1000.0
+        and points[INSIGHTS, "NetworkTxBytes"]["Value"] == 200.0
+    )
+    assert points[INSIGHTS, "RestartCount"]["Value"] == 2.0
+    assert points[ECS, "CPUUtilization"]["Dimensions"] == [
+        {"Name": "ClusterName", "Value": "shop"},
+        {"Name": "ServiceName", "Value": "api"},
+    ]

@@ -28,7 +28,9 @@ DEFAULT_REGION = "us-east-1"
 # Always served: credentials (STS) and roles (IAM) back every captured service.
 BASE_SERVICES = ("iam", "sts")
 EMULATORS = emulators.KINDS
-SETTINGS = ("emulator", "emulator_url", "region", "images", "routes", "services_only", "seed", "role", "logs")
+SETTINGS = (
+    "emulator", "emulator_url", "region", "images", "routes", "services_only", "seed", "role", "logs", "metrics",
+)  # fmt: skip
 IMAGE_KEYS = ("localstack", "moto", "proxy", "proxy_base")
 SERVICE_SETTINGS = ("proxy", "role", "services", "keep_endpoint", "secrets", "logs")
 # What the seeder calls (and the emulator must serve) besides the resources' own services.
@@ -134,6 +136,13 @@ class Plan:
     seed_host: ServicePlan | None = None
     # Services whose output goes to the emulator's CloudWatch Logs (awslogs or x-kecs.logs).
     logs: tuple[tuple[str, LogTarget], ...] = ()
+    # Seconds between the captured services' metrics (x-kecs.metrics); None: none published.
+    metrics_period: float | None = None
+
+    @property
+    def telemetry(self) -> bool:
+        """Whether the project gets kecs's log and metrics forwarder."""
+        return bool(self.logs) or self.metrics_period is not None
 
     @property
     def secret_variables(self) -> list[str]:
@@ -390,6 +399,21 @@ def _log_targets(project: Project, region: str) -> tuple[tuple[str, LogTarget], 
     return tuple(found)
 
 
+def _metrics_period(project: Project) -> float | None:
+    """x-kecs.metrics: true (every 60 s, as ECS's per-minute metrics) or {period: SECONDS}."""
+    value = (project.resolved.get("x-kecs") or {}).get("metrics")
+    if value in (None, False):
+        return None
+    if value is True:
+        return 60.0
+    period = value.get("period") if isinstance(value, dict) and set(value) <= {"period"} else None
+    if isinstance(period, bool) or not isinstance(period, (int, float)) or not 1 <= period <= 3600:
+        raise KecsError(
+            f"{project.where_key('x-kecs', 'metrics')}: x-kecs.metrics is true or {{period: SECONDS}} (1 to 3600)"
+        )
+    return float(period)
+
+
 def _always(path: str, directory: bool) -> bool:
     return True
 
@@ -434,8 +458,9 @@ def plan(
     seed_services = {SEED_SERVICES[k] for k in SEED_SERVICES if getattr(seed, k)}
     seed_services |= {ref.service for s in services for ref in s.secrets}
     logs = _log_targets(project, options.region)
+    metrics_period = _metrics_period(project)
     seed_host = None
-    if seed or seed_services or logs:
+    if seed or seed_services or logs or metrics_period:
         if not captured:
             raise KecsError(
                 f"{project.where_key('x-kecs', 'seed')}: seeding, roles, secrets and logs need at least one "
@@ -444,6 +469,8 @@ def plan(
         seed_host = captured[0]
     if logs:
         seed_services.add("logs")
+    if metrics_period:
+        seed_services.add("cloudwatch")
     notes: list[str] = []
     emulator: EmulatorPlan | None = None
     routed: list[EmulatorPlan] = []
@@ -526,7 +553,7 @@ def plan(
         )
     return Plan(
         project, services, emulator, options.region, options.proxy_image, tuple(notes), tuple(routed),
-        seed if seed or any(s.secrets for s in services) else None, seed_host, logs,
+        seed if seed or any(s.secrets for s in services) else None, seed_host, logs, metrics_period,
     )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from kecs import __version__, contract, emulators
 from kecs.compose.load import GENERATED_MARKER, compose_project_name
 from kecs.compose.plan import EmulatorPlan, Plan, ServicePlan
 from kecs.errors import KecsError
-from kecs.logs.forwarder import Source, sources_to_json
+from kecs.logs.forwarder import MetricsConfig, Source, sources_to_json
 from kecs.proxy.taskmeta import TaskInfo, metadata_path
 from kecs.seed import secrets as seed_secrets
 
@@ -305,11 +305,17 @@ def _seed_service(plan: Plan) -> dict[str, Any]:
 
 
 def _logs_service(plan: Plan) -> dict[str, Any]:
-    """The log forwarder: the Docker socket (to read the project's containers' output) and a
-    volume for how far each stream was delivered; see kecs.logs.forwarder for the access."""
-    service = _helper_service(plan, "logs", ["kecs", "logs", "forward"])
+    """The log and metrics forwarder: the Docker socket (to read the project's containers'
+    output and stats) and a volume for how far each stream was delivered; see
+    kecs.logs.forwarder for the access."""
+    service = _helper_service(plan, "telemetry", ["kecs", "logs", "forward"])
     sources = [Source(name, target, task_info_for(plan, name).task_id) for name, target in plan.logs]
-    service["environment"][contract.ENV_LOGS] = sources_to_json(sources).replace("$", "$$")
+    if sources:
+        service["environment"][contract.ENV_LOGS] = sources_to_json(sources).replace("$", "$$")
+    if plan.metrics_period is not None:
+        measured = dict.fromkeys([*(s.name for s in plan.captured), *(name for name, _ in plan.logs)])
+        metrics = MetricsConfig(tuple(measured), plan.region, plan.metrics_period)
+        service["environment"][contract.ENV_METRICS] = metrics.to_json().replace("$", "$$")
     service["volumes"] += [
         f"{contract.DOCKER_SOCKET}:{contract.DOCKER_SOCKET}:ro",
         f"{contract.LOGS_VOLUME}:{contract.LOGS_STATE_DIR}",
@@ -371,7 +377,7 @@ def render(plan: Plan) -> dict[str, Any]:
         service = dict(service or {})
         if any(logged == name for logged, _ in plan.logs):
             # Docker's awslogs driver would send to AWS itself (or fail offline): the default
-            # driver keeps the output for kecs-logs, which delivers it to the emulator.
+            # driver keeps the output for kecs-telemetry, which delivers it to the emulator.
             service.pop("logging", None)
         if not item.captured:
             service.pop("x-kecs", None)
@@ -392,7 +398,7 @@ def render(plan: Plan) -> dict[str, Any]:
                 f"a service is already named {contract.SEED_SERVICE!r}, the name of kecs's seeder; rename it"
             )
         services[contract.SEED_SERVICE] = _seed_service(plan)
-    if plan.logs:
+    if plan.telemetry:
         if contract.LOGS_SERVICE in services:
             raise KecsError(
                 f"a service is already named {contract.LOGS_SERVICE!r}, the name of kecs's log forwarder; rename it"
@@ -415,7 +421,7 @@ def render(plan: Plan) -> dict[str, Any]:
     if plan.captured:
         volumes: dict[str, Any] = raw["volumes"] if isinstance(raw.get("volumes"), dict) else {}
         raw["volumes"] = {**volumes, contract.CA_VOLUME: {"labels": {contract.LABEL_ROLE: "ca"}}}
-        if plan.logs:
+        if plan.telemetry:
             raw["volumes"][contract.LOGS_VOLUME] = {"labels": {contract.LABEL_ROLE: "logs"}}
     for key, value in raw.items():
         if value is not None:  # `key:` with nothing under it: Compose takes it as absent

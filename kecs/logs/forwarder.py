@@ -1,6 +1,6 @@
 """`kecs logs forward`: deliver containers' output to the emulator's CloudWatch Logs.
 
-Runs in the `kecs-logs` container, in a captured service's network namespace (its
+Runs in the `kecs-telemetry` container, in a captured service's network namespace (its
 CloudWatch calls reach the emulator `logs` is routed to, like any app's). It reads the
 project's containers' output through the Docker API: the daemon's socket is mounted into
 this container alone, and only three read-only calls are made with it (list the
@@ -18,6 +18,7 @@ stops the reader: Docker keeps the lines meanwhile.
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 import os
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kecs.logs.events import Assembler, Event, Line, Position, batches, not_delivered, parse_line
+from kecs.logs.metrics import datapoints
 from kecs.logs.target import LogTarget
 
 DOCKER_SOCKET = "/var/run/docker.sock"
@@ -328,8 +330,64 @@ def _code(exc: Exception) -> str:
     return str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))
 
 
-def forward(sources: list[Source], state_dir: str, docker: Docker | None = None, client: Any = None) -> None:
-    """Follow every source's container for ever."""
+@dataclass(frozen=True)
+class MetricsConfig:
+    """KECS_METRICS: which services' metrics go to CloudWatch, every how many seconds."""
+
+    services: tuple[str, ...]
+    region: str = "us-east-1"
+    period: float = 60.0
+
+    @classmethod
+    def from_json(cls, text: str) -> MetricsConfig:
+        data = json.loads(text)
+        return cls(
+            tuple(data["services"]), str(data.get("region", "us-east-1")), float(data.get("period", 60))
+        )
+
+    def to_json(self) -> str:
+        return json.dumps({"services": list(self.services), "region": self.region, "period": self.period},
+                          sort_keys=True, separators=(",", ":"))  # fmt: skip
+
+
+def publish_metrics(config: MetricsConfig, docker: Docker, project: str, client: Any) -> None:
+    """Every period, each running service's CPU, memory, network and restarts (ECS's names,
+    ClusterName = the Compose project) to the emulator's CloudWatch."""
+    previous: dict[str, dict[str, Any]] = {}
+    while True:
+        started = time.monotonic()
+        try:
+            by_namespace: dict[str, list[dict[str, Any]]] = {}
+            for container in docker.containers(project):
+                service = container.get("Labels", {}).get("com.docker.compose.service")
+                if service not in config.services or container.get("State") != "running":
+                    continue
+                stats = docker.json(f"/containers/{container['Id']}/stats?stream=false")
+                before = previous.get(container["Id"]) or {
+                    "read": stats.get("preread"), "cpu_stats": stats.get("precpu_stats") or {},
+                    "networks": stats.get("networks") or {},
+                }  # fmt: skip
+                previous[container["Id"]] = stats
+                restarts = int(docker.json(f"/containers/{container['Id']}/json").get("RestartCount") or 0)
+                now = datetime.datetime.now(datetime.timezone.utc)
+                for namespace, entry in datapoints(project, service, before, stats, restarts, now):
+                    by_namespace.setdefault(namespace, []).append(entry)
+            for namespace, entries in by_namespace.items():
+                for start in range(0, len(entries), 1000):
+                    client.put_metric_data(Namespace=namespace, MetricData=entries[start : start + 1000])
+        except Exception as exc:  # the emulator restarting, a container going away: next period
+            print(f"publishing metrics failed: {exc}", file=sys.stderr, flush=True)
+        time.sleep(max(config.period - (time.monotonic() - started), 1.0))
+
+
+def forward(
+    sources: list[Source],
+    state_dir: str,
+    docker: Docker | None = None,
+    client: Any = None,
+    metrics: MetricsConfig | None = None,
+) -> None:
+    """Follow every source's container for ever (and publish metrics, when asked)."""
     import boto3
 
     docker = docker or Docker()
@@ -341,7 +399,18 @@ def forward(sources: list[Source], state_dir: str, docker: Docker | None = None,
         made = client or boto3.session.Session(region_name=source.target.region).client("logs")
         streams[source.service] = Stream(source, docker, positions, made)
         streams[source.service].start()
-    print(f"forwarding the logs of {', '.join(sorted(streams))} (project {project})", flush=True)
+    if metrics is not None and metrics.services:
+        cloudwatch = boto3.session.Session(region_name=metrics.region).client("cloudwatch")
+        threading.Thread(
+            target=publish_metrics, args=(metrics, docker, project, cloudwatch), daemon=True
+        ).start()
+        print(
+            f"publishing the metrics of {', '.join(metrics.services)} every {metrics.period:.0f} s",
+            flush=True,
+        )
+    print(
+        f"forwarding the logs of {', '.join(sorted(streams)) or 'no service'} (project {project})", flush=True
+    )
     while True:
         running: set[str] = set()
         try:
@@ -369,9 +438,13 @@ def run() -> int:
     """`kecs logs forward`: the sources from KECS_LOGS, positions in the state volume."""
     from kecs import contract
 
-    text = os.environ.get(contract.ENV_LOGS)
-    if not text:
-        print(f"kecs logs: {contract.ENV_LOGS} is not set (the generated file sets it)", file=sys.stderr)
+    logs, metrics = os.environ.get(contract.ENV_LOGS), os.environ.get(contract.ENV_METRICS)
+    if not logs and not metrics:
+        print(f"kecs logs: neither {contract.ENV_LOGS} nor {contract.ENV_METRICS} is set (the generated file sets them)",
+              file=sys.stderr)  # fmt: skip
         return 2
-    forward(sources_from_json(text), contract.LOGS_STATE_DIR, Docker(contract.DOCKER_SOCKET))
+    forward(
+        sources_from_json(logs or "{}"), contract.LOGS_STATE_DIR, Docker(contract.DOCKER_SOCKET),
+        metrics=MetricsConfig.from_json(metrics) if metrics else None,
+    )  # fmt: skip
     return 0

@@ -283,7 +283,7 @@ def test_awslogs_and_x_kecs_logs_go_to_the_forwarder(make_project: MakeProject) 
     doc = render(result)
     services = doc["services"]
     assert "logging" not in services["api"]  # Docker's awslogs driver would send to AWS itself
-    forwarder = services["kecs-logs"]
+    forwarder = services["kecs-telemetry"]
     assert forwarder["network_mode"] == "service:api-kecs-net" and forwarder["command"] == [
         "kecs",
         "logs",

@@ -92,7 +92,7 @@ def test_up_reports_every_service_ready(seed: Project) -> None:
         "kecs-localstack",
         "kecs-moto",
         "kecs-seed",
-        "kecs-logs",
+        "kecs-telemetry",
     }
     assert {n for n, s in states.items() if s["captured"]} == CAPTURED
     assert all(s["state"] == "running" for s in states.values()), states
@@ -458,7 +458,7 @@ def _ticks(seed: Project, runs: int, timeout: float = 180) -> list[tuple[str, st
     started = list(dict.fromkeys(t[1] for t in ticks))
     expected = [["tick", run, str(i)] for run in started for i in range(1, 101)]
     assert len(started) == runs and ticks == expected, (
-        f"{len(events)} events for {runs} runs\n{seed.logs('kecs-logs')[-3000:]}"
+        f"{len(events)} events for {runs} runs\n{seed.logs('kecs-telemetry')[-3000:]}"
     )
     assert len({stream for stream, _ in events}) == 1 and events[0][0].startswith("kecs/ticker/")
     return events
@@ -471,14 +471,49 @@ def test_logs_reach_cloudwatch_once_and_in_order_across_restarts(seed: Project) 
     _ticks(seed, 1)
     deadline = time.monotonic() + 120
     while not any("ecs report:" in m for _, m in _log_events(seed, "/ecs/orders")):
-        assert time.monotonic() < deadline, seed.logs("kecs-logs")[-3000:]
+        assert time.monotonic() < deadline, seed.logs("kecs-telemetry")[-3000:]
         time.sleep(2)
     assert all(s.startswith("ecs/orders/") for s, _ in _log_events(seed, "/ecs/orders"))
     assert seed.compose("restart", "-t", "1", "ticker").returncode == 0
     _ticks(seed, 2)
-    assert seed.compose("restart", "-t", "1", "kecs-logs").returncode == 0
+    assert seed.compose("restart", "-t", "1", "kecs-telemetry").returncode == 0
     assert seed.compose("restart", "-t", "1", "ticker").returncode == 0
     _ticks(seed, 3)
     assert seed.compose("restart", "-t", "2", "kecs-localstack").returncode == 0
     assert seed.compose("restart", "-t", "1", "ticker").returncode == 0
     _ticks(seed, 4, timeout=300)
+
+
+METRICS = """
+import datetime, json, sys
+import boto3
+kw = dict(endpoint_url='http://localhost:4566', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
+cloudwatch = boto3.client('cloudwatch', **kw)
+now = datetime.datetime.now(datetime.timezone.utc)
+out = {}
+for namespace, name in (('AWS/ECS', 'CPUUtilization'), ('AWS/ECS', 'MemoryUtilization'), ('ECS/ContainerInsights', 'NetworkRxBytes'), ('ECS/ContainerInsights', 'RestartCount')):
+    for service in sys.argv[2:]:
+        points = cloudwatch.get_metric_statistics(
+            Namespace=namespace, MetricName=name, StartTime=now - datetime.timedelta(minutes=30), EndTime=now,
+            Period=60, Statistics=['SampleCount', 'Maximum'],
+            Dimensions=[{'Name': 'ClusterName', 'Value': sys.argv[1]}, {'Name': 'ServiceName', 'Value': service}],
+        )['Datapoints']
+        out[f'{name}/{service}'] = sum(p['SampleCount'] for p in points)
+print(json.dumps(out))
+"""
+
+
+def test_metrics_reach_cloudwatch_with_ecs_names(seed: Project) -> None:
+    """x-kecs.metrics: every 10 s, each service's metrics under ECS's names and dimensions,
+    as `aws cloudwatch get-metric-statistics` reads them."""
+    deadline = time.monotonic() + 120
+    while True:
+        done = seed.compose(
+            "exec", "-T", "kecs-localstack", "python3", "-c", METRICS, seed.name, "orders", "ticker", "app"
+        )
+        assert done.returncode == 0, done.stderr
+        counts = json.loads(done.stdout)
+        if all(counts.values()):
+            break
+        assert time.monotonic() < deadline, f"{counts}\n{seed.logs('kecs-telemetry')[-3000:]}"
+        time.sleep(5)
