@@ -24,6 +24,8 @@ ENV_CAPTURE = "KECS_CAPTURE"
 ENV_LOG_LEVEL = "KECS_LOG_LEVEL"
 ENV_STATE_DIR = "KECS_STATE_DIR"  # set by the proxy image
 ENV_TASK_METADATA = "KECS_TASK_METADATA"  # JSON: kecs.proxy.taskmeta.TaskInfo
+ENV_DISCOVERY = "KECS_DISCOVERY"  # JSON: kecs.proxy.dns.Discovery
+ENV_PRIVATE_ZONES = "KECS_PRIVATE_ZONES"  # "1": the DNS answers Route 53 private zones
 
 # The proxy's listeners (loopback of the shared namespace) and its uid, the loop breaker.
 PROXY_UID = 1337

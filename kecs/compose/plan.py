@@ -6,6 +6,7 @@ Pure functions: the project model and the scan evidence in, a Plan out. No I/O.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -16,6 +17,7 @@ from kecs.compose import adopt
 from kecs.compose.load import Project, compose_project_name
 from kecs.errors import KecsError
 from kecs.logs.target import LogTarget, from_service
+from kecs.proxy.dns import Discovery
 from kecs.scanner.model import KINDS, Finding
 from kecs.scanner.services import ServiceCatalog
 from kecs.seed.model import Role, Seed, merge_roles, parse_role, parse_seed
@@ -30,6 +32,7 @@ BASE_SERVICES = ("iam", "sts")
 EMULATORS = emulators.KINDS
 SETTINGS = (
     "emulator", "emulator_url", "region", "images", "routes", "services_only", "seed", "role", "logs", "metrics",
+    "discovery",
 )  # fmt: skip
 IMAGE_KEYS = ("localstack", "moto", "proxy", "proxy_base")
 SERVICE_SETTINGS = ("proxy", "role", "services", "keep_endpoint", "secrets", "logs")
@@ -138,6 +141,8 @@ class Plan:
     logs: tuple[tuple[str, LogTarget], ...] = ()
     # Seconds between the captured services' metrics (x-kecs.metrics); None: none published.
     metrics_period: float | None = None
+    # Cloud Map names the proxies' DNS answers (x-kecs.discovery).
+    discovery: Discovery | None = None
 
     @property
     def telemetry(self) -> bool:
@@ -205,6 +210,13 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
         str(k): (v, f"{project.where_key('x-kecs', 'routes', str(k))}: x-kecs.routes.{k}")
         for k, v in routes.items()
     }
+    if (
+        settings.get("discovery") is not None
+        and "servicediscovery" not in wanted
+        and options.emulator == "localstack"
+    ):
+        # LocalStack's free edition has no Cloud Map: moto serves it.
+        wanted["servicediscovery"] = ("moto", f"{project.where_key('x-kecs', 'discovery')}: x-kecs.discovery")
     for item in overrides.get("routes") or ():
         service, sep, target = str(item).partition("=")
         if not sep:
@@ -365,7 +377,11 @@ def _plan_service(
 
 
 def _seed(
-    project: Project, services: tuple[ServicePlan, ...], region: str, exists: Callable[[str, bool], bool]
+    project: Project,
+    services: tuple[ServicePlan, ...],
+    region: str,
+    exists: Callable[[str, bool], bool],
+    discovery: Discovery | None = None,
 ) -> tuple[Seed, tuple[ServicePlan, ...]]:
     """The seed with every declared role, and the services with the project's default role."""
     settings = project.resolved.get("x-kecs") or {}
@@ -380,6 +396,8 @@ def _seed(
         where = partial(project.where_key, "x-kecs", "seed")
         seed = parse_seed(settings["seed"], where, project.directory, exists, region)
     seed = merge_roles(seed, roles)
+    if discovery is not None:
+        seed = replace(seed, namespace=discovery.namespace, discovered=tuple(sorted(discovery.names.items())))
     if default is not None:
         services = tuple(replace(s, role=s.role or default) if s.captured else s for s in services)
     return seed, services
@@ -397,6 +415,40 @@ def _log_targets(project: Project, region: str) -> tuple[tuple[str, LogTarget], 
         if target is not None:
             found.append((service, target))
     return tuple(found)
+
+
+_DNS_NAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+)
+
+
+def _discovery(project: Project) -> Discovery | None:
+    """x-kecs.discovery: {namespace: shop.local, names: {orders: orders-service}}: every
+    service is `<service>.<namespace>` unless `names` lists the ones discovered (name: service)."""
+    value = (project.resolved.get("x-kecs") or {}).get("discovery")
+    if value is None:
+        return None
+    where = project.where_key("x-kecs", "discovery")
+    if not isinstance(value, dict) or set(value) - {"namespace", "names"}:
+        raise KecsError(f"{where}: x-kecs.discovery is {{namespace: NAME, names: {{NAME: SERVICE}}}}")
+    namespace = str(value.get("namespace") or "").lower().rstrip(".")
+    if not _DNS_NAME.match(namespace):
+        raise KecsError(f"{where}: namespace {value.get('namespace')!r} is not a DNS name (shop.local)")
+    names = value.get("names")
+    if names is None:
+        names = {name: name for name in project.services}
+    if not isinstance(names, dict):
+        raise KecsError(f"{where}: x-kecs.discovery.names maps a name to a compose service")
+    for name, service in names.items():
+        if service not in project.services:
+            raise KecsError(
+                f"{project.where_key('x-kecs', 'discovery', 'names', str(name))}: no service {service!r}"
+            )
+        if not _DNS_NAME.match(str(name).lower()) or "." in str(name):
+            raise KecsError(
+                f"{project.where_key('x-kecs', 'discovery', 'names', str(name))}: {name!r} is not a DNS label"
+            )
+    return Discovery(namespace, {str(k).lower(): str(v) for k, v in names.items()})
 
 
 def _metrics_period(project: Project) -> float | None:
@@ -453,10 +505,13 @@ def plan(
             f"{project.where_key('volumes', contract.CA_VOLUME)}: a volume is already named "
             f"{contract.CA_VOLUME!r}, the name kecs gives to the proxies' CA volume; rename it"
         )
-    seed, services = _seed(project, services, options.region, exists)
+    discovery = _discovery(project)
+    seed, services = _seed(project, services, options.region, exists, discovery)
     captured = [s for s in services if s.captured]
     seed_services = {SEED_SERVICES[k] for k in SEED_SERVICES if getattr(seed, k)}
     seed_services |= {ref.service for s in services for ref in s.secrets}
+    if seed.namespace:
+        seed_services.add("servicediscovery")
     logs = _log_targets(project, options.region)
     metrics_period = _metrics_period(project)
     seed_host = None
@@ -554,6 +609,7 @@ def plan(
     return Plan(
         project, services, emulator, options.region, options.proxy_image, tuple(notes), tuple(routed),
         seed if seed or any(s.secrets for s in services) else None, seed_host, logs, metrics_period,
+        discovery,
     )  # fmt: skip
 
 

@@ -214,6 +214,10 @@ def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
         # `$` in a label would be taken for a variable by Compose.
         contract.ENV_TASK_METADATA: task_info_for(plan, item.name).to_json().replace("$", "$$"),
     }
+    if plan.discovery is not None:
+        environment[contract.ENV_DISCOVERY] = plan.discovery.to_json()
+    if plan.discovery is not None or item.services_unknown or "route53" in item.aws_services:
+        environment[contract.ENV_PRIVATE_ZONES] = "1"
     restart = app.get("restart")
     proxy: dict[str, Any] = {
         "image": plan.proxy_image,

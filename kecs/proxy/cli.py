@@ -7,6 +7,7 @@ import os
 
 from kecs import contract
 from kecs.errors import KecsError
+from kecs.proxy.dns import Discovery
 from kecs.proxy.taskmeta import TaskInfo
 
 
@@ -29,6 +30,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--service", default=env(contract.ENV_SERVICE, "app"), help="the captured compose service"
     )
     parser.add_argument("--region", default=env(contract.ENV_REGION, "us-east-1"))
+    parser.add_argument(
+        "--discovery",
+        default=env(contract.ENV_DISCOVERY),
+        metavar="JSON",
+        help="service discovery names the DNS answers (the generated file sets it)",
+    )
+    parser.add_argument(
+        "--private-zones",
+        action="store_true",
+        default=env(contract.ENV_PRIVATE_ZONES) == "1",
+        help="answer names of the emulator's Route 53 private hosted zones",
+    )
     parser.add_argument(
         "--task-metadata",
         default=env(contract.ENV_TASK_METADATA),
@@ -103,6 +116,14 @@ def run(args: argparse.Namespace) -> int:
             raise KecsError(
                 f"--task-metadata ({contract.ENV_TASK_METADATA}): not the JSON kecs writes: {exc}"
             ) from None
+    discovery = None
+    if args.discovery:
+        try:
+            discovery = Discovery.from_json(args.discovery)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise KecsError(
+                f"--discovery ({contract.ENV_DISCOVERY}): not the JSON kecs writes: {exc}"
+            ) from None
     upstream = None
     if args.dns_upstream.lower() != "none":
         host, _, port = args.dns_upstream.rpartition(":")
@@ -122,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         state_dir=args.state_dir or None,
         routes=tuple(routes),
         task=task,
+        discovery=discovery,
+        private_zones=args.private_zones,
     )
     try:
         config.routing  # noqa: B018 - validates the URLs

@@ -50,11 +50,12 @@ from kecs.contract import (
 from kecs.proxy import clienthello
 from kecs.proxy.aws import is_aws_host
 from kecs.proxy.credentials import CredentialSource, MetadataService
-from kecs.proxy.dns import AWS_ADDRESS, DnsProtocol, serve_tcp
+from kecs.proxy.dns import AWS_ADDRESS, Discovery, DnsProtocol, serve_tcp
 from kecs.proxy.http import forward
 from kecs.proxy.netfilter import Capture, detect_backend, install, installed, installed_quickly, remove
 from kecs.proxy.routing import Routes, parse_routes
 from kecs.proxy.taskmeta import TaskInfo
+from kecs.proxy.zones import PrivateZones, emulator_fetch
 from kecs.tls import CaPaths, ensure_ca, load_intermediate, mint_leaf
 
 LOG = logging.getLogger("kecs.proxy")
@@ -87,6 +88,8 @@ class Config:
     state_dir: str | None = None  # where health and seen services are published
     routes: tuple[str, ...] = ()  # SERVICE=http://HOST:PORT, served by another emulator
     task: TaskInfo | None = None  # what the task metadata endpoint (v4) tells the app
+    discovery: Discovery | None = None  # service discovery names the DNS answers
+    private_zones: bool = False  # answer names of the emulator's Route 53 private zones
 
     @property
     def routing(self) -> Routes:
@@ -445,8 +448,14 @@ async def serve(
             LOG.warning("fetching the role's credentials failed: %s", done.exception())
 
     prefetch.add_done_callback(prefetched)
-    await loop.create_datagram_endpoint(lambda: DnsProtocol(config.dns_upstream), sock=sockets["dns"])
-    dns_tcp = tracked(lambda r, w: serve_tcp(r, w, config.dns_upstream), proxy.tasks)
+    zones = None
+    if config.private_zones:
+        route53 = proxy.routes.for_service("route53")
+        zones = PrivateZones(emulator_fetch(route53.url, config.region))
+    await loop.create_datagram_endpoint(
+        lambda: DnsProtocol(config.dns_upstream, config.discovery, zones), sock=sockets["dns"]
+    )
+    dns_tcp = tracked(lambda r, w: serve_tcp(r, w, config.dns_upstream, config.discovery, zones), proxy.tasks)
     await asyncio.start_server(dns_tcp, sock=sockets["dns-tcp"])
     stop: asyncio.Future[None] = loop.create_future()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
@@ -111,6 +112,8 @@ def apply(seed: Seed, clients: Clients, mode: str = FULL) -> Iterator[Result]:
     steps += [("dynamodb table", t.name, partial(_table, clients, t, mode)) for t in seed.tables]
     steps += [("ssm parameter", p.name, partial(_parameter, clients, p, mode)) for p in seed.parameters]
     steps += [("secret", s.name, partial(_secret, clients, s, mode)) for s in seed.secrets]
+    if seed.namespace:
+        steps.append(("cloud map", seed.namespace, partial(_namespace, clients, seed, mode)))
     for kind, name, step in steps:
         try:
             yield step()
@@ -368,6 +371,89 @@ def _secret(clients: Clients, secret: Secret, mode: str) -> Result:
     if changed:
         sm.put_secret_value(SecretId=secret.name, SecretString=secret.value)
     return Result("secret", secret.name, _status(False, changed))
+
+
+def _namespace_id(sd: Any, name: str) -> str | None:
+    for page in sd.get_paginator("list_namespaces").paginate():
+        for namespace in page.get("Namespaces", []):
+            if namespace.get("Name") == name:
+                return str(namespace["Id"])
+    return None
+
+
+def _services(sd: Any, namespace_id: str) -> dict[str, str]:
+    found = {}
+    filters = [{"Name": "NAMESPACE_ID", "Values": [namespace_id], "Condition": "EQ"}]
+    for page in sd.get_paginator("list_services").paginate(Filters=filters):
+        found.update({s["Name"]: s["Id"] for s in page.get("Services", [])})
+    return found
+
+
+def _namespace(clients: Clients, seed: Seed, mode: str) -> Result:
+    """A Cloud Map private DNS namespace and a service per discovered name (A records)."""
+    sd = clients.servicediscovery
+    namespace_id = _namespace_id(sd, seed.namespace)
+    created = namespace_id is None
+    if created:
+        operation = sd.create_private_dns_namespace(Name=seed.namespace, Vpc="vpc-kecs")["OperationId"]
+        deadline = time.monotonic() + 60
+        while sd.get_operation(OperationId=operation)["Operation"]["Status"] not in ("SUCCESS", "FAIL"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"namespace {seed.namespace} was not created in 60 s")
+            time.sleep(0.5)
+        namespace_id = _namespace_id(sd, seed.namespace)
+        if namespace_id is None:
+            raise RuntimeError(f"namespace {seed.namespace} was not created")
+    assert namespace_id is not None
+    existing = _services(sd, namespace_id)
+    added = 0
+    for name, _ in seed.discovered:
+        if name not in existing:
+            sd.create_service(
+                Name=name, NamespaceId=namespace_id,
+                DnsConfig={"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "A", "TTL": 10}]},
+            )  # fmt: skip
+            added += 1
+    registered = register_instances(seed, clients)
+    if mode == RESTORE and not created and not added and not registered:
+        return Result("cloud map", seed.namespace, "present")
+    detail = f"{len(seed.discovered)} services, {registered} instances registered"
+    return Result("cloud map", seed.namespace, _status(created, added + registered), detail)
+
+
+def register_instances(
+    seed: Seed, clients: Clients, resolve: Callable[[str], list[str]] | None = None
+) -> int:
+    """Each discovered service's containers as instances (their addresses, found by the
+    compose service's name); an address that changed is registered again. How many changed."""
+    resolve = resolve or _addresses
+    sd = clients.servicediscovery
+    namespace_id = _namespace_id(sd, seed.namespace)
+    if namespace_id is None:
+        return 0
+    services = _services(sd, namespace_id)
+    changed = 0
+    for name, service in seed.discovered:
+        addresses = resolve(service)
+        if not addresses or name not in services:
+            continue  # not started yet: a later round registers it
+        listed = sd.list_instances(ServiceId=services[name]).get("Instances", [])
+        current = {i["Id"]: i.get("Attributes", {}).get("AWS_INSTANCE_IPV4") for i in listed}
+        for index, address in enumerate(sorted(addresses)):
+            instance = f"{service}-{index + 1}"
+            if current.get(instance) != address:
+                sd.register_instance(
+                    ServiceId=services[name], InstanceId=instance, Attributes={"AWS_INSTANCE_IPV4": address}
+                )
+                changed += 1
+    return changed
+
+
+def _addresses(host: str) -> list[str]:
+    try:
+        return sorted(set(socket.gethostbyname_ex(host)[2]))
+    except OSError:
+        return []
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -121,11 +121,21 @@ class Seed:
     secrets: tuple[Secret, ...] = ()
     roles: tuple[Role, ...] = ()
     region: str = "us-east-1"
+    # Cloud Map: a private DNS namespace and its services (name, compose service).
+    namespace: str = ""
+    discovered: tuple[tuple[str, str], ...] = ()
 
     def __bool__(self) -> bool:
-        return any(
-            (self.buckets, self.queues, self.topics, self.tables, self.parameters, self.secrets, self.roles)
+        kinds = (
+            self.buckets,
+            self.queues,
+            self.topics,
+            self.tables,
+            self.parameters,
+            self.secrets,
+            self.roles,
         )
+        return any(kinds) or bool(self.namespace)
 
     def files(self) -> list[str]:
         """Local files and directories the seeder needs."""
@@ -434,10 +444,7 @@ def merge_roles(seed: Seed, roles: list[Role]) -> Seed:
             raise _fail(
                 role.declared_at, f"role {role.name!r} is declared with other policies at {known.declared_at}"
             )
-    return Seed(
-        seed.buckets, seed.queues, seed.topics, seed.tables, seed.parameters, seed.secrets,
-        tuple(sorted(by_name.values(), key=lambda r: r.name)), seed.region,
-    )  # fmt: skip
+    return replace(seed, roles=tuple(sorted(by_name.values(), key=lambda r: r.name)))
 
 
 def to_document(seed: Seed, paths: Mapping[str, str]) -> dict[str, Any]:
@@ -483,4 +490,6 @@ def from_document(doc: Mapping[str, Any]) -> Seed:
             for r in doc["roles"]
         ),
         region=doc.get("region", "us-east-1"),
+        namespace=str(doc.get("namespace", "")),
+        discovered=tuple((str(a), str(b)) for a, b in doc.get("discovered", ())),
     )

@@ -351,6 +351,13 @@ def test_ecs_services_start_with_seed_roles_and_secrets(seed: Project) -> None:
     assert orders["metadata"]["name"] == "orders" and orders["metadata"]["family"] == "orders"
     assert orders["metadata"]["cluster"] == seed.name and orders["metadata"]["memory"] == 256
     assert billing["metadata"]["name"] == "billing" and billing["metadata"]["memory"] is None
+    # Service discovery: orders.shop.local is orders' own address, Cloud Map lists it, and a
+    # record billing created in a private hosted zone resolves.
+    orders_address = seed.inspect("orders-kecs-net")["NetworkSettings"]["Networks"]
+    addresses = {n["IPAddress"] for n in orders_address.values()}
+    assert billing["orders_address"] in addresses, (billing, addresses)
+    assert billing["discovered"] and set(billing["discovered"]) <= addresses
+    assert billing["zone_address"] == "10.9.8.7"
     for report in (orders, billing):
         assert report["metadata"]["addresses"] and report["metadata"]["received_bytes"] > 0
         assert report["objects"] == ["config/app.json", "static/index.html", "static/site.css"]

@@ -124,3 +124,26 @@ def test_secrets_resolve_as_ecs_injects_them(tmp_path: Path, clients: Clients) -
         ("GONE", "ResourceNotFoundException"),
         ("NOKEY", "json-key 'nope' is not in the secret"),
     ]
+
+
+def test_cloud_map_namespace_services_and_instances(clients: Clients) -> None:
+    from dataclasses import replace
+
+    from kecs.seed.apply import register_instances
+    from kecs.seed.model import Seed
+
+    seed = replace(Seed(), namespace="shop.local", discovered=(("orders", "orders"), ("pay", "billing")))
+    first = list(apply(seed, clients))
+    assert [(r.kind, r.status) for r in first] == [("cloud map", "created")], [r.line() for r in first]
+    sd = clients.servicediscovery
+    addresses = {"orders": ["172.20.0.5"], "billing": []}
+    assert register_instances(seed, clients, addresses.__getitem__) == 1
+    found = sd.discover_instances(NamespaceName="shop.local", ServiceName="orders")["Instances"]
+    assert [i["Attributes"]["AWS_INSTANCE_IPV4"] for i in found] == ["172.20.0.5"]
+    assert register_instances(seed, clients, addresses.__getitem__) == 0  # unchanged: nothing sent
+    addresses["billing"] = ["172.20.0.9"]
+    addresses["orders"] = ["172.20.0.6"]  # re-created with another address
+    assert register_instances(seed, clients, addresses.__getitem__) == 2
+    found = sd.discover_instances(NamespaceName="shop.local", ServiceName="pay")["Instances"]
+    assert [i["Attributes"]["AWS_INSTANCE_IPV4"] for i in found] == ["172.20.0.9"]
+    assert [r.status for r in apply(seed, clients)] == ["unchanged"]  # its own DNS knows no "orders" here

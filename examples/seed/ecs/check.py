@@ -43,6 +43,28 @@ report = {
     "max_receive_count": int(redrive["maxReceiveCount"]),
     "order": {"id": item["id"], "total": int(item["total"])},
 }
+if os.environ.get("DISCOVERY_CHECK"):
+    # Service discovery as on ECS: a Cloud Map name, DiscoverInstances, and a record in a
+    # private hosted zone this service creates itself.
+    import socket
+
+    report["orders_address"] = socket.gethostbyname("orders.shop.local")
+    sd = boto3.client("servicediscovery")
+    for _ in range(60):
+        found = sd.discover_instances(NamespaceName="shop.local", ServiceName="orders")["Instances"]
+        if found:
+            break
+        time.sleep(2)
+    report["discovered"] = sorted(i["Attributes"]["AWS_INSTANCE_IPV4"] for i in found)
+    route53 = boto3.client("route53")
+    zone = route53.create_hosted_zone(
+        Name="internal.shop", CallerReference=str(time.time()),
+        HostedZoneConfig={"PrivateZone": True}, VPC={"VPCRegion": "us-east-1", "VPCId": "vpc-kecs"},
+    )["HostedZone"]["Id"]
+    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+        "Name": "db.internal.shop", "Type": "A", "TTL": 30, "ResourceRecords": [{"Value": "10.9.8.7"}]}}]})
+    time.sleep(6)  # the DNS's listing of the zones is at most 5 s old
+    report["zone_address"] = socket.gethostbyname("db.internal.shop")
 print("ecs report: " + json.dumps(report, sort_keys=True), flush=True)
 while True:
     time.sleep(3600)
