@@ -60,7 +60,7 @@ if os.environ.get("DISCOVERY_CHECK"):
     vpc = boto3.client("ec2").describe_vpcs()["Vpcs"][0]["VpcId"]  # the account's default VPC
     zone = route53.create_hosted_zone(
         Name="internal.shop", CallerReference=str(time.time()),
-        HostedZoneConfig={"PrivateZone": True}, VPC={"VPCRegion": "us-east-1", "VPCId": vpc},
+        HostedZoneConfig={"Comment": "made by billing", "PrivateZone": True}, VPC={"VPCRegion": "us-east-1", "VPCId": vpc},
     )["HostedZone"]["Id"]
     route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
         "Name": "db.internal.shop", "Type": "A", "TTL": 30, "ResourceRecords": [{"Value": "10.9.8.7"}]}}]})
