@@ -56,12 +56,9 @@ print(total)
 PROBE = """
 import json, sys, boto3
 logs = boto3.client('logs', endpoint_url='http://localhost:4566', region_name='us-east-1', aws_access_key_id='t', aws_secret_access_key='t')
-try:
-    stream = logs.describe_log_streams(logGroupName=sys.argv[1])['logStreams'][0]['logStreamName']
-    events = logs.get_log_events(logGroupName=sys.argv[1], logStreamName=stream, startFromHead=False, limit=50)['events']
-except Exception:
-    events = []
-print(json.dumps([[e['message'], e['ingestionTime']] for e in events]))
+stream = logs.describe_log_streams(logGroupName=sys.argv[1])['logStreams'][0]['logStreamName']
+events = logs.get_log_events(logGroupName=sys.argv[1], logStreamName=stream, startFromHead=True)['events']
+print(json.dumps([[e['message'], e['ingestionTime']] for e in events[-50:]]))
 """
 FLOOR = """
 import sys, time, boto3
@@ -155,6 +152,8 @@ def main() -> int:
             ingested / 1000 - float(message.split()[1])
             for message, ingested in json.loads(out.stdout or "[]")
         ]
+        if not latencies:
+            print(f"probe: {out.stdout[-500:]} {out.stderr[-1500:]}", file=sys.stderr)
         floor = subprocess.run([*compose, "exec", "-T", "kecs-localstack", "python3", "-c", FLOOR, str(args.services), str(args.lines)],
                                cwd=project, capture_output=True, text=True)  # fmt: skip
         floor_seconds = float(floor.stdout.strip() or "nan")

@@ -267,3 +267,22 @@ def test_metrics_have_ecs_names_dimensions_and_values() -> None:
         {"Name": "ClusterName", "Value": "shop"},
         {"Name": "ServiceName", "Value": "api"},
     ]
+
+
+def test_a_steady_trickle_is_shipped_within_a_second(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    import time
+
+    import kecs.logs.forwarder as forwarder
+
+    monkeypatch.setattr(forwarder, "FLUSH_EVERY", 0.2)
+    client = _FakeLogs()
+    client.create_log_group("/g")
+    client.create_log_stream("/g", "p/api/t1")
+    stream = _stream(tmp_path, _FakeDocker([]), client)
+    threading.Thread(target=stream._ship_forever, daemon=True).start()
+    for raw in _raw(12):  # a line every 0.05 s: the queue never stays empty for FLUSH_EVERY
+        stream.lines.put(parse_line(raw))  # type: ignore[arg-type]
+        time.sleep(0.05)
+    shipped = client.streams["/g", "p/api/t1"]
+    assert len(shipped) >= 4, shipped  # shipped while lines kept coming, not only after

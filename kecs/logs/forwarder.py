@@ -41,7 +41,7 @@ DOCKER_SOCKET = "/var/run/docker.sock"
 STATE_FILE = "positions.json"
 FLUSH_EVERY = 1.0  # seconds a partial batch or multi-line event waits
 CHECK_EVERY = 10.0  # seconds between checks that a quiet stream still exists
-QUEUE_LINES = 20_000  # lines buffered per service before its reader pauses
+QUEUE_LINES = 2_000  # lines buffered per service before its reader pauses (Docker keeps the rest)
 
 
 @dataclass(frozen=True)
@@ -222,11 +222,17 @@ class Stream:
     def _ship_forever(self) -> None:
         assembler = Assembler(self.source.target.multiline, self.positions.get(self.source.key))
         pending: list[Event] = []
+        since = 0.0  # when the oldest pending event came
         checked = time.monotonic()
         while True:
+            wait = FLUSH_EVERY if not pending else max(since + FLUSH_EVERY - time.monotonic(), 0.0)
             try:
-                pending += assembler.feed(self.lines.get(timeout=FLUSH_EVERY))
-                if len(pending) < 1000:
+                events = assembler.feed(self.lines.get(timeout=wait))
+                if events and not pending:
+                    since = time.monotonic()
+                pending += events
+                # A steady trickle still goes out within FLUSH_EVERY, a burst in batches.
+                if len(pending) < 1000 and (not pending or time.monotonic() - since < FLUSH_EVERY):
                     continue
             except queue.Empty:
                 pending += assembler.flush()
@@ -395,9 +401,12 @@ def forward(
     os.makedirs(state_dir, exist_ok=True)
     positions = Positions(state_dir)
     streams = {}
+    clients: dict[str, Any] = {}  # one per region: a client is thread-safe, and costs megabytes
     for source in sources:
-        made = client or boto3.session.Session(region_name=source.target.region).client("logs")
-        streams[source.service] = Stream(source, docker, positions, made)
+        region = source.target.region
+        if region not in clients:
+            clients[region] = client or boto3.session.Session(region_name=region).client("logs")
+        streams[source.service] = Stream(source, docker, positions, clients[region])
         streams[source.service].start()
     if metrics is not None and metrics.services:
         cloudwatch = boto3.session.Session(region_name=metrics.region).client("cloudwatch")
