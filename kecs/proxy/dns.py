@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from dnslib import QTYPE, RCODE, RR, A, DNSLabel, DNSRecord  # type: ignore[import-untyped]
 
 from kecs.proxy.aws import is_aws_host
+from kecs.proxy.dnsmsg import parse_query
 from kecs.proxy.zones import PrivateZones
 
 LOG = logging.getLogger("kecs.proxy")
@@ -27,11 +28,8 @@ DISCOVERY_TTL = 10  # Cloud Map's usual record TTL: a replaced container is foun
 
 def answer_locally(query: bytes) -> bytes | None:
     """The reply for an AWS name, or None when the query belongs upstream. No I/O."""
-    try:
-        record = DNSRecord.parse(query)
-    except Exception:  # dnslib raises several types on garbage
-        return None
-    if not record.questions:
+    record = parse_query(query)
+    if record is None:
         return None
     question = record.questions[0]
     name = str(question.qname).rstrip(".")
@@ -75,13 +73,8 @@ class Discovery:
 def to_service(query: bytes, discovery: Discovery | None) -> tuple[bytes, str] | None:
     """The query asked for the compose service a discovery name stands for, and the name
     asked (to put back in the reply); None when it is not such a name. No I/O."""
-    if discovery is None:
-        return None
-    try:
-        record = DNSRecord.parse(query)
-    except Exception:
-        return None
-    if not record.questions:
+    record = parse_query(query) if discovery is not None else None
+    if record is None or discovery is None:
         return None
     asked = str(record.questions[0].qname)
     service = discovery.service_for(asked)

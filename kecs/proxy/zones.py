@@ -18,7 +18,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, TXT, A, DNSRecord  # type: ignore[import-untyped]
+from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, TXT, A  # type: ignore[import-untyped]
+
+from kecs.proxy.dnsmsg import parse_query
 
 REFRESH = 5.0  # seconds a listing is reused
 API = "/2013-04-01"
@@ -99,11 +101,8 @@ class PrivateZones:
 
     def answer(self, query: bytes) -> bytes | None:
         """The reply for a name inside a private zone, else None (it belongs upstream)."""
-        try:
-            record = DNSRecord.parse(query)
-        except Exception:
-            return None
-        if not record.questions:
+        record = parse_query(query)
+        if record is None:
             return None
         question = record.questions[0]
         name = str(question.qname).lower().rstrip(".")
