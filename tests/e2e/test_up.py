@@ -364,16 +364,22 @@ def test_ecs_services_start_with_seed_roles_and_secrets(seed: Project) -> None:
         assert report["config"] == {"feature": "on"}
         assert (report["dead_letter"], report["max_receive_count"]) == ("ecs-jobs-dlq", 4)
         assert report["order"] == {"id": "o-1", "total": 42}
-    # Checked from outside: the roles exist in the emulator with their policies.
-    roles = seed.compose(
-        "exec", "-T", "kecs-localstack", "python3", "-c",
-        "import boto3\n"
-        "kw = dict(endpoint_url='http://localhost:4566', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n"
-        "iam = boto3.client('iam', **kw)\n"
-        "print(iam.get_role(RoleName='orders-task')['Role']['AssumeRolePolicyDocument'])\n"
-        "print(iam.list_role_policies(RoleName='orders-task')['PolicyNames'])\n",
-    )  # fmt: skip
-    assert roles.returncode == 0, roles.stderr
+    # Checked from outside: the roles exist in the emulator with their policies (an earlier
+    # scenario may have restarted LocalStack: the seeder restores them within seconds).
+    deadline = time.monotonic() + 90
+    while True:
+        roles = seed.compose(
+            "exec", "-T", "kecs-localstack", "python3", "-c",
+            "import boto3\n"
+            "kw = dict(endpoint_url='http://localhost:4566', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n"
+            "iam = boto3.client('iam', **kw)\n"
+            "print(iam.get_role(RoleName='orders-task')['Role']['AssumeRolePolicyDocument'])\n"
+            "print(iam.list_role_policies(RoleName='orders-task')['PolicyNames'])\n",
+        )  # fmt: skip
+        if (roles.returncode == 0 and "read-assets" in roles.stdout) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert roles.returncode == 0, f"{roles.stderr}\n{seed.logs('kecs-seed')[-2000:]}"
     assert "ecs-tasks.amazonaws.com" in roles.stdout and "read-assets" in roles.stdout
     # No secret value in any file of the project, in kecs up's output or in kecs's containers' logs.
     for path in seed.directory.rglob("*"):
