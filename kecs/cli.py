@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
 
-from kecs import __version__
+from kecs import __version__, emulators
 from kecs.errors import KecsError
 
 
@@ -105,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed", help="the seeder (run by `kecs up` in the kecs-seed container)")
     seed_arguments(seed)
+    shown = commands.add_parser(
+        "emulators", help="the emulators kecs can run, and the AWS services each served offline"
+    )
+    shown.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     logs = commands.add_parser("logs", help="the log forwarder (run in the kecs-telemetry container)")
     logs.add_argument("action", choices=("forward",))
     return parser
@@ -142,7 +147,9 @@ def _generation_arguments(parser: argparse.ArgumentParser) -> None:
         "--force", action="store_true", help="replace an output file that kecs did not generate"
     )
     parser.add_argument(
-        "--emulator", choices=("localstack", "moto"), help="default: localstack (or x-kecs.emulator)"
+        "--emulator",
+        choices=tuple(emulators.REGISTRY),
+        help=f"default: {emulators.DEFAULT} (or x-kecs.emulator)",
     )
     parser.add_argument(
         "--emulator-url", metavar="URL", help="use an emulator already running there; none is added"
@@ -151,7 +158,7 @@ def _generation_arguments(parser: argparse.ArgumentParser) -> None:
         "--route",
         action="append",
         metavar="SERVICE=EMULATOR",
-        help="serve one AWS service by another emulator: moto, localstack or http://HOST:PORT "
+        help=f"serve one AWS service by another emulator: {', '.join(emulators.REGISTRY)} or http://HOST:PORT "
         "(--route dynamodb=moto); repeatable, adds to x-kecs.routes",
     )
     parser.add_argument("--region", help="AWS region the services see (default: us-east-1)")
@@ -162,15 +169,14 @@ def _generation_arguments(parser: argparse.ArgumentParser) -> None:
         help="narrow the emulator to the AWS services the scan found (x-kecs.services_only)",
     )
     env = os.environ.get  # the image options also come from KECS_* variables
-    parser.add_argument(
-        "--localstack-image",
-        metavar="IMAGE",
-        default=env("KECS_LOCALSTACK_IMAGE"),
-        help="(or KECS_LOCALSTACK_IMAGE)",
-    )
-    parser.add_argument(
-        "--moto-image", metavar="IMAGE", default=env("KECS_MOTO_IMAGE"), help="(or KECS_MOTO_IMAGE)"
-    )
+    for record in emulators.REGISTRY.values():
+        parser.add_argument(
+            record.image_option,
+            metavar="IMAGE",
+            dest=f"{record.kind}_image",
+            default=env(record.image_variable),
+            help=f"{record.title}'s image, default {record.image} (or {record.image_variable})",
+        )
     parser.add_argument(
         "--proxy-image",
         metavar="IMAGE",
@@ -278,6 +284,36 @@ def one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
+def show_emulators(fmt: str) -> int:
+    """The registry: each emulator's image, port and the services it served offline."""
+    if fmt == "markdown":
+        sys.stdout.write(emulators.coverage_markdown())
+        return 0
+    if fmt == "json":
+        records = {
+            kind: {"title": r.title, "image": r.image, "port": r.port, "service": r.service_name,
+                   "image_option": r.image_option, "offline": sorted(r.offline)}
+            for kind, r in emulators.REGISTRY.items()
+        }  # fmt: skip
+        print(json.dumps({"default": emulators.DEFAULT, "emulators": records}, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    images = Table("emulator", "default image", "port", box=None)
+    for kind, r in emulators.REGISTRY.items():
+        images.add_row(kind + (" (default)" if kind == emulators.DEFAULT else ""), r.image, str(r.port))
+    console.print(images, no_wrap=True)
+    console.print("pick one with --emulator KIND, one per AWS service with --route SERVICE=KIND\n")
+    rows = emulators.coverage_rows()
+    served = Table(*rows[0], title="served offline (measured)", box=None)
+    for row in rows[1:]:
+        served.add_row(*(f"[green]{c}[/]" if c == "yes" else f"[red]{c}[/]" if c == "no" else c for c in row))
+    console.print(served)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -290,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kecs import lifecycle_cli
 
             return int(getattr(lifecycle_cli, f"{args.command}_command")(args))
+        if args.command == "emulators":
+            return show_emulators(args.format)
         if args.command == "logs":
             from kecs.logs.forwarder import run as run_logs
 

@@ -8,8 +8,11 @@ offline, and how to warm it before the apps start. No I/O here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from kecs import coverage
 
 LOCALSTACK_AUTH_TOKEN = "LOCALSTACK_AUTH_TOKEN"
 
@@ -26,20 +29,51 @@ class Emulator:
     port: int
     service_name: str  # the compose service kecs adds
     health: tuple[str, ...]  # the healthcheck test
-    # How the proxy reaches it: LocalStack over TLS on its one port, so the URLs it
-    # builds from the request's scheme (SQS queue URLs) are https:// as AWS returns them.
+    # Image names that are this emulator (a project's own service kecs adopts).
+    image_pattern: str
+    # How the proxy reaches it: over TLS on its one port where the emulator builds URLs
+    # from the request's scheme (SQS queue URLs), so they are https:// as AWS returns them.
     proxy_scheme: str = "http"
+    # The variable that turns that TLS on, for an emulator that serves either TLS or plain
+    # HTTP: a project's own instance is reached over TLS only where the user turned it on.
+    tls_variable: str | None = None
     narrow_variable: str | None = None  # the variable that lists the services to load
     environment: Mapping[str, str] = field(default_factory=dict)
+    # What kecs adds to a project's own instance where unset (nothing that changes how
+    # the project's other clients reach it).
+    adopted_environment: Mapping[str, str] = field(default_factory=dict)
+    # Host variables handed through to its container when set (an account token).
+    passthrough: tuple[str, ...] = ()
     # Services it serves only by downloading a backend at first use (needs the internet).
     downloads: Mapping[str, str] = field(default_factory=dict)
     # Loads services lazily: `kecs up` sends one request per service (with curl in its
     # image) before the apps start, so their first calls do not stall.
     warm_with_curl: bool = False
-    image_option: str = ""  # the `kecs compose` flag that picks the image
 
     def url(self, host: str) -> str:
         return f"{self.proxy_scheme}://{host}:{self.port}"
+
+    @property
+    def image_option(self) -> str:
+        """The command-line flag that picks its image."""
+        return f"--{self.kind}-image"
+
+    @property
+    def image_variable(self) -> str:
+        """The environment variable that picks its image (as the flag does)."""
+        return f"KECS_{self.kind.upper()}_IMAGE"
+
+    @property
+    def offline(self) -> frozenset[str]:
+        """The AWS services it served offline in the measured end-to-end run."""
+        return frozenset(coverage.MEASURED.get(self.kind, ()))
+
+    def scheme_for(self, environment: Mapping[str, str]) -> str:
+        """The scheme of a project's own instance, given the variables the user set on it."""
+        if self.tls_variable is None:
+            return self.proxy_scheme
+        on = environment.get(self.tls_variable, "").strip().lower() in ("1", "true", "yes")
+        return "https" if on else "http"
 
 
 def _http_probe(port: int, path: str) -> tuple[str, ...]:
@@ -52,6 +86,17 @@ def _http_probe(port: int, path: str) -> tuple[str, ...]:
     return ("CMD", "bash", "-c", script)
 
 
+def _https_probe(port: int, path: str) -> tuple[str, ...]:
+    """GET over TLS with the openssl command (MiniStack's image has openssl and bash, no
+    curl); the certificate is the emulator's own self-signed one."""
+    script = (
+        f"status=$(printf 'GET {path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' | "
+        f"openssl s_client -quiet -connect 127.0.0.1:{port} 2>/dev/null | head -n 1); "
+        'case "$status" in *" 200 "*) echo "$status";; *) echo "no answer: $status"; exit 1;; esac'
+    )
+    return ("CMD", "bash", "-c", script)
+
+
 LOCALSTACK = Emulator(
     kind="localstack",
     title="LocalStack",
@@ -60,13 +105,15 @@ LOCALSTACK = Emulator(
     port=4566,
     service_name="kecs-localstack",
     health=("CMD", "curl", "-fsS", "http://localhost:4566/_localstack/health"),
-    proxy_scheme="https",
+    image_pattern=r"(^|/)localstack(-pro|-full)?(:|@|$)",
+    proxy_scheme="https",  # it serves TLS and plain HTTP on one port
     narrow_variable="SERVICES",
     # Queue URLs with AWS host names, which the proxies capture.
     environment={"SQS_ENDPOINT_STRATEGY": "dynamic"},
+    adopted_environment={"SQS_ENDPOINT_STRATEGY": "dynamic"},
+    passthrough=(LOCALSTACK_AUTH_TOKEN,),
     downloads={"dynamodb": "DynamoDB Local", "kinesis": "kinesis-mock"},
     warm_with_curl=True,
-    image_option="--localstack-image",
 )
 
 MOTO = Emulator(
@@ -76,17 +123,93 @@ MOTO = Emulator(
     port=5000,
     service_name="kecs-moto",
     health=_http_probe(5000, "/moto-api/"),
+    image_pattern=r"(^|/)(moto|motoserver|moto-server)(:|@|$)",
     environment={"MOTO_PORT": "5000"},
-    image_option="--moto-image",
 )
 
-REGISTRY: dict[str, Emulator] = {e.kind: e for e in (LOCALSTACK, MOTO)}
-EXTERNAL = "external"  # an emulator already running at a URL: nothing added
-KINDS = (*REGISTRY, EXTERNAL)
+MINISTACK = Emulator(
+    kind="ministack",
+    title="MiniStack",
+    image="ministackorg/ministack:1.5.33",
+    port=4566,
+    service_name="kecs-ministack",
+    health=_https_probe(4566, "/_ministack/health"),
+    image_pattern=r"(^|/)ministack(:|@|$)",
+    # TLS: its queue URLs then say https and keep the host the request named.
+    proxy_scheme="https",
+    tls_variable="USE_SSL",
+    narrow_variable="SERVICES",
+    environment={"USE_SSL": "1", "GATEWAY_PORT": "4566"},
+)
+
+REGISTRY: dict[str, Emulator] = {e.kind: e for e in (LOCALSTACK, MOTO, MINISTACK)}
+URL = "url"  # an emulator already running at a URL: nothing added
+KINDS = (*REGISTRY, URL)
+DEFAULT = LOCALSTACK.kind  # the project's emulator unless it says otherwise
+DEFAULT_PORT = LOCALSTACK.port  # the edge port an unknown emulator is taken to listen on
+# Earlier spellings still accepted in x-kecs.emulator.
+ALIASES = {"external": URL}
+
+
+def coverage_rows() -> list[tuple[str, ...]]:
+    """The measured coverage as a table: a header, then one row per probed service
+    ('yes' where the emulator served it offline, 'no' where it did not)."""
+    kinds = [k for k in REGISTRY if k in coverage.MEASURED]
+    rows: list[tuple[str, ...]] = [("AWS service", *(REGISTRY[k].title for k in kinds))]
+    for service in coverage.SERVICES:
+        rows.append((service, *("yes" if service in REGISTRY[k].offline else "no" for k in kinds)))
+    return rows
+
+
+def coverage_markdown() -> str:
+    """The README's coverage table (generated: a test checks the README carries it)."""
+    rows = coverage_rows()
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    measured = "; ".join(f"{REGISTRY[k].title} {v}" for k, v in coverage.MEASURED_WITH.items())
+    return "\n".join(lines) + f"\n\nMeasured offline with {measured}.\n"
 
 
 def get(kind: str) -> Emulator:
     return REGISTRY[kind]
+
+
+def kind_of_image(image: str) -> str | None:
+    """The emulator an image reference names, or None."""
+    for record in REGISTRY.values():
+        if re.search(record.image_pattern, image.lower()):
+            return record.kind
+    return None
+
+
+def serving(service: str) -> list[Emulator]:
+    """The emulators that served `service` offline in the measured run."""
+    return [record for record in REGISTRY.values() if service in record.offline]
+
+
+def route_hint(kind: str, services: list[str]) -> str | None:
+    """A route suggestion for the services `kind` does not serve offline, or None when it
+    serves them all (or nothing was measured for them)."""
+    record = REGISTRY.get(kind)
+    if record is None:
+        return None
+    missing = [s for s in services if s in coverage.SERVICES and s not in record.offline]
+    if not missing:
+        return None
+    parts = []
+    for service in missing:
+        others = [r.kind for r in serving(service)]
+        why = (
+            f" (it downloads {record.downloads[service]} on first use)" if service in record.downloads else ""
+        )
+        if others:
+            parts.append(
+                f"{service} is not served offline by {kind}{why}; {' and '.join(others)} "
+                f"{'serves' if len(others) == 1 else 'serve'} it: --route {service}={others[0]}"
+            )
+        else:
+            parts.append(f"{service} is served offline by none of {', '.join(REGISTRY)}{why}")
+    return "; ".join(parts)
 
 
 # One cheap, read-only request per service, as its protocol wants it: LocalStack loads a

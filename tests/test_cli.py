@@ -94,12 +94,12 @@ def test_image_options_come_from_the_environment_too(monkeypatch: pytest.MonkeyP
     from kecs.compose.cli import overrides_from_args
 
     for name, value in {
-        "KECS_LOCALSTACK_IMAGE": "ls:1", "KECS_MOTO_IMAGE": "moto:1", "KECS_PROXY_BASE": "base:1", "KECS_PROXY_IMAGE": "p:1",
+        "KECS_LOCALSTACK_IMAGE": "ls:1", "KECS_MOTO_IMAGE": "moto:1", "KECS_MINISTACK_IMAGE": "ms:1",
+        "KECS_PROXY_BASE": "base:1", "KECS_PROXY_IMAGE": "p:1",
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)
     overrides = overrides_from_args(build_parser().parse_args(["up", "."]))
-    assert (overrides["localstack_image"], overrides["moto_image"], overrides["proxy_base"], overrides["proxy_image"]) == (
-        "ls:1", "moto:1", "base:1", "p:1",
-    )  # fmt: skip
+    assert overrides["images"] == {"localstack": "ls:1", "moto": "moto:1", "ministack": "ms:1"}
+    assert (overrides["proxy_base"], overrides["proxy_image"]) == ("base:1", "p:1")
     flags = build_parser().parse_args(["compose", ".", "--proxy-base", "flag:1"])
     assert overrides_from_args(flags)["proxy_base"] == "flag:1"  # a flag wins

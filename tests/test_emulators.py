@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
-from kecs import emulators
+import pytest
+
+from kecs import coverage, emulators, probe
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,20 +21,123 @@ def test_records_are_whole() -> None:
         assert record.kind == kind and record.service_name.startswith("kecs-")
         assert record.health[0] == "CMD" and "python" not in " ".join(record.health)
         assert record.url("h") == f"{record.proxy_scheme}://h:{record.port}"
-        assert record.image_option.startswith("--")
+        assert (
+            record.image_option == f"--{kind}-image" and record.image_variable == f"KECS_{kind.upper()}_IMAGE"
+        )
+        assert emulators.kind_of_image(record.image) == kind
     assert emulators.LOCALSTACK.proxy_scheme == "https"  # queue URLs as AWS returns them
     assert emulators.LOCALSTACK.narrow_variable == "SERVICES"
+    assert emulators.URL in emulators.KINDS and emulators.DEFAULT in emulators.REGISTRY
 
 
-def test_plan_and_render_name_no_emulator_port_or_image() -> None:
-    """Emulator facts live in kecs/emulators.py only."""
+def test_images_name_their_emulator() -> None:
+    assert emulators.kind_of_image("localstack/localstack-pro:4.1") == "localstack"
+    assert emulators.kind_of_image("motoserver/moto@sha256:abc") == "moto"
+    assert emulators.kind_of_image("ghcr.io/ministackorg/ministack:full") == "ministack"
+    assert emulators.kind_of_image("postgres:16") is None
+    assert emulators.kind_of_image("my-localstack-helper:1") is None
+
+
+def test_a_projects_own_ministack_is_reached_as_the_user_runs_it() -> None:
+    """MiniStack serves TLS or plain HTTP, as USE_SSL says; LocalStack serves both on one port."""
+    assert emulators.MINISTACK.scheme_for({}) == "http"
+    assert emulators.MINISTACK.scheme_for({"USE_SSL": "1"}) == "https"
+    assert emulators.MINISTACK.scheme_for({"USE_SSL": "0"}) == "http"
+    assert emulators.LOCALSTACK.scheme_for({}) == "https"
+    # kecs's own instance runs with TLS on (its queue URLs then say https).
+    assert emulators.MINISTACK.environment["USE_SSL"] == "1" and emulators.MINISTACK.proxy_scheme == "https"
+    assert "USE_SSL" not in emulators.MINISTACK.adopted_environment  # never changed under the user
+
+
+def test_plan_render_and_up_name_no_emulator_fact() -> None:
+    """Emulator facts live in kecs/emulators.py only: no port, image or kind spelled out
+    in the modules that plan, render and start a project."""
     facts = [str(r.port) for r in emulators.REGISTRY.values()] + [
         r.image for r in emulators.REGISTRY.values()
     ]
-    for module in ("kecs/compose/plan.py", "kecs/compose/render.py", "kecs/lifecycle.py"):
+    kinds = [f'"{kind}"' for kind in emulators.REGISTRY] + [f"'{kind}'" for kind in emulators.REGISTRY]
+    modules = ("kecs/compose/plan.py", "kecs/compose/render.py", "kecs/lifecycle.py", "kecs/cli.py",
+               "kecs/compose/cli.py", "kecs/compose/adopt.py", "kecs/compose/generate.py")  # fmt: skip
+    for module in modules:
         text = (ROOT / module).read_text()
         for fact in facts:
             assert not re.search(rf"(?<![\w.]){re.escape(fact)}(?![\w.])", text), (module, fact)
+        for kind in kinds:
+            assert kind not in text, (module, kind)
+
+
+def test_route_hints_come_from_the_measured_coverage(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(coverage, "SERVICES", ("dynamodb", "s3", "servicediscovery"))
+    monkeypatch.setattr(
+        coverage, "MEASURED",
+        {"localstack": ("s3",), "moto": ("dynamodb", "s3", "servicediscovery"), "ministack": ("dynamodb", "s3")},
+    )  # fmt: skip
+    hint = emulators.route_hint("localstack", ["s3", "dynamodb", "servicediscovery", "braket"])
+    assert hint == (
+        "dynamodb is not served offline by localstack (it downloads DynamoDB Local on first use); moto and "
+        "ministack serve it: --route dynamodb=moto; servicediscovery is not served offline by localstack; "
+        "moto serves it: --route servicediscovery=moto"
+    )
+    assert emulators.route_hint("moto", ["s3", "dynamodb"]) is None
+    assert emulators.route_hint("url", ["dynamodb"]) is None  # nothing known of it
+    assert [r.kind for r in emulators.serving("dynamodb")] == ["moto", "ministack"]
+
+
+def test_the_readme_carries_the_generated_coverage_table() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- coverage:start -->\n", 1)[1].split("<!-- coverage:end -->", 1)[0]
+    assert table == emulators.coverage_markdown()
+    assert set(coverage.SERVICES) == set(probe.PROBES), "re-measure: python tools/emulator_coverage.py"
+    required = {"s3", "sqs", "sns", "dynamodb", "sts", "iam", "ssm", "secretsmanager", "logs", "kinesis"}
+    assert required <= set(coverage.SERVICES)
+    assert set(coverage.MEASURED) == set(emulators.REGISTRY), "every emulator is measured"
+
+
+def test_kecs_emulators_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    from kecs.cli import main
+
+    assert main(["emulators", "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["default"] == "localstack" and set(shown["emulators"]) == set(emulators.REGISTRY)
+    assert shown["emulators"]["ministack"]["offline"] == sorted(emulators.MINISTACK.offline)
+    assert main(["emulators"]) == 0
+    assert "ministackorg/ministack" in capsys.readouterr().out
+
+
+def test_ministack_health_probe_speaks_tls_with_openssl_alone(tmp_path: Path) -> None:
+    """MiniStack's image has bash and openssl, no curl: the probe is openssl s_client,
+    checked here against a TLS server with a self-signed certificate."""
+    import ssl
+
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-keyout", str(tmp_path / "k.pem"), "-out", str(tmp_path / "c.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    answers = {"status": 200}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            assert self.path == "/_ministack/health"
+            self.send_response(answers["status"])
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        script = emulators.MINISTACK.health[-1].replace(":4566", f":{port}")
+        assert subprocess.run(["bash", "-c", script], capture_output=True, timeout=20).returncode == 0
+        answers["status"] = 503
+        assert subprocess.run(["bash", "-c", script], capture_output=True, timeout=20).returncode == 1
+    finally:
+        server.shutdown()
 
 
 def test_moto_health_probe_runs_with_bash_alone() -> None:

@@ -37,6 +37,7 @@ def main() -> int:
         "KECS_PROXY_BASE": images.proxy_base_image(),
         "KECS_MOTO_IMAGE": images.moto_image(base),
         "KECS_LOCALSTACK_IMAGE": images.localstack_image(base),
+        "KECS_MINISTACK_IMAGE": images.ministack_image(base),
     }
     for name, value in exports.items():
         print(f"export {name}={shlex.quote(value)}")

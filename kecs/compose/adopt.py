@@ -1,7 +1,7 @@
 """A project that already runs an emulator: find it, and what points the apps at it. Pure.
 
 Real projects written for LocalStack carry a `localstack` service and, on the apps,
-`AWS_ENDPOINT_URL=http://localstack:4566` (or `http://localhost.localstack.cloud:4566`
+`AWS_ENDPOINT_URL=http://localstack:PORT` (or `http://localhost.localstack.cloud:PORT`
 with `dns:` pointing at LocalStack). kecs adopts such a service as its emulator (no second
 one beside it) and, for captured apps, removes what would bypass the capture.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,21 +24,17 @@ APP_ENDPOINT = re.compile(
     r"^(?=[A-Z0-9_]*(AWS|LOCALSTACK|MOTO|S3|SQS|SNS|DYNAMO|KINESIS|SSM|SECRETS|STS|LAMBDA|EVENTS|LOGS))"
     r"[A-Z0-9_]*(ENDPOINT|ENDPOINT_URL|_URL|_HOST)$"
 )
-_IMAGES = (
-    ("localstack", re.compile(r"(^|/)localstack(-pro|-full)?(:|@|$)")),
-    ("moto", re.compile(r"(^|/)(moto|motoserver|moto-server)(:|@|$)")),
-    ("ministack", re.compile(r"(^|/)ministack(:|@|$)")),
-)
 
 
 @dataclass(frozen=True)
 class UserEmulator:
     service: str
-    kind: str  # localstack | moto | ministack | unknown
+    kind: str  # a registry kind (emulators.REGISTRY) or unknown
     port: int | None  # the port the apps' endpoints name
     why: str  # "image localstack/localstack:3.8", "the target of api's AWS_ENDPOINT_URL"
     addresses: tuple[str, ...] = ()  # fixed ipv4_address values (what `dns:` entries name)
     has_healthcheck: bool = False
+    environment: Mapping[str, str] = field(default_factory=dict)  # as the user set it
 
 
 def environment(service: Mapping[str, Any]) -> dict[str, str]:
@@ -54,10 +50,7 @@ def environment(service: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _kind_of_image(image: str) -> str | None:
-    for kind, pattern in _IMAGES:
-        if pattern.search(image.lower()):
-            return kind
-    return None
+    return emulators.kind_of_image(image)
 
 
 def _addresses(service: Mapping[str, Any]) -> tuple[str, ...]:
@@ -94,7 +87,7 @@ def endpoint_targets(services: Mapping[str, Any]) -> dict[str, tuple[str, str, i
         service = service if isinstance(service, dict) else {}
         for alias in _names(name, service):
             by_name.setdefault(alias, name)
-        if _kind_of_image(str(service.get("image", ""))) == "localstack":
+        if _kind_of_image(str(service.get("image", ""))) == emulators.LOCALSTACK.kind:
             localstack_like.append(name)
     out: dict[str, tuple[str, str, int | None]] = {}
     for app, service in services.items():
@@ -130,7 +123,13 @@ def find_emulators(services: Mapping[str, Any]) -> list[UserEmulator]:
         port = target[2] if target else None
         found.append(
             UserEmulator(
-                name, kind or "unknown", port, why, _addresses(service), bool(service.get("healthcheck"))
+                name,
+                kind or "unknown",
+                port,
+                why,
+                _addresses(service),
+                bool(service.get("healthcheck")),
+                environment(service),
             )
         )
     # Those the apps point at first.
@@ -142,8 +141,9 @@ def url_of(emulator: UserEmulator) -> str:
     kecs knows (LocalStack over TLS on its one port), else plain HTTP on the apps' port."""
     record = emulators.REGISTRY.get(emulator.kind)
     if record is not None:
-        return f"{record.proxy_scheme}://{emulator.service}:{emulator.port or record.port}"
-    return f"http://{emulator.service}:{emulator.port or 4566}"
+        scheme = record.scheme_for(emulator.environment)
+        return f"{scheme}://{emulator.service}:{emulator.port or record.port}"
+    return f"http://{emulator.service}:{emulator.port or emulators.DEFAULT_PORT}"
 
 
 def removals(service: Mapping[str, Any], emulator: UserEmulator | None) -> tuple[str, ...]:

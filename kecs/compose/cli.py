@@ -9,6 +9,7 @@ import os
 import sys
 from typing import Any
 
+from kecs import emulators
 from kecs.compose.generate import generate
 from kecs.compose.plan import EmulatorPlan, Plan
 from kecs.tls import key_directory
@@ -136,8 +137,11 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "emulator": args.emulator,
         "emulator_url": args.emulator_url,
         "region": args.region,
-        "localstack_image": args.localstack_image,
-        "moto_image": args.moto_image,
+        "images": {
+            kind: getattr(args, f"{kind}_image")
+            for kind in emulators.REGISTRY
+            if getattr(args, f"{kind}_image")
+        },
         "proxy_image": args.proxy_image,
         "proxy_base": args.proxy_base,
         "routes": args.route,

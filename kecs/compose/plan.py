@@ -23,8 +23,6 @@ from kecs.scanner.services import ServiceCatalog
 from kecs.seed.model import Role, Seed, merge_roles, parse_role, parse_seed
 from kecs.seed.secrets import SecretRef, parse_secrets, variable
 
-LOCALSTACK_IMAGE = emulators.LOCALSTACK.image
-MOTO_IMAGE = emulators.MOTO.image
 PROXY_IMAGE = f"kecs-proxy:{__version__}"  # without a content tag (see kecs.images)
 DEFAULT_REGION = "us-east-1"
 # Always served: credentials (STS) and roles (IAM) back every captured service.
@@ -34,7 +32,7 @@ SETTINGS = (
     "emulator", "emulator_url", "region", "images", "routes", "services_only", "seed", "role", "logs", "metrics",
     "discovery",
 )  # fmt: skip
-IMAGE_KEYS = ("localstack", "moto", "proxy", "proxy_base")
+IMAGE_KEYS = (*emulators.REGISTRY, "proxy", "proxy_base")
 SERVICE_SETTINGS = ("proxy", "role", "services", "keep_endpoint", "secrets", "logs")
 # What the seeder calls (and the emulator must serve) besides the resources' own services.
 SEED_SERVICES = {"buckets": "s3", "queues": "sqs", "topics": "sns", "tables": "dynamodb",
@@ -47,7 +45,7 @@ class Route:
     LocalStack serves the rest). Services signed alike travel together."""
 
     services: tuple[str, ...]  # client names: ("dynamodb", "dynamodbstreams")
-    target: str  # localstack | moto | http://HOST:PORT
+    target: str  # an emulator kind (emulators.REGISTRY) or http://HOST:PORT
     request_names: tuple[str, ...]  # signing names and endpoint prefixes the proxy matches
 
 
@@ -63,11 +61,11 @@ class ServiceEvidence:
 
 @dataclass(frozen=True)
 class Options:
-    emulator: str = "localstack"
+    emulator: str = emulators.DEFAULT
     emulator_url: str | None = None
     region: str = DEFAULT_REGION
-    localstack_image: str = LOCALSTACK_IMAGE
-    moto_image: str = MOTO_IMAGE
+    # Emulator images by kind where not the registry's default (x-kecs.images, --KIND-image).
+    images: Mapping[str, str] = field(default_factory=dict)
     proxy_image: str = PROXY_IMAGE
     proxy_base: str | None = None  # the proxy image's base (kecs.images picks a default)
     routes: tuple[Route, ...] = ()
@@ -110,8 +108,8 @@ class ServicePlan:
 
 @dataclass(frozen=True)
 class EmulatorPlan:
-    kind: str  # localstack | moto | external (or the kind of an adopted one)
-    name: str | None  # the compose service, None for an external emulator
+    kind: str  # a registry kind, or url (one running elsewhere, or an adopted unknown one)
+    name: str | None  # the compose service, None for an emulator at a URL
     image: str | None
     url: str
     aws_services: tuple[str, ...] | None  # None: all of them
@@ -191,13 +189,14 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
             f"{project.where_key('x-kecs', 'services_only')}: x-kecs.services_only must be true or false"
         )
     options = Options(
-        emulator=str(settings.get("emulator", "localstack")),
+        emulator=emulators.ALIASES.get(
+            str(settings.get("emulator", emulators.DEFAULT)), str(settings.get("emulator", emulators.DEFAULT))
+        ),
         adopt=not ({"emulator", "emulator_url"} & set(settings)),
         services_only=bool(settings.get("services_only", False)),
         emulator_url=settings.get("emulator_url"),
         region=str(settings.get("region", DEFAULT_REGION)),
-        localstack_image=str(images.get("localstack", LOCALSTACK_IMAGE)),
-        moto_image=str(images.get("moto", MOTO_IMAGE)),
+        images={kind: str(images[kind]) for kind in emulators.REGISTRY if images.get(kind)},
         proxy_image=str(images.get("proxy", PROXY_IMAGE)),
         proxy_base=str(images["proxy_base"]) if images.get("proxy_base") else None,
     )
@@ -210,13 +209,6 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
         str(k): (v, f"{project.where_key('x-kecs', 'routes', str(k))}: x-kecs.routes.{k}")
         for k, v in routes.items()
     }
-    if (
-        settings.get("discovery") is not None
-        and "servicediscovery" not in wanted
-        and options.emulator == "localstack"
-    ):
-        # LocalStack's free edition has no Cloud Map: moto serves it.
-        wanted["servicediscovery"] = ("moto", f"{project.where_key('x-kecs', 'discovery')}: x-kecs.discovery")
     for item in overrides.get("routes") or ():
         service, sep, target = str(item).partition("=")
         if not sep:
@@ -225,15 +217,32 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
     overrides = {k: v for k, v in overrides.items() if v is not None and k != "routes"}
     if overrides.get("emulator") or overrides.get("emulator_url"):
         overrides["adopt"] = False
+    if overrides.get("images"):
+        overrides["images"] = {**options.images, **overrides["images"]}
     options = replace(options, **overrides)
     if options.emulator_url:
-        options = replace(options, emulator="external")
+        options = replace(options, emulator=emulators.URL)
     if options.emulator not in EMULATORS:
         raise KecsError(
-            f"unknown emulator {options.emulator!r}: choose localstack or moto, or give --emulator-url"
+            f"unknown emulator {options.emulator!r}: choose {', '.join(emulators.REGISTRY)}, or give --emulator-url"
         )
-    if options.emulator == "external" and not options.emulator_url:
-        raise KecsError("an external emulator needs its URL: --emulator-url http://HOST:PORT")
+    if (
+        settings.get("discovery") is not None
+        and "servicediscovery" not in wanted
+        and options.emulator in emulators.REGISTRY
+        and "servicediscovery" not in emulators.get(options.emulator).offline
+    ):
+        # Cloud Map where the default emulator has none (LocalStack's free edition).
+        serving = emulators.serving("servicediscovery")
+        if serving:
+            wanted["servicediscovery"] = (
+                serving[0].kind,
+                f"{project.where_key('x-kecs', 'discovery')}: x-kecs.discovery",
+            )
+    if options.emulator == emulators.URL and not options.emulator_url:
+        raise KecsError(
+            "an emulator of kind url needs its URL: --emulator-url http://HOST:PORT (or x-kecs.emulator_url)"
+        )
     if options.emulator_url:
         where = (
             "--emulator-url" if overrides.get("emulator_url") else project.where_key("x-kecs", "emulator_url")
@@ -276,10 +285,11 @@ def _routes(wanted: Mapping[str, tuple[str, str]]) -> tuple[Route, ...]:
             close = difflib.get_close_matches(spelling.lower(), sorted(catalog.names), n=1)
             hint = f" (did you mean {close[0]}?)" if close else " (use botocore's client names: dynamodb, s3)"
             raise KecsError(f"{where}: unknown AWS service {spelling!r}{hint}")
-        problem = None if target in ("localstack", "moto") else url_problem(target)
+        problem = None if target in emulators.REGISTRY else url_problem(target)
         if problem:
             raise KecsError(
-                f"{where}: route {name} to localstack, moto or http://HOST:PORT, not {target!r} ({problem})"
+                f"{where}: route {name} to {', '.join(emulators.REGISTRY)} or http://HOST:PORT, "
+                f"not {target!r} ({problem})"
             )
         resolved[name] = (target, where)
     target_of: dict[str, tuple[str, str]] = {}
@@ -555,7 +565,7 @@ def plan(
                 "(you chose kecs's with --emulator or x-kecs.emulator)"
             )
         if adopted is not None:
-            kind = adopted.kind if adopted.kind in emulators.REGISTRY else emulators.EXTERNAL
+            kind = adopted.kind if adopted.kind in emulators.REGISTRY else emulators.URL
             emulator = EmulatorPlan(
                 kind, adopted.service, None, adopt.url_of(adopted), None, (), True, adopted.why,
                 adopted.has_healthcheck,
@@ -567,7 +577,7 @@ def plan(
             )
         else:
             default_target = (
-                options.emulator_url if options.emulator == "external" else options.emulator
+                options.emulator_url if options.emulator == emulators.URL else options.emulator
             ) or ""
         for route in options.routes:
             if route.target == default_target:
@@ -584,16 +594,13 @@ def plan(
         if emulator is None:
             served = None if aws is None else tuple(s for s in aws if s not in moved or s in BASE_SERVICES)
             emulator = _emulator(default_target, options, names, served, ())
-        record = emulators.REGISTRY.get(emulator.kind)
-        backends = record.downloads if record is not None else {}
-        downloads = [s for s in backends if s in found and s not in moved]
-        if record is not None and downloads:
-            notes.append(
-                f"{record.title} downloads {', '.join(backends[s] for s in downloads)} on first use "
-                f"(it needs the internet then); to serve {' and '.join(downloads)} offline, route "
-                f"{'it' if len(downloads) == 1 else 'them'} to moto: "
-                + " ".join(f"--route {s}=moto" for s in downloads)
-            )
+        hint = emulators.route_hint(emulator.kind, [s for s in found if s not in moved])
+        if hint:
+            notes.append(hint)
+        for other in routed:
+            hint = emulators.route_hint(other.kind, list(other.aws_services or ()))
+            if hint:
+                notes.append(hint)
         services = tuple(_with_removals(project, item, adopted) for item in services)
     else:
         notes.append("no service uses an AWS SDK: nothing to capture, no emulator added")
@@ -633,9 +640,9 @@ def _emulator(
 ) -> EmulatorPlan:
     record = emulators.REGISTRY.get(target)
     if record is None:
-        return EmulatorPlan(emulators.EXTERNAL, None, None, target, aws, request_names)
+        return EmulatorPlan(emulators.URL, None, None, target, aws, request_names)
     name = _free_name(record.service_name, taken)
-    image = {"localstack": options.localstack_image, "moto": options.moto_image}.get(target, record.image)
+    image = options.images.get(target, record.image)
     return EmulatorPlan(record.kind, name, image, record.url(name), aws, request_names)
 
 

@@ -345,8 +345,9 @@ def _emulator_service(emulator: EmulatorPlan, plan: Plan, networks: list[str]) -
     if record.narrow_variable and emulator.aws_services is not None:
         environment[record.narrow_variable] = ",".join(emulator.aws_services)
     environment["AWS_DEFAULT_REGION"] = plan.region
-    if record.kind == "localstack" and plan.project.env.get(emulators.LOCALSTACK_AUTH_TOKEN):
-        environment[emulators.LOCALSTACK_AUTH_TOKEN] = "${" + emulators.LOCALSTACK_AUTH_TOKEN + "}"
+    for name in record.passthrough:  # an account token: named, never written out
+        if plan.project.env.get(name):
+            environment[name] = "${" + name + "}"
     service["environment"] = environment
     service["labels"] = {contract.LABEL_ROLE: "emulator"}
     service["healthcheck"] = {"test": _literal(record.health), **emulators.HEALTH_TIMING}
@@ -365,7 +366,7 @@ def _adopted_service(emulator: EmulatorPlan, service: dict[str, Any]) -> dict[st
     record = emulators.REGISTRY.get(emulator.kind)
     service = dict(service)
     if record is not None:
-        _add_env(service, dict(record.environment))
+        _add_env(service, dict(record.adopted_environment))
     return service
 
 

@@ -241,3 +241,20 @@ def test_docker_compose_accepts_the_output(
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_users_ministack_is_reached_as_they_run_it() -> None:
+    """The registry's MiniStack record: adopted by image, reached over plain HTTP unless the
+    user turned its TLS on; kecs adds nothing that changes how their other clients reach it."""
+    plain = {
+        "ministack": {"image": "ministackorg/ministack:1.5.33"},
+        "api": {"environment": {"AWS_ENDPOINT_URL": "http://ministack:4566"}},
+    }
+    [found] = adopt.find_emulators(plain)
+    assert (found.kind, adopt.url_of(found)) == ("ministack", "http://ministack:4566")
+    tls = {**plain, "ministack": {"image": "ministackorg/ministack:1.5.33", "environment": ["USE_SSL=1"]}}
+    [found] = adopt.find_emulators(tls)
+    assert adopt.url_of(found) == "https://ministack:4566"
+    unknown = {"aws": {"image": "acme/aws-fake"}, "api": {"environment": {"AWS_ENDPOINT_URL": "http://aws"}}}
+    [found] = adopt.find_emulators(unknown)
+    assert (found.kind, adopt.url_of(found)) == ("unknown", "http://aws:4566")

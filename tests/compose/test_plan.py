@@ -84,9 +84,7 @@ def test_emulator_services_and_choices(make_project: MakeProject) -> None:
     assert narrow is not None and narrow.aws_services == ("dynamodb", "iam", "s3", "sqs", "sts")
     moto = plan(project, evidence, Options(emulator="moto")).emulator
     assert moto is not None and (moto.name, moto.url) == ("kecs-moto", "http://kecs-moto:5000")
-    external = plan(
-        project, evidence, Options(emulator="external", emulator_url="http://10.0.0.5:4566")
-    ).emulator
+    external = plan(project, evidence, Options(emulator="url", emulator_url="http://10.0.0.5:4566")).emulator
     assert external is not None and (external.name, external.url) == (None, "http://10.0.0.5:4566")
 
 
@@ -109,10 +107,10 @@ def test_options_from_x_kecs_and_overrides(make_project: MakeProject) -> None:
         }
     )
     project = load_project(str(root), environ={})
-    options = options_from_project(project, {"region": None, "localstack_image": "ls:custom"})
+    options = options_from_project(project, {"region": None, "images": {"localstack": "ls:custom"}})
     assert (options.emulator, options.region, options.proxy_image) == ("moto", "eu-west-1", "reg/proxy:2")
-    assert options.localstack_image == "ls:custom"
-    assert options_from_project(project, {"emulator_url": "http://x:1"}).emulator == "external"
+    assert options.images["localstack"] == "ls:custom"
+    assert options_from_project(project, {"emulator_url": "http://x:1"}).emulator == "url"
 
 
 @pytest.mark.parametrize(
@@ -156,7 +154,7 @@ def test_routes_send_named_services_to_another_emulator(make_project: MakeProjec
     assert result.emulator is not None and result.emulator.aws_services == ("iam", "s3", "sts")
     assert [(e.kind, e.name, e.url, e.aws_services) for e in result.routed] == [
         ("moto", "kecs-moto", "http://kecs-moto:5000", ("dynamodb",)),
-        ("external", None, "http://elasticmq:9324", ("sqs",)),
+        ("url", None, "http://elasticmq:9324", ("sqs",)),
     ]
     # A route to the default emulator, or for a service nobody uses, adds nothing.
     quiet = plan(
@@ -181,7 +179,10 @@ def test_routes_send_named_services_to_another_emulator(make_project: MakeProjec
     ("routes", "message"),
     [
         (["dynamo=moto"], r"--route dynamo=moto: unknown AWS service 'dynamo' \(did you mean dynamodb\?\)"),
-        (["s3=minio"], "--route s3=minio: route s3 to localstack, moto or http://HOST:PORT, not 'minio'"),
+        (
+            ["s3=minio"],
+            "--route s3=minio: route s3 to localstack, moto, ministack or http://HOST:PORT, not 'minio'",
+        ),
         (["s3"], r"--route s3: give SERVICE=EMULATOR \(--route dynamodb=moto\)"),
         (
             ["dynamodb=moto", "dynamodbstreams=localstack"],

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -151,13 +152,13 @@ def test_emulator_joins_the_proxies_networks(make_project: MakeProject) -> None:
 
 
 def test_moto_and_external(make_project: MakeProject) -> None:
-    doc, _, _ = generated(make_project, Options(emulator="moto", moto_image="moto:local"))
+    doc, _, _ = generated(make_project, Options(emulator="moto", images={"moto": "moto:local"}))
     assert doc["services"]["kecs-moto"]["image"] == "moto:local"
     assert doc["services"]["api-kecs-proxy"]["environment"]["KECS_EMULATOR_URL"] == "http://kecs-moto:5000"
     # moto's image has no curl: its check is bash's /dev/tcp, no interpreter started.
     assert doc["services"]["kecs-moto"]["healthcheck"]["test"][:2] == ["CMD", "bash"]
     doc, _, _ = generated(
-        make_project, Options(emulator="external", emulator_url="http://host.docker.internal:4566")
+        make_project, Options(emulator="url", emulator_url="http://host.docker.internal:4566")
     )
     assert not any(name.startswith("kecs-") for name in doc["services"])
     assert doc["services"]["api-kecs-proxy"]["depends_on"] == {
@@ -196,7 +197,7 @@ def test_docker_compose_accepts_it(make_project: MakeProject) -> None:
 
 def test_a_routed_service_gets_its_own_emulator(make_project: MakeProject) -> None:
     routes = (Route(("sqs",), "moto", ("sqs",)),)
-    doc, text, _ = generated(make_project, Options(routes=routes, moto_image="moto:local"))
+    doc, text, _ = generated(make_project, Options(routes=routes, images={"moto": "moto:local"}))
     services = doc["services"]
     assert "SERVICES" not in services["kecs-localstack"]["environment"]  # every service, unless asked
     assert services["kecs-moto"]["image"] == "moto:local"
@@ -210,6 +211,55 @@ def test_a_routed_service_gets_its_own_emulator(make_project: MakeProject) -> No
             "kecs-moto": {"condition": "service_healthy"},
         }
     jsonschema.Draft7Validator(SCHEMA).validate(yaml.safe_load(text))
+
+
+def test_ministack_by_default_with_routes_to_the_other_two(make_project: MakeProject) -> None:
+    """Three emulators from three records: MiniStack over TLS with its narrowing variable,
+    LocalStack for S3, moto for SQS; each with its own image, health check and URL."""
+    routes = (Route(("s3",), "localstack", ("s3",)), Route(("sqs",), "moto", ("sqs",)))
+    doc, text, _ = generated(
+        make_project, Options(emulator="ministack", routes=routes, images={"ministack": "ms:local"})
+    )
+    services = doc["services"]
+    ministack = services["kecs-ministack"]
+    assert ministack["image"] == "ms:local" and ministack["environment"]["USE_SSL"] == "1"
+    assert (
+        ministack["healthcheck"]["test"][:2] == ["CMD", "bash"]
+        and "openssl" in ministack["healthcheck"]["test"][-1]
+    )
+    assert services["kecs-localstack"]["image"] == "localstack/localstack:4.14.0"
+    assert services["kecs-moto"]["image"] == "motoserver/moto:5.1.4"
+    proxy = services["api-kecs-proxy"]["environment"]
+    assert proxy["KECS_EMULATOR_URL"] == "https://kecs-ministack:4566"
+    assert json.loads(proxy["KECS_ROUTES"]) == {
+        "s3": "https://kecs-localstack:4566",
+        "sqs": "http://kecs-moto:5000",
+    }
+    assert set(services["api-kecs-proxy"]["depends_on"]) == {
+        "api-kecs-net",
+        "kecs-ministack",
+        "kecs-localstack",
+        "kecs-moto",
+    }
+    jsonschema.Draft7Validator(SCHEMA).validate(yaml.safe_load(text))
+
+
+def test_an_account_token_is_passed_by_name_only(make_project: MakeProject) -> None:
+    root = make_project({"compose.yaml": "services:\n  api: {build: .}\n"})
+    evidence = {
+        "api": ServiceEvidence(".", True, (Finding("a.py", 1, 1, "python", "boto3", ("s3",), "client", "x"),))
+    }
+    result = plan(
+        load_project(str(root), environ={"LOCALSTACK_AUTH_TOKEN": "ls-secret"}), evidence, Options()
+    )
+    document = render(result)
+    assert "ls-secret" not in to_yaml(document, ["compose.yaml"])
+    assert (
+        document["services"]["kecs-localstack"]["environment"]["LOCALSTACK_AUTH_TOKEN"]
+        == "${LOCALSTACK_AUTH_TOKEN}"
+    )
+    bare = render(plan(load_project(str(root), environ={}), evidence, Options()))
+    assert "LOCALSTACK_AUTH_TOKEN" not in bare["services"]["kecs-localstack"]["environment"]
 
 
 def test_profiles_follow_the_apps(make_project: MakeProject) -> None:

@@ -4,10 +4,11 @@
   hashes the package list, so a changed list builds a new one.
 - proxybase: the smallest base the proxy image needs; `kecs up` itself builds the proxy
   image on it (from the installed package), as a user's `kecs up` does.
-- moto and localstack: Python installs from wheels the host builds (the engine's
+- moto, localstack and ministack: Python installs from wheels the host builds (the engine's
   containers cannot verify PyPI's certificate here) on the same base: moto server, and
   LocalStack's Python 3.11 install (docs/facts.md, tests/requirements-localstack.txt) in a
-  virtual environment, started as a plain process (`localstack.runtime.main`).
+  virtual environment, started as a plain process (`localstack.runtime.main`); MiniStack
+  in its own virtual environment too (it pins an exact botocore), over TLS as kecs runs it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ PROXY_BASE_PACKAGES = (
 )  # fmt: skip
 GO_PACKAGES = ("golang-go", "golang-github-aws-aws-sdk-go-dev", "ca-certificates")
 MOTO = "moto[server]==5.2.5"
+MINISTACK = "ministack==1.5.33"
 LOCALSTACK_REQUIREMENTS = ROOT / "tests" / "requirements-localstack.txt"
 TIMINGS: dict[str, float] = {}
 
@@ -152,4 +154,14 @@ def localstack_image(base: str) -> str:
         "python3 -m venv --without-pip /opt/localstack && python3 -m pip --python /opt/localstack/bin/python install -q",
         "ENV GATEWAY_LISTEN=0.0.0.0:4566 DNS_ADDRESS=0 LOCALSTACK_VOLUME_DIR=/var/lib/localstack\nEXPOSE 4566\n"
         'CMD ["/opt/localstack/bin/python", "-m", "localstack.runtime.main"]',
+    )  # fmt: skip
+
+
+def ministack_image(base: str) -> str:
+    return _python_image(
+        f"kecs-test-ministack:{_digest(base, MINISTACK)}", base, MINISTACK + "\n",
+        "python3 -m venv --without-pip /opt/ministack && python3 -m pip --python /opt/ministack/bin/python install -q",
+        # As its own image: the gateway port, and openssl for its self-signed certificate.
+        "ENV GATEWAY_PORT=4566 PYTHONUNBUFFERED=1\nEXPOSE 4566\n"
+        'CMD ["/opt/ministack/bin/python", "-m", "ministack"]',
     )  # fmt: skip

@@ -1,0 +1,149 @@
+"""End to end: three emulators behind one unmodified app (examples/mix), on a loaded machine.
+
+MiniStack is the default emulator, S3 is routed to LocalStack and DynamoDB to moto. The
+app and the seeder call AWS names only; each call must land in the emulator its service
+is routed to (checked from outside, against each emulator directly). The same run probes
+every emulator's services offline (kecs.probe), which is what kecs/coverage.py and the
+README's coverage table state: a run that disagrees with them fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kecs import coverage, emulators
+from tests.e2e import images
+from tests.e2e.harness import ROOT, Project, cpu_hog
+
+pytestmark = pytest.mark.integration
+# Where tools/emulator_coverage.py reads the measured verdicts from.
+COVERAGE_OUT = "KECS_COVERAGE_OUT"
+
+
+@pytest.fixture(scope="module")
+def mix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    images.docker_available()
+    base = images.base_image()
+    built = {
+        "--proxy-base": images.proxy_base_image(),
+        "--localstack-image": images.localstack_image(base),
+        "--moto-image": images.moto_image(base),
+        "--ministack-image": images.ministack_image(base),
+    }
+    project = Project(
+        ROOT / "examples" / "mix", tmp_path_factory.mktemp("mix"), "docker-compose", {"BASE_IMAGE": base}
+    )
+    project.env["KECS_E2E_BASE"] = base
+    started = time.monotonic()
+    try:
+        with cpu_hog():
+            up = project.up(*(part for option in built.items() for part in option))
+        images.TIMINGS["kecs up, three emulators, loaded machine"] = time.monotonic() - started
+        assert up.returncode == 0, f"kecs up failed:\n{up.stderr[-6000:]}\n{up.stdout[-3000:]}"
+        project.up_report = json.loads(up.stdout)
+        yield project
+    finally:
+        project.down()
+
+
+def _emulator_urls(project: Project) -> dict[str, str]:
+    """Each emulator's URL inside the compose network, from the generated file's services."""
+    return {
+        kind: record.url(record.service_name)
+        for kind, record in emulators.REGISTRY.items()
+        if project.compose("ps", "-q", record.service_name).stdout.strip()
+    }
+
+
+def _in_network(project: Project, script: str, *args: str, timeout: float = 900) -> Any:
+    """Run a Python script (boto3 from the base image) on the project's network; its JSON."""
+    network = f"{project.name}_default"
+    done = subprocess.run(
+        ["docker", "run", "--rm", "--network", network, "-v", f"{ROOT / 'kecs'}:/probe/kecs:ro",
+         "-e", "PYTHONPATH=/probe", project.env["KECS_E2E_BASE"], "python3", "-c", script, *args],
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{done.stderr[-3000:]}"
+    return json.loads(done.stdout)
+
+
+PLACEMENT = """
+import json, sys, boto3, urllib3
+urllib3.disable_warnings()
+urls = json.loads(sys.argv[1])
+def client(kind, service):
+    return boto3.client(service, endpoint_url=urls[kind], verify=False, region_name="us-east-1",
+                        aws_access_key_id="000000000000", aws_secret_access_key="test")
+out = {}
+for kind in urls:
+    out[kind] = {
+        "buckets": sorted(b["Name"] for b in client(kind, "s3").list_buckets()["Buckets"]),
+        "tables": sorted(client(kind, "dynamodb").list_tables()["TableNames"]) if kind != "localstack" else [],
+        "queues": sorted(u.rsplit("/", 1)[-1] for u in client(kind, "sqs").list_queues().get("QueueUrls", [])),
+    }
+print(json.dumps(out))
+"""
+
+
+def test_each_call_lands_in_the_emulator_its_service_is_routed_to(mix: Project) -> None:
+    seeded = mix.up_report["seeded"]
+    for name in ("s3 bucket mix-seeded", "dynamodb table mix-seeded", "sqs queue mix-seeded"):
+        assert any(name in line and "created" in line for line in seeded), (name, seeded)
+    logs = mix.wait_for("app", "mix report: ", timeout=300)
+    report = json.loads(
+        next(line for line in logs.splitlines() if "mix report: " in line).split("mix report: ", 1)[1]
+    )
+    assert report["s3"] == "hello" and report["s3_seeded"] is True, report
+    assert report["dynamodb"] == "7" and report["dynamodb_seeded"] == "seeded", report
+    assert report["sqs"] == ["m-1"], report
+    # MiniStack over TLS keeps the host the request named: the queue URL is AWS's own.
+    assert report["sqs_url"].startswith("https://sqs.us-east-1.amazonaws.com/"), report["sqs_url"]
+    assert report["sqs_seeded"].startswith("https://sqs.us-east-1.amazonaws.com/"), report["sqs_seeded"]
+    assert report["kinesis"] is True and report["ssm"] == "three-emulators", report
+    urls = _emulator_urls(mix)
+    assert set(urls) == {"localstack", "moto", "ministack"}, urls
+    placed = _in_network(mix, PLACEMENT, json.dumps(urls))
+    # S3 in LocalStack only, DynamoDB in moto only, SQS (the default) in MiniStack only.
+    assert {"mix-app", "mix-seeded"} <= set(placed["localstack"]["buckets"]), placed
+    assert not {"mix-app", "mix-seeded"} & set(placed["ministack"]["buckets"] + placed["moto"]["buckets"]), (
+        placed
+    )
+    assert {"mix-app", "mix-seeded"} <= set(placed["moto"]["tables"]), placed
+    assert not {"mix-app", "mix-seeded"} & set(placed["ministack"]["tables"]), placed
+    assert {"mix-app", "mix-seeded"} <= set(placed["ministack"]["queues"]), placed
+    assert not {"mix-app", "mix-seeded"} & set(placed["localstack"]["queues"] + placed["moto"]["queues"]), (
+        placed
+    )
+
+
+def test_the_coverage_table_is_what_this_run_measures(mix: Project) -> None:
+    """Every emulator probed offline, service by service (one write and one read each):
+    the verdicts must be what kecs/coverage.py (and so the README's table) says."""
+    urls = _emulator_urls(mix)
+    started = time.monotonic()
+    verdicts = _in_network(mix, "import sys; from kecs import probe; sys.exit(probe.main())", *urls.values())
+    images.TIMINGS["coverage probe, three emulators"] = time.monotonic() - started
+    measured = {
+        kind: sorted(s for s, verdict in verdicts[url].items() if verdict == "ok")
+        for kind, url in urls.items()
+    }
+    out = os.environ.get(COVERAGE_OUT)
+    if out:
+        with open(out, "w") as handle:
+            json.dump({"verdicts": {kind: verdicts[url] for kind, url in urls.items()}}, handle, indent=1)
+        print(f"measured coverage written to {out}", file=sys.stderr)
+    committed = {kind: sorted(services) for kind, services in coverage.MEASURED.items()}
+    assert set(coverage.SERVICES) == set(next(iter(verdicts.values()))), "kecs/probe.py probes other services"
+    failures = {kind: {s: v for s, v in verdicts[url].items() if v != "ok"} for kind, url in urls.items()}
+    assert measured == committed, (
+        f"this run measured {measured}, kecs/coverage.py says {committed} "
+        f"(regenerate with python tools/emulator_coverage.py); failures: {failures}"
+    )
