@@ -5,7 +5,75 @@ tests/e2e/test_mix.py (the end-to-end test checks that a new run agrees); do not
 """
 
 # The services probed (one write and one read each, kecs/probe.py).
-SERVICES: tuple[str, ...] = ()
+SERVICES: tuple[str, ...] = (
+    "s3",
+    "sqs",
+    "sns",
+    "dynamodb",
+    "kinesis",
+    "sts",
+    "iam",
+    "ssm",
+    "secretsmanager",
+    "logs",
+    "cloudwatch",
+    "servicediscovery",
+    "route53",
+    "kms",
+    "events",
+)
 # The emulator builds measured (the test images: no registry here).
-MEASURED_WITH: dict[str, str] = {}
-MEASURED: dict[str, tuple[str, ...]] = {}
+MEASURED_WITH: dict[str, str] = {
+    "localstack": "4.13.1 (localstack-core on Python 3.11)",
+    "moto": "5.2.5",
+    "ministack": "1.5.33",
+}
+MEASURED: dict[str, tuple[str, ...]] = {
+    "localstack": (
+        "cloudwatch",
+        "events",
+        "iam",
+        "logs",
+        "route53",
+        "s3",
+        "secretsmanager",
+        "sns",
+        "sqs",
+        "ssm",
+        "sts",
+    ),
+    "moto": (
+        "cloudwatch",
+        "dynamodb",
+        "events",
+        "iam",
+        "kinesis",
+        "kms",
+        "logs",
+        "route53",
+        "s3",
+        "secretsmanager",
+        "servicediscovery",
+        "sns",
+        "sqs",
+        "ssm",
+        "sts",
+    ),
+    "ministack": (
+        "cloudwatch",
+        "dynamodb",
+        "events",
+        "iam",
+        "kinesis",
+        "kms",
+        "logs",
+        "route53",
+        "s3",
+        "secretsmanager",
+        "servicediscovery",
+        "sns",
+        "sqs",
+        "ssm",
+        "sts",
+    ),
+}

@@ -145,7 +145,8 @@ def probe(url: str, service: str, timeout: float = 90) -> str:
     from botocore.config import Config
 
     config = Config(connect_timeout=5, read_timeout=timeout, retries={"max_attempts": 1}, region_name=REGION)
-    client = boto3.client(
+    # A session per probe: boto3's default session is not safe to share between threads.
+    client = boto3.session.Session().client(
         service, endpoint_url=url, verify=False, config=config,
         aws_access_key_id="000000000000", aws_secret_access_key="test",
     )  # fmt: skip

@@ -47,9 +47,9 @@ def versions() -> dict[str, str]:
     requirements = images.LOCALSTACK_REQUIREMENTS.read_text()
     localstack = re.search(r"^localstack-core\S*==(\S+)", requirements, re.M)
     return {
-        "localstack": f"localstack-core {localstack.group(1) if localstack else '?'}",
-        "moto": images.MOTO.replace("[server]", ""),
-        "ministack": images.MINISTACK,
+        "localstack": f"{localstack.group(1) if localstack else '?'} (localstack-core on Python 3.11)",
+        "moto": images.MOTO.split("==")[1],
+        "ministack": images.MINISTACK.split("==")[1],
     }
 
 
@@ -71,7 +71,9 @@ def write(verdicts: dict[str, dict[str, str]]) -> None:
         *(f"    {kind!r}: {measured[kind]!r}," for kind in order),
         "}",
     ]
-    (ROOT / "kecs" / "coverage.py").write_text("\n".join(body) + "\n")
+    target = ROOT / "kecs" / "coverage.py"
+    target.write_text("\n".join(body) + "\n")
+    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(target)], check=True)
     importlib.reload(coverage)
     importlib.reload(emulators)
     readme = ROOT / "README.md"
