@@ -10,10 +10,13 @@ few seconds, whatever went missing (an emulator that restarted without its state
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kecs import contract
@@ -21,7 +24,9 @@ from kecs.seed.apply import FULL, RESTORE, Clients, apply, resolve
 from kecs.seed.model import from_document
 
 SEED_FILE = "seed.json"
+LOCK_FILE = "seed.lock"
 WATCH_EVERY = 10.0
+Applier = Callable[[dict[str, Any], str, bool], int]  # (document, mode, quiet_present) -> failures
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,12 +43,25 @@ def _load(directory: str) -> dict[str, Any] | None:
         return None
 
 
-def _mark(name: str, text: str) -> None:
-    os.makedirs(contract.STATE_DIR, exist_ok=True)
-    temporary = os.path.join(contract.STATE_DIR, f".{name}.tmp")
+def _mark(name: str, text: str, state_dir: str = contract.STATE_DIR) -> None:
+    os.makedirs(state_dir, exist_ok=True)
+    temporary = os.path.join(state_dir, f".{name}.tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(text)
-    os.replace(temporary, os.path.join(contract.STATE_DIR, name))
+    os.replace(temporary, os.path.join(state_dir, name))
+
+
+@contextlib.contextmanager
+def _exclusive(state_dir: str) -> Iterator[None]:
+    """One apply at a time in the container: `kecs up`'s and the watcher's would otherwise
+    both create what is missing (two Cloud Map namespaces of one name, for one)."""
+    os.makedirs(state_dir, exist_ok=True)
+    fd = os.open(os.path.join(state_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def run_apply(document: dict[str, Any], mode: str, quiet_present: bool = False) -> int:
@@ -57,6 +75,17 @@ def run_apply(document: dict[str, Any], mode: str, quiet_present: bool = False) 
     return failed
 
 
+def apply_once(
+    document: dict[str, Any], state_dir: str = contract.STATE_DIR, run: Applier = run_apply
+) -> int:
+    """`kecs seed apply`: the whole seed, then the mark the watcher and the health check read."""
+    with _exclusive(state_dir):
+        failed = run(document, FULL, False)
+        if not failed:
+            _mark(contract.SEEDED, str(time.time()), state_dir)
+    return failed
+
+
 def run(args: argparse.Namespace) -> int:
     if args.action == "watch":
         return watch(args.directory)
@@ -65,35 +94,37 @@ def run(args: argparse.Namespace) -> int:
         print(f"kecs seed: no {SEED_FILE} in {args.directory}", file=sys.stderr)
         return 2
     if args.action == "apply":
-        failed = run_apply(document, FULL)
-        if failed:
-            return 1
-        _mark(contract.SEEDED, str(time.time()))
-        return 0
+        return 1 if apply_once(document) else 0
     values, unresolved = resolve(document.get("secrets") or {}, Clients(document["seed"]["region"]))
     json.dump({"values": values, "unresolved": [u.__dict__ for u in unresolved]}, sys.stdout)
     return 0
 
 
-def watch(directory: str) -> int:
+def watch(
+    directory: str,
+    state_dir: str = contract.STATE_DIR,
+    every: float = WATCH_EVERY,
+    run: Applier = run_apply,
+    rounds: int | None = None,
+) -> int:
     """Wait for the seed; if `kecs up` has not applied it a little later (the container
-    restarted, or plain Compose started it again), apply it; then keep it present."""
-    seeded = os.path.join(contract.STATE_DIR, contract.SEEDED)
+    restarted, or plain Compose started it again), apply it; then keep it present. Each
+    round holds the lock `kecs seed apply` holds, so the two never create one thing twice."""
+    seeded = os.path.join(state_dir, contract.SEEDED)
     while (document := _load(directory)) is None:
-        time.sleep(0.5)
-    time.sleep(WATCH_EVERY)
-    while not os.path.exists(seeded):
-        print("applying the seed", flush=True)
-        try:
-            if run_apply(document, FULL) == 0:
-                _mark(contract.SEEDED, str(time.time()))
-                break
-        except Exception as exc:  # an emulator still starting: try again
-            print(f"applying the seed failed: {exc}", flush=True)
-        time.sleep(WATCH_EVERY)
-    while True:
-        time.sleep(WATCH_EVERY)
-        try:
-            run_apply(document, RESTORE, quiet_present=True)
-        except Exception as exc:
-            print(f"checking the seed failed: {exc}", flush=True)
+        time.sleep(min(every, 0.5))
+    done = 0
+    while rounds is None or done < rounds:
+        time.sleep(every)
+        done += 1
+        with _exclusive(state_dir):
+            try:
+                if not os.path.exists(seeded):
+                    print("applying the seed", flush=True)
+                    if run(document, FULL, False) == 0:
+                        _mark(contract.SEEDED, str(time.time()), state_dir)
+                else:
+                    run(document, RESTORE, True)
+            except Exception as exc:  # an emulator still starting, or restarting: next round
+                print(f"checking the seed failed: {exc}", flush=True)
+    return 0

@@ -22,6 +22,7 @@ import jsonschema
 import pytest
 import yaml
 
+from kecs import contract
 from kecs.compose.load import compose_schema
 from tests.e2e import images
 from tests.e2e.harness import ROOT, Project, cpu_hog
@@ -356,7 +357,9 @@ def test_ecs_services_start_with_seed_roles_and_secrets(seed: Project) -> None:
     orders_address = seed.inspect("orders-kecs-net")["NetworkSettings"]["Networks"]
     addresses = {n["IPAddress"] for n in orders_address.values()}
     assert billing["orders_address"] in addresses, (billing, addresses)
-    assert billing["discovered"] and set(billing["discovered"]) <= addresses
+    assert billing["discovered"] and set(billing["discovered"]) <= addresses, (
+        f"{billing['discovered']} not in {addresses}\n{seed.diagnose(contract.SEED_SERVICE)}"
+    )
     assert billing["zone_address"] == "10.9.8.7"
     for report in (orders, billing):
         assert report["metadata"]["addresses"] and report["metadata"]["received_bytes"] > 0
