@@ -26,6 +26,7 @@ ENV_STATE_DIR = "KECS_STATE_DIR"  # set by the proxy image
 ENV_TASK_METADATA = "KECS_TASK_METADATA"  # JSON: kecs.proxy.taskmeta.TaskInfo
 ENV_DISCOVERY = "KECS_DISCOVERY"  # JSON: kecs.proxy.dns.Discovery
 ENV_PRIVATE_ZONES = "KECS_PRIVATE_ZONES"  # "1": the DNS answers Route 53 private zones
+ENV_OBSERVED_DIR = "KECS_OBSERVED_DIR"  # where the proxy records each request it forwards
 
 # The proxy's listeners (loopback of the shared namespace) and its uid, the loop breaker.
 PROXY_UID = 1337
@@ -38,6 +39,10 @@ CONTAINER_KECS_DIR = "/etc/kecs"
 CONTAINER_CA_DIR = f"{CONTAINER_KECS_DIR}/ca"
 CONTAINER_TRUST_DIR = f"{CONTAINER_KECS_DIR}/trust"
 PROJECT_KECS_DIR = ".kecs"
+# What the proxies observed, per compose service: <project>/.kecs/observed/<service>/requests.jsonl
+PROJECT_OBSERVED_DIR = f"{PROJECT_KECS_DIR}/observed"
+CONTAINER_OBSERVED_DIR = "/var/lib/kecs/observed"
+OBSERVED_FILE = "requests.jsonl"
 # ECS's container endpoints (credentials, task metadata), served by the proxy.
 ECS_ENDPOINT = "http://169.254.170.2"  # beside the compose files: public trust material only
 # The intermediate's key lives outside the project (kecs.tls.key_directory); `kecs up`

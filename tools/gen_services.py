@@ -1,19 +1,26 @@
-"""Regenerate kecs/scanner/data/services.json from the installed botocore.
+"""Regenerate kecs/scanner/data/services.json and operations.json.gz from the installed botocore.
 
 botocore's service models are the ground truth for service names (docs/facts.md): the
 directory name is the client name (what boto3.client() and LocalStack's SERVICES use),
 and the metadata gives serviceId, endpointPrefix and signingName, from which every
 other SDK derives its package and class names.
 
+The operations table gives, per service, its protocol, JSON target prefix and each
+operation's name, snake_case method name (what boto3 calls it) and, for REST protocols,
+HTTP method and request URI: the scanner validates call sites against it and the proxy
+names the operation of each request it forwards.
+
     python tools/gen_services.py
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
 import botocore.session
+from botocore import xform_name
 
 
 def main() -> None:
@@ -40,6 +47,52 @@ def main() -> None:
         encoding="utf-8",
     )
     print(f"wrote {len(rows)} services to {out}")
+    operations = {}
+    for name in sorted(session.get_available_services()):
+        model = session.get_service_model(name)
+        rest = model.metadata.get("protocol", "").startswith("rest")
+        rows_ = []
+        for op in sorted(model.operation_names):
+            operation = model.operation_model(op)
+            http = operation.http
+            row = [op, xform_name(op)]
+            if rest:
+                # Required query parameters tell operations on one path apart (DELETE
+                # /{Bucket}/{Key+}?uploadId is AbortMultipartUpload, without it DeleteObject).
+                uri = http.get("requestUri", "/")
+                shape = operation.input_shape
+                # Required headers likewise, marked "!" (PUT with x-amz-copy-source is CopyObject).
+                required = []
+                for member_name, member in shape.members.items() if shape is not None else ():
+                    location = member.serialization.get("location")
+                    if member_name not in shape.required_members:
+                        continue
+                    wire = member.serialization.get("name", member_name)
+                    if location == "querystring":
+                        required.append(wire)
+                    elif location == "header":
+                        required.append("!" + wire.lower())
+                if required:
+                    uri += ("&" if "?" in uri else "?") + "&".join(required)
+                row += [http.get("method", "POST"), uri]
+            rows_.append(row)
+        operations[name] = {
+            "protocol": model.metadata.get("protocol", ""),
+            "targetPrefix": model.metadata.get("targetPrefix", ""),
+            "operations": rows_,
+        }
+    table = out.with_name("operations.json.gz")
+    # Each service's entry is its own JSON text: a reader parses only the services it meets.
+    document = {
+        "source": f"botocore {botocore.__version__}",
+        "targetPrefixes": {v["targetPrefix"]: k for k, v in operations.items() if v["targetPrefix"]},
+        "services": {k: json.dumps(v, separators=(",", ":")) for k, v in operations.items()},
+    }
+    # mtime=0: the same botocore gives the same bytes.
+    table.write_bytes(
+        gzip.compress(json.dumps(document, separators=(",", ":"), sort_keys=True).encode(), mtime=0)
+    )
+    print(f"wrote {sum(len(v['operations']) for v in operations.values())} operations to {table}")
 
 
 if __name__ == "__main__":

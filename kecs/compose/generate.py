@@ -15,10 +15,10 @@ from typing import Any
 from kecs.compose.evidence import gather
 from kecs.compose.load import Project, load_project
 from kecs.compose.plan import PROXY_IMAGE, Options, Plan, ServiceEvidence, options_from_project, plan
-from kecs.compose.render import HEADER_PREFIX, render, to_yaml
+from kecs.compose.render import HEADER_PREFIX, observed_directory, render, to_yaml
 from kecs.compose.taskdef import convert
 from kecs.errors import KecsError
-from kecs.safefs import existing_kind, read_regular, write_file
+from kecs.safefs import existing_kind, make_directories, read_regular, write_file
 from kecs.scanner.engine import ScanOptions
 from kecs.scanner.model import Finding
 
@@ -180,6 +180,8 @@ def generate(
                 os.path.basename(project.directory),
                 key_directory(project.directory),
             )
+            for item in result.captured:  # the proxies' records, mounted from here
+                make_directories(project.directory, observed_directory(item.name))
         if current == text:
             status = "unchanged"
         else:

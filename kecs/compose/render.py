@@ -207,12 +207,18 @@ def task_info_for(plan: Plan, name: str) -> TaskInfo:
     )  # fmt: skip
 
 
+def observed_directory(service: str) -> str:
+    """Where a captured service's requests are recorded, relative to the project."""
+    return f"{contract.PROJECT_OBSERVED_DIR}/{service}"
+
+
 def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, Any]:
     environment = {
         **_proxy_environment(item, plan),
         contract.ENV_CAPTURE: contract.CAPTURE_SHARED,
         # `$` in a label would be taken for a variable by Compose.
         contract.ENV_TASK_METADATA: task_info_for(plan, item.name).to_json().replace("$", "$$"),
+        contract.ENV_OBSERVED_DIR: contract.CONTAINER_OBSERVED_DIR,
     }
     if plan.discovery is not None:
         environment[contract.ENV_DISCOVERY] = plan.discovery.to_json()
@@ -227,7 +233,12 @@ def _proxy_service(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[s
         "environment": environment,
         # A volume `kecs up` fills from outside the project: no build context or app
         # mount reaches the key.
-        "volumes": [f"{contract.CA_VOLUME}:{contract.CONTAINER_CA_DIR}:ro"],
+        # The project's record of what this service called (kecs policy reads it); kecs
+        # creates the directory (never through a link) before Compose mounts it.
+        "volumes": [
+            f"{contract.CA_VOLUME}:{contract.CONTAINER_CA_DIR}:ro",
+            f"./{observed_directory(item.name)}:{contract.CONTAINER_OBSERVED_DIR}",
+        ],
         "tmpfs": [contract.STATE_DIR],
         "labels": {contract.LABEL_ROLE: "proxy", contract.LABEL_APP: item.name},
         # A crashed proxy comes back into the same namespace; the app never notices more

@@ -84,6 +84,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the proxy publishes its health and the AWS services seen (the image sets it)",
     )
     parser.add_argument(
+        "--observed-dir",
+        default=env(contract.ENV_OBSERVED_DIR),
+        help="record each forwarded request there (JSON lines: operation, resource, status; no bodies)",
+    )
+    parser.add_argument(
         "--hold",
         action="store_true",
         help="hold the network namespace: install the capture, then sleep (the -kecs-net service)",
@@ -141,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         dns_upstream=upstream,
         capture=contract.CAPTURE_NONE if args.no_capture else args.capture,
         state_dir=args.state_dir or None,
+        observed_dir=args.observed_dir or None,
         routes=tuple(routes),
         task=task,
         discovery=discovery,

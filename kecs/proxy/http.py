@@ -4,7 +4,8 @@ Requests and responses stream through event by event (bodies are never buffered
 whole); Host and Authorization pass as sent, but for the legacy S3 host forms the
 emulator misroutes; `Expect: 100-continue` works because the emulator's 100 response
 is relayed as it comes. When the emulator cannot be reached the client gets an
-AWS-style 503 naming it, and the next request tries again.
+AWS-style 503 naming it, and the next request tries again. Each exchange is handed to
+an observer (kecs.proxy.observe describes it) once its response has gone through.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import json
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from xml.sax.saxutils import escape
 
 import h11
 
 from kecs.proxy.aws import rewrite_legacy_s3
-from kecs.proxy.routing import Routes, Upstream, request_service
+from kecs.proxy.observe import BODY_HEAD, Exchange
+from kecs.proxy.routing import Routes, Upstream
 
 LOG = logging.getLogger("kecs.proxy")
 READ_SIZE = 256 * 1024
@@ -199,7 +202,7 @@ async def forward(
     writer: asyncio.StreamWriter,
     routes: Routes,
     label: str,
-    seen: Callable[[str], None] | None = None,
+    observe: Callable[[Exchange], None] | None = None,
 ) -> None:
     """Serve one captured client connection until either side closes.
 
@@ -233,10 +236,8 @@ async def forward(
             request, host = _rewrite_host(event)
             request = for_upstream(request, host or label)
             upstream = routes.pick(request.headers.raw_items(), request.target, host or label)
-            if seen is not None:
-                service = request_service(request.headers.raw_items(), request.target, host or label)
-                if service:
-                    seen(service)
+            started = time.time()
+            head = _BodyHead(_wants_body_head(request))
             if emulator is not None and upstream != current:
                 emulator.close()
                 emulator = None
@@ -261,10 +262,21 @@ async def forward(
             await emulator.send(request)
             # What of the body has already arrived goes now; a task streams the rest while the
             # response is read (100-continue, early errors).
-            if await _relay_buffered_body(client, emulator):
-                await _pump_response(emulator, client)
-            else:
-                await _exchange(client, emulator)
+            status: list[int] = []
+            try:
+                if await _relay_buffered_body(client, emulator, head):
+                    await _pump_response(emulator, client, status)
+                else:
+                    await _exchange(client, emulator, head, status)
+            finally:
+                if observe is not None:
+                    observe(
+                        Exchange(
+                            request.method.decode("latin-1"), request.target.decode("latin-1"), host or label,
+                            tuple(request.headers.raw_items()), bytes(head.data), status[0] if status else None,
+                            upstream.url, started,
+                        )
+                    )  # fmt: skip
             if client.conn.our_state is h11.DONE and client.conn.their_state is h11.DONE:
                 client.conn.start_next_cycle()
             else:
@@ -288,7 +300,27 @@ async def forward(
         client.close()
 
 
-async def _relay_buffered_body(client: _Side, emulator: _Side) -> bool:
+class _BodyHead:
+    """The first bytes of a request body, kept only where they may name the operation or
+    the resource (JSON and form bodies), for kecs.proxy.observe."""
+
+    def __init__(self, wanted: bool) -> None:
+        self.data = bytearray()
+        self.wanted = wanted
+
+    def add(self, event: h11.Event) -> None:
+        if self.wanted and isinstance(event, h11.Data) and len(self.data) < BODY_HEAD:
+            self.data += bytes(event.data)[: BODY_HEAD - len(self.data)]
+
+
+def _wants_body_head(request: h11.Request) -> bool:
+    for name, value in request.headers.raw_items():
+        if name.lower() == b"content-type":
+            return b"json" in value or b"x-www-form-urlencoded" in value
+    return False
+
+
+async def _relay_buffered_body(client: _Side, emulator: _Side, head: _BodyHead) -> bool:
     """Send the body events h11 already holds, without reading; True when the request is whole.
 
     Done before the response is awaited, so a response that is already buffered cannot
@@ -298,17 +330,18 @@ async def _relay_buffered_body(client: _Side, emulator: _Side) -> bool:
         if event is h11.NEED_DATA:
             return False
         if isinstance(event, (h11.Data, h11.EndOfMessage)):
+            head.add(event)
             await emulator.send(event)
         if not isinstance(event, h11.Data):
             return True
 
 
-async def _exchange(client: _Side, emulator: _Side) -> None:
+async def _exchange(client: _Side, emulator: _Side, head: _BodyHead, status: list[int]) -> None:
     """Stream the rest of the body while the response is read. A client that goes away
     (or stalls) mid-body ends the exchange at once: the emulator, still waiting for the
     body, would otherwise hold both connections until its own timeout."""
-    body = asyncio.ensure_future(_pump_body(client, emulator))
-    response = asyncio.ensure_future(_pump_response(emulator, client))
+    body = asyncio.ensure_future(_pump_body(client, emulator, head))
+    response = asyncio.ensure_future(_pump_response(emulator, client, status))
     try:
         await asyncio.wait({body, response}, return_when=asyncio.FIRST_COMPLETED)
         if body.done() and body.exception() is not None:
@@ -321,22 +354,25 @@ async def _exchange(client: _Side, emulator: _Side) -> None:
         await asyncio.gather(body, response, return_exceptions=True)
 
 
-async def _pump_body(client: _Side, emulator: _Side) -> None:
+async def _pump_body(client: _Side, emulator: _Side, head: _BodyHead) -> None:
     while True:
         event = await client.next_event(stall=BODY_STALL_TIMEOUT)
         if isinstance(event, h11.ConnectionClosed):
             raise ConnectionError("the client closed the connection mid-body")
         if isinstance(event, (h11.Data, h11.EndOfMessage)):
+            head.add(event)
             await emulator.send(event)
         if not isinstance(event, h11.Data):
             return
 
 
-async def _pump_response(emulator: _Side, client: _Side) -> None:
+async def _pump_response(emulator: _Side, client: _Side, status: list[int]) -> None:
     while True:
         event = await emulator.next_event(stall=UPSTREAM_TIMEOUT)
         if isinstance(event, h11.ConnectionClosed):
             raise ConnectionError("the emulator closed the connection mid-response")
+        if isinstance(event, h11.Response) and not status:
+            status.append(event.status_code)
         await client.send(event)  # type: ignore[arg-type]
         if isinstance(event, h11.EndOfMessage):
             return

@@ -53,6 +53,8 @@ from kecs.proxy.credentials import CredentialSource, MetadataService
 from kecs.proxy.dns import AWS_ADDRESS, Discovery, DnsProtocol, serve_tcp
 from kecs.proxy.http import forward
 from kecs.proxy.netfilter import Capture, detect_backend, install, installed, installed_quickly, remove
+from kecs.proxy.observe import Exchange
+from kecs.proxy.recorder import ObservedLog, Observer, PipeSink, drain
 from kecs.proxy.routing import Routes, parse_routes
 from kecs.proxy.taskmeta import TaskInfo
 from kecs.proxy.zones import PrivateZones, emulator_fetch
@@ -86,6 +88,7 @@ class Config:
     dns_upstream: tuple[str, int] | None = ("127.0.0.11", 53)
     capture: str = CAPTURE_OWN  # contract.CAPTURE_MODES
     state_dir: str | None = None  # where health and seen services are published
+    observed_dir: str | None = None  # where each forwarded request is recorded (the project's)
     routes: tuple[str, ...] = ()  # SERVICE=http://HOST:PORT, served by another emulator
     task: TaskInfo | None = None  # what the task metadata endpoint (v4) tells the app
     discovery: Discovery | None = None  # service discovery names the DNS answers
@@ -272,11 +275,11 @@ async def splice(sock: socket.socket, destination: tuple[str, int], label: str) 
 
 class Proxy:
     def __init__(
-        self, config: Config, leaves: LeafCertificates, seen: Callable[[str], None] | None = None
+        self, config: Config, leaves: LeafCertificates, observe: Callable[[Exchange], None] | None = None
     ) -> None:
         self.config = config
         self.leaves = leaves
-        self.seen = seen
+        self.observe = observe
         self.active = 0  # captured connections being served
         self.peak = 0  # the most served at once since the memory was last returned
         self.trim = _malloc_trim()
@@ -313,7 +316,7 @@ class Proxy:
                 if name and is_aws_host(name):
                     LOG.info("%s: terminate TLS for %s -> %s", label, name, self._where(name))
                     reader, writer = await _streams(sock, self.leaves.context(name))
-                    await forward(reader, writer, self.routes, name, self.seen)
+                    await forward(reader, writer, self.routes, name, self.observe)
                     return
                 LOG.info("%s: passthrough TLS (sni=%s)", label, name)
                 await splice(sock, destination, label)
@@ -324,7 +327,7 @@ class Proxy:
             if host and is_aws_host(host):
                 LOG.info("%s: forward HTTP for %s -> %s", label, host, self._where(host))
                 reader, writer = await _streams(sock, None)
-                await forward(reader, writer, self.routes, host, self.seen)
+                await forward(reader, writer, self.routes, host, self.observe)
                 return
             LOG.info("%s: passthrough (host=%s)", label, host)
             await splice(sock, destination, label)
@@ -428,12 +431,12 @@ async def serve(
     config: Config,
     leaves: LeafCertificates,
     sockets: dict[str, socket.socket],
-    seen: Callable[[str], None] | None = None,
+    observe: Callable[[Exchange], None] | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     # This process serves the proxy alone: the stdlib's TLS read buffer is sized here.
     asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
-    proxy = Proxy(config, leaves, seen)
+    proxy = Proxy(config, leaves, observe)
     sts = proxy.routes.for_service("sts")  # roles come from its STS
     metadata = MetadataService(
         CredentialSource(config.service, config.region, sts.url, config.role), task=config.task
@@ -612,25 +615,36 @@ def run(config: Config) -> int:
         "dns-tcp": _listener(config.dns_port),
     }
     seen = SeenServices(state.path(contract.SEEN))
+    log = ObservedLog(config.observed_dir) if config.observed_dir else None
     if config.capture == CAPTURE_NONE:
-        asyncio.run(serve(config, leaves, sockets, seen))
+        asyncio.run(
+            serve(config, leaves, sockets, Observer(config.service, seen, log.write if log else None))
+        )
         return 0
     if os.geteuid() != 0:
         LOG.error("installing the capture needs root (NET_ADMIN); run as root or pass --no-capture")
         return 2
     backend, capture, exact = _capture_in_place(config)
     os.chown(scratch, config.uid, config.uid)
+    # The serving child describes each request; this root parent writes it to the project.
+    records, feed = os.pipe() if log is not None else (-1, -1)
     child = os.fork()
     if child == 0:
         os.setgroups([])
         os.setgid(config.uid)
         os.setuid(config.uid)
         try:
-            asyncio.run(serve(config, leaves, sockets, seen))
+            if log is not None:
+                os.close(records)
+            sink = PipeSink(feed) if log is not None else None
+            asyncio.run(serve(config, leaves, sockets, Observer(config.service, seen, sink)))
         finally:
             os._exit(0)
     for sock in sockets.values():
         sock.close()
+    if log is not None:
+        os.close(feed)
+        drain(records, log)
     stopping: list[int] = []
 
     def forward_signal(signum: int, _frame: object) -> None:

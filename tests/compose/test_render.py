@@ -109,7 +109,10 @@ def test_proxy_owns_the_namespace(make_project: MakeProject) -> None:
     assert "$$(date +%s)" in test[3]  # Compose must not interpolate the script's own variables
     assert proxy["healthcheck"]["timeout"] == "10s"
     assert proxy["tmpfs"] == holder["tmpfs"] == ["/run/kecs"]
-    assert proxy["volumes"] == ["kecs-ca:/etc/kecs/ca:ro"]  # filled by kecs up, mounted nowhere else
+    # The CA volume (filled by kecs up, mounted nowhere else) and the project's record of
+    # the service's requests.
+    assert proxy["volumes"] == ["kecs-ca:/etc/kecs/ca:ro", "./.kecs/observed/api:/var/lib/kecs/observed"]
+    assert proxy["environment"]["KECS_OBSERVED_DIR"] == "/var/lib/kecs/observed"
     assert doc["volumes"]["kecs-ca"] == {"labels": {"dev.kecs.role": "ca"}}
     assert "volumes" not in holder  # the CA key only where it is used
     assert proxy["environment"]["KECS_EMULATOR_URL"] == "https://kecs-localstack:4566"

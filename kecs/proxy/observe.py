@@ -1,0 +1,178 @@
+"""What the proxy saw: each forwarded request described as one JSON line. No I/O.
+
+The connection code (kecs.proxy.http) hands over an `Exchange` once the response has
+started: the request line, its headers, at most the first bytes of its body and the
+response status. `describe` turns it into the record kecs writes to the project
+(`.kecs/observed/<service>/requests.jsonl`): time, compose service, AWS service,
+operation, the resource's ARN where the request names it, status and emulator.
+
+Never recorded: bodies, header values, query strings (a presigned URL carries its
+signature and credential there) and credentials. The body's first bytes are read here
+only for what names the operation or the resource (`Action=SendMessage`, `"TableName"`)
+and are dropped with the exchange.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from kecs.operations import OperationCatalog
+from kecs.proxy.routing import host_prefix, request_service, signing_service
+from kecs.scanner.services import ServiceCatalog
+
+BODY_HEAD = 16 * 1024  # what of a body may be read for names (JSON and form bodies only)
+ACCOUNT = "*"  # the emulator's account is not the one the policy is for
+
+
+@dataclass(frozen=True)
+class Exchange:
+    method: str
+    target: str  # path and query as sent
+    host: str
+    headers: tuple[tuple[bytes, bytes], ...]
+    body_head: bytes
+    status: int | None
+    emulator: str
+    time: float
+
+
+def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _region(headers: Iterable[tuple[bytes, bytes]], target: bytes) -> str:
+    for key, value in headers:
+        if key.lower() == b"authorization" and b"Credential=" in value:
+            scope = value.split(b"Credential=", 1)[1].split(b",", 1)[0].decode("latin-1").split("/")
+            if len(scope) >= 5:
+                return scope[2]
+    query = dict(parse_qsl(urlsplit(target.decode("latin-1")).query))
+    scope = query.get("X-Amz-Credential", "").split("/")
+    return scope[2] if len(scope) >= 5 else "*"
+
+
+def _body_fields(content_type: str, head: bytes) -> dict[str, str]:
+    """Top-level string fields of a JSON or form body's first bytes (a cut body gives none)."""
+    if not head:
+        return {}
+    if "x-www-form-urlencoded" in content_type:
+        return dict(parse_qsl(head.decode("utf-8", "replace"), keep_blank_values=True))
+    if "json" in content_type:
+        try:
+            document = json.loads(head)
+        except ValueError:
+            return {}
+        if isinstance(document, dict):
+            return {k: v for k, v in document.items() if isinstance(v, str)}
+    return {}
+
+
+def _client_name(
+    signing: str, host: str, amz_target: str | None, services: ServiceCatalog, ops: OperationCatalog
+) -> str:
+    """The botocore client name among those signed alike (dynamodb, dynamodbstreams)."""
+    candidates = [n for n, (_, s) in services.endpoints.items() if s == signing] or [signing]
+    if len(candidates) == 1:
+        return candidates[0]
+    if amz_target:
+        named = ops.service_of_target(amz_target)
+        if named in candidates:
+            return named
+    prefix = host_prefix(host) or ""
+    for name in candidates:
+        if services.endpoints[name][0] == prefix.split(".", 1)[-1] or prefix == services.endpoints[name][0]:
+            return name
+    return signing if signing in candidates else candidates[0]
+
+
+def _queue_arn(url_or_path: str, region: str) -> str | None:
+    parts = [p for p in urlsplit(url_or_path).path.split("/") if p]
+    if len(parts) == 2:
+        return f"arn:aws:sqs:{region}:{ACCOUNT}:{parts[1]}"
+    return None
+
+
+def resource_arn(
+    service: str, region: str, bound: Mapping[str, str], fields: Mapping[str, str], path: str
+) -> str | None:
+    """The ARN of what a request acts on, where the request line or body names it."""
+    if service == "s3":
+        bucket, key = bound.get("Bucket"), bound.get("Key")
+        if bucket:
+            return f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else "")
+        return None
+    if service == "sqs":
+        url = fields.get("QueueUrl")
+        if url:
+            return _queue_arn(url, region)
+        if fields.get("QueueName"):
+            return f"arn:aws:sqs:{region}:{ACCOUNT}:{fields['QueueName']}"
+        return _queue_arn(path, region)
+    if service == "sns":
+        return fields.get("TopicArn") or (
+            f"arn:aws:sns:{region}:{ACCOUNT}:{fields['Name']}" if fields.get("Name") else None
+        )
+    if service == "dynamodb" and fields.get("TableName"):
+        return f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{fields['TableName']}"
+    if service == "kinesis" and fields.get("StreamName"):
+        return f"arn:aws:kinesis:{region}:{ACCOUNT}:stream/{fields['StreamName']}"
+    if service == "ssm" and fields.get("Name"):
+        name = fields["Name"].lstrip("/")
+        return f"arn:aws:ssm:{region}:{ACCOUNT}:parameter/{name}"
+    if service == "secretsmanager":
+        secret = fields.get("SecretId") or fields.get("Name")
+        if secret:
+            return (
+                secret
+                if secret.startswith("arn:")
+                else f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{secret}-*"
+            )
+    if service == "logs" and fields.get("logGroupName"):
+        return f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{fields['logGroupName']}:*"
+    if service == "lambda" and bound.get("FunctionName"):
+        name = bound["FunctionName"]
+        return name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
+    return None
+
+
+def describe(
+    exchange: Exchange, compose_service: str, services: ServiceCatalog, ops: OperationCatalog
+) -> dict[str, object] | None:
+    """The record of one forwarded request, or None when it is not an AWS request."""
+    headers = exchange.headers
+    target = exchange.target.encode("latin-1")
+    signing = request_service(headers, target, exchange.host)
+    if signing is None:
+        return None
+    amz_target = _header(headers, b"x-amz-target")
+    service = _client_name(signing, exchange.host, amz_target, services, ops)
+    path = urlsplit(exchange.target).path
+    # A bucket in the host name (bucket.s3.amazonaws.com) is the path's first segment.
+    prefix = host_prefix(exchange.host) or ""
+    if service == "s3" and signing_service(headers, target) in (None, "s3") and prefix.endswith(".s3"):
+        bucket = prefix[: -len(".s3")]
+        path_for_match = f"/{bucket}{path}" if path != "/" else f"/{bucket}"
+        query = urlsplit(exchange.target).query
+        target_for_match = path_for_match + (f"?{query}" if query else "")
+    else:
+        target_for_match = exchange.target
+    fields = _body_fields(_header(headers, b"content-type") or "", exchange.body_head)
+    names = frozenset(k.decode("latin-1").lower() for k, _ in headers)
+    operation, bound = ops.from_request(service, exchange.method, target_for_match, amz_target, fields, names)
+    region = _region(headers, target)
+    return {
+        "time": round(exchange.time, 3),
+        "service": compose_service,
+        "aws_service": service,
+        "operation": operation,
+        "resource": resource_arn(service, region, bound, fields, unquote(path)),
+        "status": exchange.status,
+        "emulator": exchange.emulator,
+        "request": f"{exchange.method} {path}",
+    }
