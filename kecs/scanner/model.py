@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Kinds of evidence, strongest first. An import or a client construction in code is
-# strong; a dependency manifest, or a package installed in an image, only says the SDK
+# Kinds of evidence, strongest first. A client construction, a call of one of its
+# operations (`s3.put_object`, `new PutObjectCommand`) or an import in code is strong; a dependency manifest, or a package installed in an image, only says the SDK
 # is available; lint flags code that kecs makes unnecessary (hard-coded emulator
 # endpoints and test credentials).
-KINDS = ("client", "import", "manifest", "installed", "lint")
+KINDS = ("client", "call", "import", "manifest", "installed", "lint")
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -24,6 +24,10 @@ class Finding:
     rule: str = ""
     message: str = ""
     layer: str = ""
+    # A call: the operation as the service model names it (PutObject), and the resource
+    # when the code names it literally ("bucket my-bucket", "table orders").
+    operation: str = ""
+    resource: str = ""
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -41,6 +45,10 @@ class Finding:
             out["message"] = self.message
         if self.layer:
             out["layer"] = self.layer
+        if self.operation:
+            out["operation"] = self.operation
+        if self.resource:
+            out["resource"] = self.resource
         return out
 
 
@@ -69,6 +77,16 @@ class ScanReport:
         return sorted({s for f in self.findings if f.kind != "lint" for s in f.services})
 
     @property
+    def operations(self) -> dict[str, list[str]]:
+        """Per AWS service, the operations the code calls."""
+        found: dict[str, set[str]] = {}
+        for f in self.findings:
+            if f.operation:
+                for service in f.services:
+                    found.setdefault(service, set()).add(f.operation)
+        return {service: sorted(ops) for service, ops in sorted(found.items())}
+
+    @property
     def languages(self) -> list[str]:
         return sorted({f.language for f in self.findings if f.language})
 
@@ -83,6 +101,7 @@ class ScanReport:
             "findings": [f.to_dict() for f in self.findings] if findings else [],
             "sdks": self.sdks,
             "services": self.services,
+            "operations": self.operations,
             "languages": self.languages,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "stats": {"files_seen": self.files_seen, "files_parsed": self.files_parsed},

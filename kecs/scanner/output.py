@@ -18,6 +18,9 @@ USE_RULES = {
     "client": ("KECS100", "aws-sdk-client", "AWS SDK client construction",
                "This code creates an AWS SDK client; under kecs its calls are captured and sent "
                "to the local emulator."),
+    "call": ("KECS104", "aws-sdk-call", "AWS operation call",
+             "This code calls an AWS operation; under kecs it is served by the local emulator, and "
+             "`kecs policy` grants it."),
     "import": ("KECS101", "aws-sdk-import", "AWS SDK import",
                "This code imports an AWS SDK; kecs gives its service a transparent proxy."),
     "manifest": ("KECS102", "aws-sdk-dependency", "AWS SDK dependency",
@@ -145,7 +148,7 @@ def to_table(report: ScanReport, color: bool = False, width: int = 110) -> str:
     )
     if uses:
         table = Table(title="AWS SDK use", title_justify="left", show_lines=False)
-        for column in ("SDK", "Service", "Evidence", "First places"):
+        for column in ("SDK", "Service", "Evidence", "Operations", "First places"):
             table.add_column(column, overflow="fold")
         groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
         for finding in uses:
@@ -167,7 +170,9 @@ def to_table(report: ScanReport, color: bool = False, width: int = 110) -> str:
             places = ", ".join(f"{f.path}:{f.line}" for f in strongest[:2])
             if len(found) > 2:
                 places += f" (+{len(found) - 2})"
-            table.add_row(sdk, service or "[dim](SDK only)[/]", evidence, places)
+            operations = sorted({f.operation for f in found if f.operation})
+            shown = ", ".join(operations[:6]) + (f" (+{len(operations) - 6})" if len(operations) > 6 else "")
+            table.add_row(sdk, service or "[dim](SDK only)[/]", evidence, shown, places)
         console.print(table)
         console.print(f"Services: {', '.join(report.services) or '(none named)'}")
     else:

@@ -24,6 +24,7 @@ from typing import Any
 
 from tree_sitter import Language, Node, Parser, Query, QueryCursor
 
+from kecs.operations import OperationCatalog
 from kecs.scanner import lint
 from kecs.scanner.model import Finding
 from kecs.scanner.services import ServiceCatalog
@@ -51,10 +52,15 @@ class Call:
         node: Node,
         callee: str,
         read_arguments: Callable[[], tuple[list[str | None], dict[str, str | None]]],
+        local: str | None = None,
+        member: str = "",
     ) -> None:
         self.node = node
         self.callee = callee  # arguments elided: "boto3.session.Session().client"
         self._read_arguments = read_arguments
+        # The callee as written: its first name (`s3`) and the rest (`.put_object`).
+        self.local = local
+        self.member = member
 
     @cached_property
     def _arguments(self) -> tuple[list[str | None], dict[str, str | None]]:
@@ -83,11 +89,18 @@ class Context:
     # languages whose classifiers resolve bare class names against them.
     wildcards: list[str] = field(default_factory=list)
 
+    @staticmethod
+    def operations() -> OperationCatalog:
+        return OperationCatalog.load()
+
 
 ImportBinder = Callable[[str, "str | None", "str | None"], list[tuple[str, str]]]
 NameBinder = Callable[[Node, bytes, str], list[tuple[str, str]]]
 ImportClassifier = Callable[[str, Context], "Use | None"]
 CallClassifier = Callable[[Call, Context], "tuple[str, Use] | None"]
+# -> (service, the operation as the code spells it) for calls that name an operation
+# without a client variable (`new PutObjectCommand(...)`).
+OperationClassifier = Callable[[Call, Context], "tuple[str, str] | None"]
 
 
 def default_bind_names(node: Node, src: bytes, qualified: str) -> list[tuple[str, str]]:
@@ -112,6 +125,7 @@ class LanguageSpec:
     arg_wrappers: frozenset[str] = frozenset()
     # Keyword-argument nodes inside argument lists: (type, name field, value field).
     keyword_arg: tuple[str, str, str] | None = None
+    classify_operation: OperationClassifier | None = None
 
 
 def text(node: Node, src: bytes) -> str:
@@ -154,6 +168,22 @@ def elide_arguments(callee: str) -> str:
 
 
 _HEAD = re.compile(r"[$\\]?[A-Za-z_][\w$]*")
+_METHOD = re.compile(r"\.([A-Za-z_]\w*)")  # `.put_object`: one member called on the client
+_HELPERS = ("get_paginator", "can_paginate")
+# Parameters that name what an operation acts on, where the code gives them literally.
+RESOURCE_PARAMETERS = (
+    "Bucket", "Key", "Prefix", "TableName", "QueueName", "QueueUrl", "TopicArn", "TargetArn", "SecretId",
+    "Name", "StreamName", "FunctionName", "logGroupName", "StateMachineArn",
+)  # fmt: skip
+
+
+def _resource(call: Call) -> str:
+    """`Bucket=b,Key=k`: the literal resource parameters of a call (keyword arguments)."""
+    try:
+        kwargs = call.kwargs
+    except Exception:  # arguments the spec cannot read: no resource, the operation stands
+        return ""
+    return ",".join(f"{k}={kwargs[k]}" for k in RESOURCE_PARAMETERS if kwargs.get(k))
 
 
 class FileAnalyzer:
@@ -202,6 +232,7 @@ class FileAnalyzer:
         pairs: list[tuple[Node, Node]] = []
         env_targets: list[Node] = []
         emitted_imports: set[int] = set()
+        clients: dict[str, str] = {}  # local names of one service's clients -> the service
 
         def emit(node: Node, use: Use, kind: str, **extra: str) -> None:
             findings.append(self._finding(rel_path, src, node, use, kind, **extra))
@@ -256,17 +287,37 @@ class FileAnalyzer:
                 assert inner is not None
                 value = inner
             if value.id not in call_by_node:
+                if text(value, src) in clients:  # a client handed on: `copy = s3`
+                    clients[text(name_node, src)] = clients[text(value, src)]
                 continue
             call = resolve_call(*call_by_node[value.id])
             found = spec.classify_call(call, ctx)
+            if found is None and call.callee.endswith(").build"):
+                # A builder chain (`S3Client.builder().region(r).build()`): the client is the
+                # class the chain starts from.
+                found = spec.classify_call(
+                    Call(call.node, call.callee.split("()", 1)[0], lambda: ([], {})), ctx
+                )
             qualified = call.callee + "()"
             if found is not None and found[0] == "import" and call.args and call.args[0]:
                 qualified = call.args[0]  # x = require("m"): x is the module
+            one_service = found is not None and found[0] == "client" and len(found[1].services) == 1
             for local, target in spec.bind_names(name_node, src, qualified):
                 aliases[local] = target
+                if one_service:
+                    assert found is not None
+                    clients[local] = found[1].services[0]  # s3 = boto3.client("s3")
+                else:
+                    clients.pop(local, None)
 
         for call_node, callee_node, args_node in sorted(calls, key=lambda c: c[0].start_byte):
             call = resolve_call(call_node, callee_node, args_node)
+            operation = self._operation(call, ctx, clients)
+            if operation is not None:
+                service, name, resource = operation
+                emit(call_node, Use(ctx.imported_sdks[0] if ctx.imported_sdks else "", (service,)), "call",
+                     operation=name, resource=resource)  # fmt: skip
+                continue
             found = spec.classify_call(call, ctx)
             if found is None:
                 continue
@@ -279,6 +330,28 @@ class FileAnalyzer:
         return findings
 
     # -- helpers -------------------------------------------------------------------
+
+    def _operation(self, call: Call, ctx: Context, clients: dict[str, str]) -> tuple[str, str, str] | None:
+        """(service, operation, resource) when the call is one of a client's operations:
+        `s3.put_object(Bucket="b")`, `client.PutObject(ctx, ...)`, `s3.putObject(...)`, a
+        paginator for one (`s3.get_paginator("list_objects_v2")`), or what the language
+        says names one without a client (`new PutObjectCommand(...)`)."""
+        found: tuple[str, str] | None = None
+        if call.local in clients:
+            method = _METHOD.fullmatch(call.member)
+            if method is not None:
+                found = (clients[call.local], method.group(1))
+                if method.group(1) in _HELPERS and call.args and call.args[0]:
+                    found = (found[0], call.args[0])  # the paginator's or waiter's operation
+        elif self.spec.classify_operation is not None:
+            found = self.spec.classify_operation(call, ctx)
+        if found is None:
+            return None
+        service, spelled = found
+        operation = ctx.operations().operation(service, spelled)
+        if operation is None:
+            return None
+        return service, operation, _resource(call)
 
     @staticmethod
     def _capture_text(caps: dict[str, list[Node]], name: str, src: bytes) -> str | None:
@@ -305,6 +378,7 @@ class FileAnalyzer:
             raw = text(node, src)
         name = elide_arguments(raw).lstrip("\\")
         head = _HEAD.match(name)
+        local, member = (head.group(0), name[head.end() :]) if head else (None, "")
         if head and head.group(0) in aliases:
             name = aliases[head.group(0)] + name[head.end() :]
 
@@ -322,7 +396,7 @@ class FileAnalyzer:
                     positional.append(self.literal(child, src))
             return positional, kwargs
 
-        return Call(node=node, callee=name, read_arguments=read_arguments)
+        return Call(node=node, callee=name, read_arguments=read_arguments, local=local, member=member)
 
     def _finding(self, rel_path: str, src: bytes, node: Node, use: Use, kind: str, **extra: str) -> Finding:
         row, col = node.start_point

@@ -67,6 +67,7 @@ def test_sarif_is_valid_and_complete(report: ScanReport) -> None:
     rules = run["tool"]["driver"]["rules"]
     assert [r["id"] for r in rules] == [
         "KECS100",
+        "KECS104",
         "KECS101",
         "KECS102",
         "KECS103",

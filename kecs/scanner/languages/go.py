@@ -12,6 +12,9 @@ from kecs.scanner.source import Call, Context, LanguageSpec, Use
 QUERY = r"""
 (import_spec name: (_)? @import.alias path: (_) @import.module) @import
 (call_expression function: (_) @call.callee arguments: (argument_list) @call.args) @call
+(short_var_declaration left: (expression_list . (identifier) @bind.name) right: (expression_list . (_) @bind.value)) @bind
+(assignment_statement left: (expression_list . (identifier) @bind.name) right: (expression_list . (_) @bind.value)) @bind
+(var_spec name: (identifier) @bind.name value: (expression_list . (_) @bind.value)) @bind
 """
 
 # Run only on files that could hold a lint finding (see kecs.scanner.lint).

@@ -11,6 +11,8 @@ QUERY = r"""
 (import_declaration (scoped_identifier) @import.module (asterisk)? @import.name) @import
 (method_invocation arguments: (argument_list) @call.args) @call
 (object_creation_expression type: (_) @call.callee arguments: (argument_list) @call.args) @call
+(local_variable_declaration declarator: (variable_declarator name: (identifier) @bind.name value: (_) @bind.value)) @bind
+(field_declaration declarator: (variable_declarator name: (identifier) @bind.name value: (_) @bind.value)) @bind
 """
 
 # Run only on files that could hold a lint finding (see kecs.scanner.lint).

@@ -103,6 +103,30 @@ def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
     return None
 
 
+def classify_operation(call: Call, ctx: Context) -> tuple[str, str] | None:
+    """JS v3 names an operation by its command: `new PutObjectCommand(...)` from
+    @aws-sdk/client-s3 (and the document client's `PutCommand` is DynamoDB's PutItem)."""
+    if call.node.type != "new_expression":
+        return None
+    v3 = _V3_MEMBER.match(call.callee)
+    if not v3 or not v3.group(2).endswith("Command"):
+        return None
+    package, member = v3.groups()
+    use = classify_import(f"@aws-sdk/{package}", ctx)
+    if use is None or len(use.services) != 1:
+        return None
+    name = member.removesuffix("Command")
+    if package == "lib-dynamodb" and name in _DOCUMENT_COMMANDS:
+        name = _DOCUMENT_COMMANDS[name]
+    return use.services[0], name
+
+
+# The document client's commands and the DynamoDB operations they send.
+_DOCUMENT_COMMANDS = {"Put": "PutItem", "Get": "GetItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                      "Query": "Query", "Scan": "Scan", "BatchGet": "BatchGetItem", "BatchWrite": "BatchWriteItem",
+                      "TransactGet": "TransactGetItems", "TransactWrite": "TransactWriteItems"}  # fmt: skip
+
+
 def _spec(name: str, extensions: tuple[str, ...], grammar, query: str) -> LanguageSpec:  # type: ignore[no-untyped-def]
     return LanguageSpec(
         name=name,
@@ -114,6 +138,7 @@ def _spec(name: str, extensions: tuple[str, ...], grammar, query: str) -> Langua
         interpolation_types=frozenset({"template_substitution"}),
         classify_import=classify_import,
         classify_call=classify_call,
+        classify_operation=classify_operation,
         bind_import=bind_import,
         bind_names=bind_names,
     )

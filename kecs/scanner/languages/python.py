@@ -50,9 +50,12 @@ def bind_import(module: str, name: str | None, alias: str | None) -> list[tuple[
 
 
 def classify_import(module: str, ctx: Context) -> Use | None:
-    root = module.split(".")[0]
+    parts = module.split(".")
+    root = parts[0]
     if root in SDKS:
-        return Use(root)
+        # A service's helpers without a client: `from boto3.dynamodb.conditions import Attr`.
+        service = ctx.catalog.lookup(parts[1]) if root == "boto3" and len(parts) > 2 else None
+        return Use(root, (service,) if service else ())
     stub = _STUBS.match(root)
     if stub:
         service = ctx.catalog.lookup(stub.group(2))

@@ -1,0 +1,110 @@
+"""Operations at call sites, per language, validated against botocore's operation lists."""
+
+from __future__ import annotations
+
+import pytest
+
+from kecs.operations import OperationCatalog
+from tests.conftest import ScanSource
+
+
+def _calls(found: list) -> list[tuple[int, tuple[str, ...], str, str]]:  # type: ignore[type-arg]
+    return [(f.line, f.services, f.operation, f.resource) for f in found if f.kind == "call"]
+
+
+def test_python_client_methods_paginators_and_literal_resources(scan_source: ScanSource) -> None:
+    found = scan_source(
+        "app.py",
+        """
+        import boto3
+        from boto3.dynamodb.conditions import Attr
+
+        s3 = boto3.client("s3")
+        s3.put_object(Bucket="assets", Key="a.txt", Body=b"x")
+        pages = s3.get_paginator("list_objects_v2")
+        s3.close()
+        s3.not_an_operation()
+        copy = s3
+        copy.delete_object(Bucket=name, Key="k")
+        ddb = boto3.client("dynamodb")
+        ddb.put_item(TableName="orders", Item={})
+        """,
+        kinds=("client", "call", "import"),
+    )
+    assert _calls(found) == [
+        (5, ("s3",), "PutObject", "Bucket=assets,Key=a.txt"),
+        (6, ("s3",), "ListObjectsV2", ""),
+        (10, ("s3",), "DeleteObject", "Key=k"),
+        (12, ("dynamodb",), "PutItem", "TableName=orders"),
+    ]
+    # A service's helpers name the service even without a client.
+    assert [f.services for f in found if f.kind == "import"] == [(), ("dynamodb",)]
+
+
+def test_javascript_v3_commands_and_v2_methods(scan_source: ScanSource) -> None:
+    found = scan_source(
+        "a.mjs",
+        """
+        import { S3Client, PutObjectCommand } from "@aws-sdk/client-s3";
+        import { PutCommand } from "@aws-sdk/lib-dynamodb";
+        import AWS from "aws-sdk";
+        await s3.send(new PutObjectCommand({ Bucket: "b" }));
+        await doc.send(new PutCommand({ TableName: "t" }));
+        const sqs = new AWS.SQS();
+        sqs.sendMessage({ QueueUrl: "u" }).promise();
+        new NotACommand();
+        """,
+        kinds=("client", "call", "import"),
+    )
+    assert [(line, services, op) for line, services, op, _ in _calls(found)] == [
+        (4, ("s3",), "PutObject"),
+        (5, ("dynamodb",), "PutItem"),
+        (7, ("sqs",), "SendMessage"),
+    ]
+
+
+def test_go_v2_client_methods(scan_source: ScanSource) -> None:
+    found = scan_source(
+        "main.go",
+        """
+        package main
+        import "github.com/aws/aws-sdk-go-v2/service/s3"
+        func main() {
+            client := s3.NewFromConfig(cfg)
+            client.PutObject(ctx, &s3.PutObjectInput{})
+            client.Options()
+        }
+        """,
+        kinds=("client", "call", "import"),
+    )
+    assert [(line, op) for line, _, op, _ in _calls(found)] == [(5, "PutObject")]
+
+
+def test_java_v2_builders_and_create(scan_source: ScanSource) -> None:
+    found = scan_source(
+        "App.java",
+        """
+        import software.amazon.awssdk.services.s3.S3Client;
+        class App { void f() {
+          S3Client s3 = S3Client.builder().region(r).build();
+          s3.putObject(req, body);
+          var other = S3Client.create();
+          other.listBuckets();
+          other.serviceName();
+        }}
+        """,
+        kinds=("client", "call", "import"),
+    )
+    assert [(line, op) for line, _, op, _ in _calls(found)] == [(4, "PutObject"), (6, "ListBuckets")]
+
+
+@pytest.mark.parametrize(
+    ("service", "spelled", "operation"),
+    [
+        ("s3", "put_object", "PutObject"), ("s3", "PutObjectCommand", "PutObject"), ("s3", "putObject", "PutObject"),
+        ("dynamodb", "GetItemWithContext", "GetItem"), ("s3", "list_objects_v2", "ListObjectsV2"),
+        ("sqs", "sendMessageAsync", "SendMessage"), ("s3", "nope", None), ("not-a-service", "x", None),
+    ],
+)  # fmt: skip
+def test_spellings_resolve_to_the_models_names(service: str, spelled: str, operation: str | None) -> None:
+    assert OperationCatalog.load().operation(service, spelled) == operation
