@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed", help="the seeder (run by `kecs up` in the kecs-seed container)")
     seed_arguments(seed)
+    from kecs.policy_cli import add_arguments as policy_arguments
+
+    policy = commands.add_parser(
+        "policy", help="the IAM policy each service's code and observed traffic call for, and what differs"
+    )
+    policy_arguments(policy)
     shown = commands.add_parser(
         "emulators", help="the emulators kecs can run, and the AWS services each served offline"
     )
@@ -326,6 +332,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kecs import lifecycle_cli
 
             return int(getattr(lifecycle_cli, f"{args.command}_command")(args))
+        if args.command == "policy":
+            from kecs.policy_cli import run as run_policy
+
+            return run_policy(args)
         if args.command == "emulators":
             return show_emulators(args.format)
         if args.command == "logs":

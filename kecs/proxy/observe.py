@@ -15,16 +15,15 @@ and are dropped with the exchange.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from kecs.operations import OperationCatalog
+from kecs.operations import OperationCatalog, resource_arn
 from kecs.proxy.routing import host_prefix, request_service, signing_service
 from kecs.scanner.services import ServiceCatalog
 
 BODY_HEAD = 16 * 1024  # what of a body may be read for names (JSON and form bodies only)
-ACCOUNT = "*"  # the emulator's account is not the one the policy is for
 
 
 @dataclass(frozen=True)
@@ -89,56 +88,6 @@ def _client_name(
         if services.endpoints[name][0] == prefix.split(".", 1)[-1] or prefix == services.endpoints[name][0]:
             return name
     return signing if signing in candidates else candidates[0]
-
-
-def _queue_arn(url_or_path: str, region: str) -> str | None:
-    parts = [p for p in urlsplit(url_or_path).path.split("/") if p]
-    if len(parts) == 2:
-        return f"arn:aws:sqs:{region}:{ACCOUNT}:{parts[1]}"
-    return None
-
-
-def resource_arn(
-    service: str, region: str, bound: Mapping[str, str], fields: Mapping[str, str], path: str
-) -> str | None:
-    """The ARN of what a request acts on, where the request line or body names it."""
-    if service == "s3":
-        bucket, key = bound.get("Bucket"), bound.get("Key")
-        if bucket:
-            return f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else "")
-        return None
-    if service == "sqs":
-        url = fields.get("QueueUrl")
-        if url:
-            return _queue_arn(url, region)
-        if fields.get("QueueName"):
-            return f"arn:aws:sqs:{region}:{ACCOUNT}:{fields['QueueName']}"
-        return _queue_arn(path, region)
-    if service == "sns":
-        return fields.get("TopicArn") or (
-            f"arn:aws:sns:{region}:{ACCOUNT}:{fields['Name']}" if fields.get("Name") else None
-        )
-    if service == "dynamodb" and fields.get("TableName"):
-        return f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{fields['TableName']}"
-    if service == "kinesis" and fields.get("StreamName"):
-        return f"arn:aws:kinesis:{region}:{ACCOUNT}:stream/{fields['StreamName']}"
-    if service == "ssm" and fields.get("Name"):
-        name = fields["Name"].lstrip("/")
-        return f"arn:aws:ssm:{region}:{ACCOUNT}:parameter/{name}"
-    if service == "secretsmanager":
-        secret = fields.get("SecretId") or fields.get("Name")
-        if secret:
-            return (
-                secret
-                if secret.startswith("arn:")
-                else f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{secret}-*"
-            )
-    if service == "logs" and fields.get("logGroupName"):
-        return f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{fields['logGroupName']}:*"
-    if service == "lambda" and bound.get("FunctionName"):
-        name = bound["FunctionName"]
-        return name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
-    return None
 
 
 def describe(

@@ -1,0 +1,215 @@
+"""Least-privilege IAM policies per compose service: the scan predicts, the proxy confirms.
+
+Two sources of the operations a service performs:
+- predicted: the scanner's call sites (`s3.put_object(Bucket="assets")` is s3 PutObject on
+  bucket assets), from the service's build context or image;
+- observed: what its proxy forwarded (`.kecs/observed/<service>/requests*.jsonl`), with the
+  resource each request named.
+
+From them: an IAM policy document (actions from the operations, resources narrowed to the
+ARNs seen or written literally, else `*` with the reason), and the difference: operations
+predicted and never observed, and operations observed and not predicted (a scanner miss,
+listed with the request that showed it). `allows` checks a request against a policy
+document kecs wrote (Allow statements with `*`/`?` wildcards: what kecs generates), for
+`kecs policy --check`. Pure, except `read_observed`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kecs import contract
+from kecs.operations import resource_arn
+from kecs.scanner.model import Finding
+from kecs.scanner.services import ServiceCatalog
+
+# IAM's service prefix where it is not the signing name.
+IAM_PREFIX = {"cloudwatch": "cloudwatch", "stepfunctions": "states", "elbv2": "elasticloadbalancing",
+              "elb": "elasticloadbalancing", "sesv2": "ses", "dynamodbstreams": "dynamodb",
+              "s3control": "s3", "kinesisvideo": "kinesisvideo", "iot-data": "iot"}  # fmt: skip
+# Operations whose IAM action is not `prefix:Operation` (the AWS service authorization
+# reference); an empty tuple: the operation needs no permission.
+ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("s3", "ListObjects"): ("s3:ListBucket",),
+    ("s3", "ListObjectsV2"): ("s3:ListBucket",),
+    ("s3", "ListObjectVersions"): ("s3:ListBucketVersions",),
+    ("s3", "HeadObject"): ("s3:GetObject",),
+    ("s3", "HeadBucket"): ("s3:ListBucket",),
+    ("s3", "CreateMultipartUpload"): ("s3:PutObject",),
+    ("s3", "UploadPart"): ("s3:PutObject",),
+    ("s3", "CompleteMultipartUpload"): ("s3:PutObject",),
+    ("s3", "UploadPartCopy"): ("s3:PutObject", "s3:GetObject"),
+    ("s3", "CopyObject"): ("s3:PutObject", "s3:GetObject"),
+    ("s3", "DeleteObjects"): ("s3:DeleteObject",),
+    ("s3", "ListParts"): ("s3:ListMultipartUploadParts",),
+    ("s3", "ListBuckets"): ("s3:ListAllMyBuckets",),
+    ("s3", "GetBucketLocation"): ("s3:GetBucketLocation",),
+    ("sts", "GetCallerIdentity"): (),
+    ("lambda", "Invoke"): ("lambda:InvokeFunction",),
+    ("lambda", "InvokeAsync"): ("lambda:InvokeFunction",),
+    ("dynamodb", "TransactWriteItems"): ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                                         "dynamodb:ConditionCheckItem"),
+    ("dynamodb", "TransactGetItems"): ("dynamodb:GetItem",),
+    ("sqs", "SendMessageBatch"): ("sqs:SendMessage",),
+    ("sqs", "DeleteMessageBatch"): ("sqs:DeleteMessage",),
+    ("sqs", "ChangeMessageVisibilityBatch"): ("sqs:ChangeMessageVisibility",),
+    ("secretsmanager", "BatchGetSecretValue"): ("secretsmanager:GetSecretValue",),
+    ("logs", "StartLiveTail"): ("logs:StartLiveTail",),
+}  # fmt: skip
+# Actions that act on the account, not on one resource: always `*`.
+ACCOUNT_WIDE = {"s3:ListAllMyBuckets", "sqs:ListQueues", "sns:ListTopics", "dynamodb:ListTables",
+                "secretsmanager:ListSecrets", "ssm:DescribeParameters", "logs:DescribeLogGroups",
+                "kinesis:ListStreams", "cloudwatch:PutMetricData", "cloudwatch:ListMetrics",
+                "lambda:ListFunctions", "iam:ListRoles", "sts:AssumeRole"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Use:
+    """One operation a service performs (predicted or observed) and where it showed."""
+
+    aws_service: str
+    operation: str
+    resource: str | None  # an ARN
+    where: str  # "app/app.py:12", or "PUT /bkt/k -> 200"
+
+
+def iam_actions(service: str, operation: str, catalog: ServiceCatalog) -> tuple[str, ...]:
+    if (service, operation) in ACTIONS:
+        return ACTIONS[(service, operation)]
+    prefix = IAM_PREFIX.get(service) or catalog.endpoints.get(service, ("", service))[1] or service
+    return (f"{prefix}:{operation}",)
+
+
+def _literal_arn(service: str, region: str, resource: str) -> str | None:
+    """The ARN a call site's literal parameters name (`Bucket=assets,Key=a.txt`)."""
+    fields = dict(part.split("=", 1) for part in resource.split(",") if "=" in part)
+    bound: dict[str, str] = {k: fields[k] for k in ("Bucket", "Key", "FunctionName") if k in fields}
+    if service == "s3" and "Key" not in fields and "Prefix" in fields:
+        bound["Key"] = fields["Prefix"] + "*"
+    return resource_arn(service, region, bound, fields, "")
+
+
+def predicted(findings: Iterable[Finding], region: str = "*") -> list[Use]:
+    """The operations the scanner found at call sites."""
+    out = []
+    for f in findings:
+        if f.kind != "call" or not f.operation:
+            continue
+        for service in f.services:
+            arn = _literal_arn(service, region, f.resource) if f.resource else None
+            out.append(Use(service, f.operation, arn, f"{f.path}:{f.line}"))
+    return out
+
+
+def read_observed(project_dir: str, service: str) -> list[Use]:
+    """What the service's proxy recorded (older rotated files first)."""
+    directory = os.path.join(project_dir, contract.PROJECT_OBSERVED_DIR, service)
+    stem, ext = os.path.splitext(contract.OBSERVED_FILE)
+    files = sorted(glob.glob(os.path.join(directory, f"{stem}.*{ext}")), reverse=True)
+    files.append(os.path.join(directory, contract.OBSERVED_FILE))
+    out = []
+    for path in files:
+        if os.path.islink(path) or not os.path.isfile(path):
+            continue
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # a line cut by a crash: the rest stands
+                if isinstance(record, dict) and record.get("operation") and record.get("aws_service"):
+                    where = f"{record.get('request', '?')} -> {record.get('status')}"
+                    out.append(Use(record["aws_service"], record["operation"], record.get("resource"), where))
+    return out
+
+
+def _generalize(arn: str) -> str:
+    """Objects in a bucket vary by key: grant the bucket's objects (`arn:aws:s3:::b/*`)."""
+    if arn.startswith("arn:aws:s3:::") and "/" in arn:
+        return arn.split("/", 1)[0] + "/*"
+    return arn
+
+
+@dataclass(frozen=True)
+class ServicePolicy:
+    document: dict[str, Any]
+    reasons: dict[str, str]  # action -> why its resource is `*`
+    unobserved: list[Use]  # predicted, never observed
+    missed: list[Use]  # observed, not predicted: a scanner miss
+
+
+def build(static: list[Use], seen: list[Use], catalog: ServiceCatalog, observed_only: bool = False,
+          static_only: bool = False) -> ServicePolicy:  # fmt: skip
+    uses = ([] if observed_only else static) + ([] if static_only else seen)
+    resources: dict[str, set[str]] = {}
+    reasons: dict[str, str] = {}
+    for use in uses:
+        for action in iam_actions(use.aws_service, use.operation, catalog):
+            targets = resources.setdefault(action, set())
+            if action in ACCOUNT_WIDE:
+                reasons[action] = "acts on the account, not on one resource"
+                targets.add("*")
+            elif use.resource:
+                targets.add(_generalize(use.resource))
+            else:
+                reasons.setdefault(action, f"no resource named where it showed ({use.where})")
+                targets.add("*")
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    for action, targets in sorted(resources.items()):
+        key = ("*",) if "*" in targets else tuple(sorted(targets))
+        grouped.setdefault(key, []).append(action)
+    statements = [
+        {"Sid": f"Kecs{n}", "Effect": "Allow", "Action": actions, "Resource": list(targets)}
+        for n, (targets, actions) in enumerate(sorted(grouped.items(), key=lambda g: g[1]), start=1)
+    ]
+    document = {"Version": "2012-10-17", "Statement": statements}
+    observed_ops = {(u.aws_service, u.operation) for u in seen}
+    predicted_ops = {(u.aws_service, u.operation) for u in static}
+    unobserved = _first_each(u for u in static if (u.aws_service, u.operation) not in observed_ops)
+    missed = _first_each(u for u in seen if (u.aws_service, u.operation) not in predicted_ops)
+    return ServicePolicy(document, {a: r for a, r in reasons.items() if a in resources}, unobserved, missed)
+
+
+def _first_each(uses: Iterable[Use]) -> list[Use]:
+    out: dict[tuple[str, str], Use] = {}
+    for use in uses:
+        out.setdefault((use.aws_service, use.operation), use)
+    return sorted(out.values(), key=lambda u: (u.aws_service, u.operation))
+
+
+def allows(document: Mapping[str, Any], action: str, resource: str | None) -> bool:
+    """Whether an Allow statement of `document` grants `action` on `resource` (IAM's
+    wildcards, case-insensitive actions; no Deny, conditions or NotAction: kecs writes none)."""
+    statements = document.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    for statement in statements if isinstance(statements, list) else []:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action") or []
+        targets = statement.get("Resource") or []
+        actions = [actions] if isinstance(actions, str) else actions
+        targets = [targets] if isinstance(targets, str) else targets
+        if not any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in actions):
+            continue
+        if any(t == "*" or (resource is not None and fnmatch.fnmatchcase(resource, str(t))) for t in targets):
+            return True
+    return False
+
+
+def violations(
+    document: Mapping[str, Any], seen: Iterable[Use], catalog: ServiceCatalog
+) -> list[tuple[Use, str]]:
+    """Observed requests the document does not allow: (the request, the action denied)."""
+    out = []
+    for use in seen:
+        for action in iam_actions(use.aws_service, use.operation, catalog):
+            if not allows(document, action, use.resource):
+                out.append((use, action))
+    return out
