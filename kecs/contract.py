@@ -43,6 +43,9 @@ PROJECT_KECS_DIR = ".kecs"
 PROJECT_OBSERVED_DIR = f"{PROJECT_KECS_DIR}/observed"
 CONTAINER_OBSERVED_DIR = "/var/lib/kecs/observed"
 OBSERVED_FILE = "requests.jsonl"
+# kecs's own AWS clients (the seeder, the log forwarder) share the first captured service's
+# namespace: they name themselves in the User-Agent, and the proxy records them as kecs's.
+USER_AGENT_MARK = "kecs-internal"
 # ECS's container endpoints (credentials, task metadata), served by the proxy.
 ECS_ENDPOINT = "http://169.254.170.2"  # beside the compose files: public trust material only
 # The intermediate's key lives outside the project (kecs.tls.key_directory); `kecs up`

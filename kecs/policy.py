@@ -123,7 +123,9 @@ def read_observed(project_dir: str, service: str) -> list[Use]:
                     record = json.loads(line)
                 except ValueError:
                     continue  # a line cut by a crash: the rest stands
-                if isinstance(record, dict) and record.get("operation") and record.get("aws_service"):
+                if not isinstance(record, dict) or record.get("kecs"):
+                    continue  # kecs's own seeder and forwarder, in the service's namespace
+                if record.get("operation") and record.get("aws_service"):
                     where = f"{record.get('request', '?')} -> {record.get('status')}"
                     out.append(Use(record["aws_service"], record["operation"], record.get("resource"), where))
     return out

@@ -14,13 +14,12 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kecs.compose.plan import DEFAULT_REGION
 from kecs.errors import KecsError
-from kecs.policy import ServicePolicy, build, predicted, read_observed, violations
-from kecs.safefs import make_directories, read_regular, write_file
-from kecs.scanner.services import ServiceCatalog
+
+if TYPE_CHECKING:
+    from kecs.policy import ServicePolicy
 
 POLICY_DIR = "kecs-policies"
 
@@ -43,10 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: the proxy image builds this parser and has none of these libraries.
     from kecs.compose.evidence import gather
     from kecs.compose.generate import daemon_image_evidence
     from kecs.compose.load import load_project
+    from kecs.compose.plan import DEFAULT_REGION
+    from kecs.policy import build, predicted, read_observed, violations
+    from kecs.safefs import make_directories, read_regular, write_file
     from kecs.scanner.engine import ScanOptions
+    from kecs.scanner.services import ServiceCatalog
 
     project = load_project(args.project, list(args.file))
     names = list((project.raw.get("services") or {}).keys())

@@ -103,3 +103,21 @@ def test_image_options_come_from_the_environment_too(monkeypatch: pytest.MonkeyP
     assert (overrides["proxy_base"], overrides["proxy_image"]) == ("base:1", "p:1")
     flags = build_parser().parse_args(["compose", ".", "--proxy-base", "flag:1"])
     assert overrides_from_args(flags)["proxy_base"] == "flag:1"  # a flag wins
+
+
+def test_the_proxy_image_can_build_the_parser_without_the_cli_libraries() -> None:
+    """The proxy image installs kecs with the `proxy` extra only: the CLI's parser (every
+    `kecs` command there starts with it) must import none of the CLI's other libraries."""
+    import subprocess
+    import sys
+
+    blocked = ["yaml", "rich", "tree_sitter", "docker", "jsonschema", "pathspec", "zstandard"]
+    script = (
+        "import sys\n"
+        f"for name in {blocked!r}: sys.modules[name] = None\n"
+        "from kecs.cli import build_parser\n"
+        "build_parser().parse_args(['proxy', '--check'])\n"
+        "build_parser().parse_args(['seed', 'watch'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

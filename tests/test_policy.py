@@ -110,7 +110,8 @@ def _project(tmp_path: Path) -> Path:
     observed.mkdir(parents=True)
     record = {"time": 1, "service": "app", "aws_service": "s3", "operation": "PutObject",
               "resource": "arn:aws:s3:::assets/k", "status": 200, "emulator": "x", "request": "PUT /assets/k"}  # fmt: skip
-    (observed / "requests.jsonl").write_text(json.dumps(record) + "\n{cut line\n")
+    seeder = {**record, "operation": "CreateBucket", "kecs": True}  # kecs's own seeder: not the app's
+    (observed / "requests.jsonl").write_text(json.dumps(record) + "\n{cut line\n" + json.dumps(seeder) + "\n")
     return tmp_path
 
 

@@ -33,11 +33,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from kecs import contract
 from kecs.logs.events import Assembler, Event, Line, Position, batches, not_delivered, parse_line
 from kecs.logs.metrics import datapoints
 from kecs.logs.target import LogTarget
 
 DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+def _client_config() -> Any:
+    """The forwarder's clients name themselves (the proxy then records them as kecs's)."""
+    from botocore.config import Config
+
+    return Config(user_agent_extra=f"{contract.USER_AGENT_MARK}/telemetry")
+
+
 STATE_FILE = "positions.json"
 FLUSH_EVERY = 1.0  # seconds a partial batch or multi-line event waits
 CHECK_EVERY = 10.0  # seconds between checks that a quiet stream still exists
@@ -405,11 +415,15 @@ def forward(
     for source in sources:
         region = source.target.region
         if region not in clients:
-            clients[region] = client or boto3.session.Session(region_name=region).client("logs")
+            clients[region] = client or boto3.session.Session(region_name=region).client(
+                "logs", config=_client_config()
+            )
         streams[source.service] = Stream(source, docker, positions, clients[region])
         streams[source.service].start()
     if metrics is not None and metrics.services:
-        cloudwatch = boto3.session.Session(region_name=metrics.region).client("cloudwatch")
+        cloudwatch = boto3.session.Session(region_name=metrics.region).client(
+            "cloudwatch", config=_client_config()
+        )
         threading.Thread(
             target=publish_metrics, args=(metrics, docker, project, cloudwatch), daemon=True
         ).start()

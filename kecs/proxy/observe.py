@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from kecs import contract
 from kecs.operations import OperationCatalog, resource_arn
 from kecs.proxy.routing import host_prefix, request_service, signing_service
 from kecs.scanner.services import ServiceCatalog
@@ -115,7 +116,10 @@ def describe(
     names = frozenset(k.decode("latin-1").lower() for k, _ in headers)
     operation, bound = ops.from_request(service, exchange.method, target_for_match, amz_target, fields, names)
     region = _region(headers, target)
+    agent = _header(headers, b"user-agent") or ""
     return {
+        # kecs's own seeder and forwarder: not the service's calls (kecs policy skips them).
+        **({"kecs": True} if contract.USER_AGENT_MARK in agent else {}),
         "time": round(exchange.time, 3),
         "service": compose_service,
         "aws_service": service,

@@ -195,3 +195,48 @@ def test_the_coverage_table_is_what_this_run_measures(mix: Project, built: dict[
         f"this run measured {measured}, kecs/coverage.py says {committed} "
         f"(regenerate with python tools/emulator_coverage.py); failures: {failures}"
     )
+
+
+def test_policy_from_what_the_app_called_allows_it_and_nothing_more(mix: Project) -> None:
+    """The proxy recorded every call the app made (and kecs's seeder's, marked as kecs's);
+    `kecs policy` turns them into a policy that an IAM evaluator kecs did not write (moto's)
+    shows allows each call and denies one outside it; the call no scanner can see (an
+    operation name computed at run time) is listed as observed and not predicted."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    from kecs.policy import iam_actions
+    from kecs.scanner.services import ServiceCatalog
+
+    mix.wait_for("app", "mix report: ", timeout=300)
+    observed = mix.directory / ".kecs" / "observed" / "app" / "requests.jsonl"
+    text = observed.read_text()
+    records = [json.loads(line) for line in text.splitlines()]
+    apps = [r for r in records if not r.get("kecs")]
+    ops = {(r["aws_service"], r["operation"]) for r in apps}
+    expected = {("s3", "PutObject"), ("s3", "GetObject"), ("dynamodb", "PutItem"), ("sqs", "SendMessage"),
+                ("kinesis", "PutRecord"), ("ssm", "GetParameter"), ("sqs", "ListQueues")}  # fmt: skip
+    assert expected <= ops, sorted(ops)
+    assert any(r.get("kecs") and r["operation"] == "CreateBucket" for r in records), "the seeder's calls"
+    # Statuses and emulators as they happened; no credential, signature or body.
+    put = next(r for r in apps if r["operation"] == "PutObject")
+    assert put["status"] == 200 and put["resource"] == "arn:aws:s3:::mix-app/hello.txt", put
+    assert put["emulator"].startswith("https://kecs-localstack")
+    assert next(r for r in apps if r["operation"] == "PutItem")["emulator"].startswith("http://kecs-moto")
+    for secret in ("Signature=", "Credential=", "X-Amz-Security-Token", "hello"):
+        assert secret not in text.replace("hello.txt", ""), secret
+    done = mix.kecs("policy", str(mix.directory), "--service", "app", "--format", "json", "--write")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)["app"]
+    missed = {(u["aws_service"], u["operation"]) for u in report["observed_not_predicted"]}
+    assert ("sqs", "ListQueues") in missed, report["observed_not_predicted"]
+    assert not {("s3", "PutObject"), ("dynamodb", "PutItem")} & missed
+    evaluator = IAMPolicy(json.dumps(report["policy"]))
+    catalog = ServiceCatalog.load()
+    for record in apps:
+        for action in iam_actions(record["aws_service"], record["operation"], catalog):
+            verdict = evaluator.is_action_permitted(action, record["resource"] or "*")
+            assert verdict == PermissionResult.PERMITTED, (action, record)
+    outside = evaluator.is_action_permitted("s3:DeleteBucket", "arn:aws:s3:::mix-app")
+    assert outside != PermissionResult.PERMITTED
+    check = mix.kecs("policy", str(mix.directory), "--check", "--observed-only")
+    assert check.returncode == 0, check.stderr

@@ -130,3 +130,11 @@ def test_the_observer_feeds_seen_and_the_sink() -> None:
     observer = Observer("orders", seen.append, lines.append)
     observer(Exchange("GET", "/", "s3.amazonaws.com", (_auth("s3"),), b"", 200, "http://e", 2.0))
     assert seen == ["s3"] and json.loads(lines[0])["operation"] == "ListBuckets"
+
+
+def test_kecs_own_clients_are_marked() -> None:
+    """The seeder and the forwarder share the first captured service's namespace: their
+    requests are marked as kecs's, and kecs policy leaves them out."""
+    headers = [_auth("s3"), (b"User-Agent", b"Boto3/1.26.27 Python/3.11 kecs-internal/seed")]
+    assert _record("PUT", "/bkt", "s3.amazonaws.com", headers)["kecs"] is True
+    assert "kecs" not in _record("PUT", "/bkt", "s3.amazonaws.com", [_auth("s3")])
