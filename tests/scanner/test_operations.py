@@ -108,3 +108,22 @@ def test_java_v2_builders_and_create(scan_source: ScanSource) -> None:
 )  # fmt: skip
 def test_spellings_resolve_to_the_models_names(service: str, spelled: str, operation: str | None) -> None:
     assert OperationCatalog.load().operation(service, spelled) == operation
+
+
+def test_retired_services_are_reported_as_written(scan_source: ScanSource) -> None:
+    """qldb is gone from botocore, but the code still calls it."""
+    found = scan_source("q.py", 'import boto3\nq = boto3.client("qldb")\nx = boto3.client("not-a-service")\n')
+    assert [f.services for f in found if f.kind == "client"] == [("qldb",), ()]
+
+
+def test_the_lambda_java_runtime_is_not_a_lambda_client(scan_source: ScanSource) -> None:
+    """Its interfaces and events are a handler's types, not calls to the Lambda service."""
+    found = scan_source(
+        "src/Handler.java",
+        """
+        import com.amazonaws.services.lambda.runtime.Context;
+        import com.amazonaws.services.lambda.runtime.events.SQSEvent;
+        import software.amazon.awssdk.services.lambda.LambdaClient;
+        """,
+    )
+    assert [(f.line, f.services) for f in found] == [(3, ("lambda",))]

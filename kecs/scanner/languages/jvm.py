@@ -28,7 +28,14 @@ def bind_import(module: str, name: str | None, alias: str | None) -> list[tuple[
     return [(alias or module.split(".")[-1], module)]
 
 
+# The Lambda Java runtime's interfaces and event classes (aws-lambda-java-core, -events)
+# live under the SDK's package names but call no AWS service: a handler, not a client.
+_NOT_SDK = ("com.amazonaws.services.lambda.runtime", "com.amazonaws.lambda.thirdparty")
+
+
 def classify_import(module: str, ctx: Context) -> Use | None:
+    if module.startswith(_NOT_SDK):
+        return None
     match = _PACKAGE.match(module)
     if not match:
         return None

@@ -6,6 +6,7 @@ import re
 
 import tree_sitter_python
 
+from kecs.scanner.services import RETIRED
 from kecs.scanner.source import Call, Context, LanguageSpec, Use
 
 SDKS = ("boto3", "botocore", "aioboto3", "aiobotocore")
@@ -64,9 +65,10 @@ def classify_import(module: str, ctx: Context) -> Use | None:
     return None
 
 
-def _service_arg(call: Call, ctx: Context) -> str | None:
+def _service_arg(call: Call, ctx: Context, as_written: bool = False) -> str | None:
     value = call.kwargs.get("service_name") or (call.args[0] if call.args else None)
-    if value and ctx.catalog.is_service(value):
+    # A service botocore no longer ships (qldb) is reported as written: the code still calls it.
+    if value and (ctx.catalog.is_service(value) or (as_written and value in RETIRED)):
         return value
     return None
 
@@ -77,7 +79,7 @@ def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
         return ("import", use) if use else None
     match = _CLIENT.match(call.callee)
     if match:
-        service = _service_arg(call, ctx)
+        service = _service_arg(call, ctx, as_written=True)  # the SDK's own client call
         return "client", Use(match.group(1), (service,) if service else ())
     # A session passed in as a parameter: `def f(session): session.client("s3")`.
     # Only in a file that imports an SDK, and only with a real service name.
