@@ -9,6 +9,8 @@ Capture names a language query may use:
   @import, @import.module, @import.name, @import.alias   an import / use / require
   @call, @call.callee, @call.args                       a call or a `new`
   @bind, @bind.name, @bind.value                        `name = <call>`
+  @factory, @factory.name, @factory.params,             a function that returns a client of
+    @factory.call, @factory.callee, @factory.args       the service its parameter names
   @string                                               a string literal (lint)
   @pair, @pair.key, @pair.value                         keyword argument / map entry
   @envtarget                                            left side of an assignment
@@ -233,6 +235,7 @@ class FileAnalyzer:
         env_targets: list[Node] = []
         emitted_imports: set[int] = set()
         clients: dict[str, str] = {}  # local names of one service's clients -> the service
+        factory_defs: list[tuple[str, Node, Node, Node | None, Node | None]] = []
 
         def emit(node: Node, use: Use, kind: str, **extra: str) -> None:
             findings.append(self._finding(rel_path, src, node, use, kind, **extra))
@@ -260,6 +263,11 @@ class FileAnalyzer:
                 args = caps.get("call.args")
                 callee = caps.get("call.callee")
                 calls.append((caps["call"][0], callee[0] if callee else None, args[0] if args else None))
+            elif "factory" in caps:
+                factory_defs.append(
+                    (text(caps["factory.name"][0], src), caps["factory.params"][0], caps["factory.call"][0],
+                     caps.get("factory.callee", [None])[0], caps.get("factory.args", [None])[0])
+                )  # fmt: skip
             elif "bind" in caps:
                 binds.append((caps["bind.name"][0], caps["bind.value"][0]))
             elif "string" in caps:
@@ -279,6 +287,21 @@ class FileAnalyzer:
             return call
 
         call_by_node = {node.id: (node, callee, args) for node, callee, args in calls}
+        factories = self._factories(factory_defs, src, aliases, ctx)
+
+        def classify(call: Call) -> tuple[str, Use] | None:
+            """The language's rules, then the file's one-hop client factories:
+            `def client_for(service): return boto3.client(service)` makes
+            `client_for("ssm")` an ssm client."""
+            if factories and call.local in factories and not call.member:
+                index, sdk = factories[call.local]
+                args = call.args
+                service = args[index] if index < len(args) else None
+                if service and ctx.catalog.is_service(service):
+                    return "client", Use(sdk, (service,))
+                return "client", Use(sdk)
+            return spec.classify_call(call, ctx)
+
         # Bindings in source order, so `s = Session(); c = s.client(...)` resolves.
         for name_node, value_node in sorted(binds, key=lambda b: b[0].start_byte):
             value = value_node
@@ -291,7 +314,7 @@ class FileAnalyzer:
                     clients[text(name_node, src)] = clients[text(value, src)]
                 continue
             call = resolve_call(*call_by_node[value.id])
-            found = spec.classify_call(call, ctx)
+            found = classify(call)
             if found is None and call.callee.endswith(").build"):
                 # A builder chain (`S3Client.builder().region(r).build()`): the client is the
                 # class the chain starts from.
@@ -318,7 +341,7 @@ class FileAnalyzer:
                 emit(call_node, Use(ctx.imported_sdks[0] if ctx.imported_sdks else "", (service,)), "call",
                      operation=name, resource=resource)  # fmt: skip
                 continue
-            found = spec.classify_call(call, ctx)
+            found = classify(call)
             if found is None:
                 continue
             kind, use = found
@@ -330,6 +353,43 @@ class FileAnalyzer:
         return findings
 
     # -- helpers -------------------------------------------------------------------
+
+    def _factories(
+        self, defs: list[tuple[str, Node, Node, Node | None, Node | None]], src: bytes,
+        aliases: dict[str, str], ctx: Context,
+    ) -> dict[str, tuple[int, str]]:  # fmt: skip
+        """Functions returning a client of the service one of their parameters names:
+        name -> (that parameter's position, the SDK)."""
+        out: dict[str, tuple[int, str]] = {}
+        for name, params, call_node, callee, args in defs:
+            call = self._call(call_node, callee, args, src, aliases)
+            found = self.spec.classify_call(call, ctx)
+            if found is None or found[0] != "client" or found[1].services or args is None:
+                continue
+            names = [
+                text(p, src).split(":")[0].split("=")[0].strip()
+                for p in params.named_children
+                if p.type in ("identifier", "typed_parameter", "default_parameter", "typed_default_parameter")
+            ]
+            argument = self._service_argument(args, src)
+            if argument in names:
+                positional = [n for n in names if n not in ("self", "cls")]
+                if argument in positional:
+                    out[name] = (positional.index(argument), found[1].sdk)
+        return out
+
+    def _service_argument(self, args: Node, src: bytes) -> str | None:
+        """The text of the first positional argument, or of a `service_name=` keyword."""
+        keyword = self.spec.keyword_arg
+        for child in args.named_children:
+            if keyword and child.type == keyword[0]:
+                key = child.child_by_field_name(keyword[1])
+                value = child.child_by_field_name(keyword[2])
+                if key is not None and value is not None and text(key, src) == "service_name":
+                    return text(value, src)
+            elif child.type != "comment":
+                return text(child, src)
+        return None
 
     def _operation(self, call: Call, ctx: Context, clients: dict[str, str]) -> tuple[str, str, str] | None:
         """(service, operation, resource) when the call is one of a client's operations:

@@ -127,3 +127,30 @@ def test_the_lambda_java_runtime_is_not_a_lambda_client(scan_source: ScanSource)
         """,
     )
     assert [(f.line, f.services) for f in found] == [(3, ("lambda",))]
+
+
+def test_one_hop_client_factories_in_a_file(scan_source: ScanSource) -> None:
+    found = scan_source(
+        "fac.py",
+        """
+        import boto3
+
+        def client_factory(service):
+            return boto3.client(service)
+
+        def client(service, **kw):
+            return boto3.client(service, endpoint_url="http://x", **kw)
+
+        ssm = client_factory("ssm")
+        ssm.get_parameter(Name="/a")
+        client("sqs")
+        client_factory(name)
+        """,
+        kinds=("client", "call"),
+    )
+    assert [(f.line, f.kind, f.services, f.operation) for f in found if f.line >= 9] == [
+        (9, "client", ("ssm",), ""),
+        (10, "call", ("ssm",), "GetParameter"),
+        (11, "client", ("sqs",), ""),
+        (12, "client", (), ""),  # a service the code does not name: still a client
+    ]

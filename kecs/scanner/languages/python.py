@@ -24,6 +24,8 @@ QUERY = r"""
 (call function: (_) @call.callee arguments: (argument_list) @call.args) @call
 (assignment left: (identifier) @bind.name right: (_) @bind.value) @bind
 (with_item value: (as_pattern (_) @bind.value alias: (as_pattern_target (identifier) @bind.name))) @bind
+(function_definition name: (identifier) @factory.name parameters: (parameters) @factory.params
+  body: (block (return_statement (call function: (_) @factory.callee arguments: (argument_list) @factory.args) @factory.call))) @factory
 """
 
 # Run only on files that could hold a lint finding (see kecs.scanner.lint).
