@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from kecs.compose.context import image_files, mounted_sources
 from kecs.compose.load import Project
 from kecs.compose.plan import ServiceEvidence
 from kecs.errors import KecsError
@@ -73,7 +74,20 @@ def gather(
         prefix = os.path.relpath(context_path, project.directory).replace(os.sep, "/")
         if context_path not in scanned_contexts:
             scanned_contexts[context_path] = list(scan_path(context_path, options).findings)
-        findings = list(_relative(scanned_contexts[context_path], prefix))
+        # Only what the image gets: the Dockerfile's COPY/ADD sources less .dockerignore.
+        dockerfile_path = os.path.normpath(os.path.join(context_path, dockerfile)) if dockerfile else None
+        mounted = mounted_sources(service.get("volumes"), project.directory, context_path)
+        in_image = image_files(context_path, dockerfile_path if not inline else None, mounted)
+        dockerfile_rel = os.path.relpath(
+            dockerfile_path or os.path.join(context_path, "Dockerfile"), context_path
+        )
+        kept = [
+            f for f in scanned_contexts[context_path]
+            if in_image(f.path) or f.path == dockerfile_rel.replace(os.sep, "/")
+        ]  # fmt: skip
+        if inline:
+            kept = list(scanned_contexts[context_path])  # an inline Dockerfile: its COPYs are not read
+        findings = list(_relative(kept, prefix))
         # A Dockerfile outside the context, or written inline, is evidence the context scan misses.
         text, label = None, None
         if inline:

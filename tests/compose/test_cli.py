@@ -31,7 +31,7 @@ def project(make_project: MakeProject) -> Path:
         {
             "compose.yaml": COMPOSE,
             "api/app.py": BOTO_APP,
-            "api/Dockerfile": "FROM python:3.11-slim\nRUN pip install boto3\n",
+            "api/Dockerfile": "FROM python:3.11-slim\nRUN pip install boto3\nCOPY . /app\n",
             "web/server.py": "print('hi')\n",
         }
     )
