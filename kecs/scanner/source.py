@@ -287,19 +287,26 @@ class FileAnalyzer:
             return call
 
         call_by_node = {node.id: (node, callee, args) for node, callee, args in calls}
-        factories = self._factories(factory_defs, src, aliases, ctx)
+        factory_names = {name for name, *_ in factory_defs}
+        factories: dict[str, tuple[int, Use]] | None = None
 
         def classify(call: Call) -> tuple[str, Use] | None:
             """The language's rules, then the file's one-hop client factories:
             `def client_for(service): return boto3.client(service)` makes
-            `client_for("ssm")` an ssm client."""
+            `client_for("ssm")` an ssm client. The factories are resolved at their first
+            call, once the bindings above it (`AWS = require("aws-sdk")`) are known."""
+            nonlocal factories
+            if factories is None and call.local in factory_names and not call.member:
+                factories = self._factories(factory_defs, src, aliases, ctx)
             if factories and call.local in factories and not call.member:
-                index, sdk = factories[call.local]
+                index, use = factories[call.local]
+                if index < 0:
+                    return "client", use
                 args = call.args
                 service = args[index] if index < len(args) else None
                 if service and ctx.catalog.is_service(service):
-                    return "client", Use(sdk, (service,))
-                return "client", Use(sdk)
+                    return "client", Use(use.sdk, (service,))
+                return "client", Use(use.sdk)
             return spec.classify_call(call, ctx)
 
         # Bindings in source order, so `s = Session(); c = s.client(...)` resolves.
@@ -357,14 +364,23 @@ class FileAnalyzer:
     def _factories(
         self, defs: list[tuple[str, Node, Node, Node | None, Node | None]], src: bytes,
         aliases: dict[str, str], ctx: Context,
-    ) -> dict[str, tuple[int, str]]:  # fmt: skip
-        """Functions returning a client of the service one of their parameters names:
-        name -> (that parameter's position, the SDK)."""
-        out: dict[str, tuple[int, str]] = {}
+    ) -> dict[str, tuple[int, Use]]:  # fmt: skip
+        """Functions that return a client: name -> (the position of the parameter that names
+        its service, or -1 when the function always makes one service's client; the use)."""
+        out: dict[str, tuple[int, Use]] = {}
         for name, params, call_node, callee, args in defs:
             call = self._call(call_node, callee, args, src, aliases)
             found = self.spec.classify_call(call, ctx)
-            if found is None or found[0] != "client" or found[1].services or args is None:
+            if found is None and call.callee.endswith(").build"):
+                found = self.spec.classify_call(
+                    Call(call.node, call.callee.split("()", 1)[0], lambda: ([], {})), ctx
+                )
+            if found is None or found[0] != "client":
+                continue
+            if found[1].services:
+                out[name] = (-1, found[1])  # `def s3(): return boto3.client("s3")`
+                continue
+            if args is None:
                 continue
             names = [
                 text(p, src).split(":")[0].split("=")[0].strip()
@@ -375,7 +391,7 @@ class FileAnalyzer:
             if argument in names:
                 positional = [n for n in names if n not in ("self", "cls")]
                 if argument in positional:
-                    out[name] = (positional.index(argument), found[1].sdk)
+                    out[name] = (positional.index(argument), found[1])
         return out
 
     def _service_argument(self, args: Node, src: bytes) -> str | None:

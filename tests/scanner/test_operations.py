@@ -154,3 +154,51 @@ def test_one_hop_client_factories_in_a_file(scan_source: ScanSource) -> None:
         (11, "client", ("sqs",), ""),
         (12, "client", (), ""),  # a service the code does not name: still a client
     ]
+
+
+def test_factories_that_always_make_one_services_client(scan_source: ScanSource) -> None:
+    """`func newStore(cfg) *s3.Client { return s3.NewFromConfig(cfg) }` and its kin: what
+    the factory returns is that service's client, and its operations are found."""
+    go = scan_source(
+        "store.go",
+        """
+        package p
+        import "github.com/aws/aws-sdk-go-v2/service/s3"
+        func newStore(cfg aws.Config) *s3.Client { return s3.NewFromConfig(cfg) }
+        func use() { store := newStore(cfg); store.GetObject(ctx, nil) }
+        """,
+        kinds=("call",),
+    )
+    assert [(f.line, f.services, f.operation) for f in go] == [(4, ("s3",), "GetObject")]
+    java = scan_source(
+        "Store.java",
+        """
+        import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+        class Store {
+          static DynamoDbClient client() { return DynamoDbClient.builder().build(); }
+          void put() { DynamoDbClient c = client(); c.putItem(r); }
+        }
+        """,
+        kinds=("call",),
+    )
+    assert [(f.line, f.operation) for f in java if f.path == "Store.java"] == [(4, "PutItem")]
+    js = scan_source(
+        "queue.js",
+        """
+        const { SQSClient } = require("@aws-sdk/client-sqs");
+        const AWS = require("aws-sdk");
+        function topics() { return new AWS.SNS(); }
+        const t = topics();
+        t.publish({ TopicArn: "a" });
+        """,
+        kinds=("call",),
+    )
+    assert [(f.line, f.services, f.operation) for f in js if f.path == "queue.js"] == [
+        (5, ("sns",), "Publish")
+    ]
+    py = scan_source(
+        "p.py",
+        'import boto3\ndef sqs():\n    return boto3.client("sqs")\nq = sqs()\nq.send_message(QueueUrl="u", MessageBody="m")\n',
+        kinds=("call",),
+    )
+    assert [(f.line, f.operation) for f in py if f.path == "p.py"] == [(5, "SendMessage")]

@@ -15,6 +15,9 @@ QUERY = r"""
 (short_var_declaration left: (expression_list . (identifier) @bind.name) right: (expression_list . (_) @bind.value)) @bind
 (assignment_statement left: (expression_list . (identifier) @bind.name) right: (expression_list . (_) @bind.value)) @bind
 (var_spec name: (identifier) @bind.name value: (expression_list . (_) @bind.value)) @bind
+(function_declaration name: (identifier) @factory.name parameters: (parameter_list) @factory.params
+  body: (block (statement_list (return_statement (expression_list . (call_expression
+    function: (_) @factory.callee arguments: (argument_list) @factory.args) @factory.call))))) @factory
 """
 
 # Run only on files that could hold a lint finding (see kecs.scanner.lint).

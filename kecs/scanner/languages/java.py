@@ -13,6 +13,8 @@ QUERY = r"""
 (object_creation_expression type: (_) @call.callee arguments: (argument_list) @call.args) @call
 (local_variable_declaration declarator: (variable_declarator name: (identifier) @bind.name value: (_) @bind.value)) @bind
 (field_declaration declarator: (variable_declarator name: (identifier) @bind.name value: (_) @bind.value)) @bind
+(method_declaration name: (identifier) @factory.name parameters: (formal_parameters) @factory.params
+  body: (block (return_statement (method_invocation arguments: (argument_list) @factory.args) @factory.call))) @factory
 """
 
 # Run only on files that could hold a lint finding (see kecs.scanner.lint).

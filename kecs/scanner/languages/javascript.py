@@ -23,6 +23,9 @@ _IMPORTS = r"""
 (new_expression constructor: (_) @call.callee arguments: (arguments)? @call.args) @call
 (variable_declarator name: (_) @bind.name value: (_) @bind.value) @bind
 (assignment_expression left: (identifier) @bind.name right: (_) @bind.value) @bind
+(function_declaration name: (identifier) @factory.name parameters: (formal_parameters) @factory.params
+  body: (statement_block (return_statement (new_expression constructor: (_) @factory.callee
+                                                           arguments: (arguments) @factory.args) @factory.call))) @factory
 """
 _LINT = r"""
 (string) @string
