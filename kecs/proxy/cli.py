@@ -7,8 +7,6 @@ import os
 
 from kecs import contract
 from kecs.errors import KecsError
-from kecs.proxy.dns import Discovery
-from kecs.proxy.taskmeta import TaskInfo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +97,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: every `kecs` command builds this parser; only the proxy needs these.
+    from kecs.proxy.dns import Discovery
     from kecs.proxy.server import Config, check, hold, run, setup_logging
+    from kecs.proxy.taskmeta import TaskInfo
 
     if not args.emulator_url:
         raise KecsError(

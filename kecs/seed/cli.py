@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from kecs import contract
-from kecs.seed.apply import FULL, RESTORE, Clients, apply, resolve
-from kecs.seed.model import from_document
+
+# kecs.seed.apply's modes (that module, with boto3 behind it, is imported where it is used:
+# every `kecs` command builds this module's parser).
+FULL, RESTORE = "full", "restore"
 
 SEED_FILE = "seed.json"
 LOCK_FILE = "seed.lock"
@@ -65,6 +67,9 @@ def _exclusive(state_dir: str) -> Iterator[None]:
 
 
 def run_apply(document: dict[str, Any], mode: str, quiet_present: bool = False) -> int:
+    from kecs.seed.apply import Clients, apply
+    from kecs.seed.model import from_document
+
     seed = from_document(document["seed"])
     failed = 0
     for result in apply(seed, Clients(seed.region), mode):
@@ -95,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.action == "apply":
         return 1 if apply_once(document) else 0
+    from kecs.seed.apply import Clients, resolve
+
     values, unresolved = resolve(document.get("secrets") or {}, Clients(document["seed"]["region"]))
     json.dump({"values": values, "unresolved": [u.__dict__ for u in unresolved]}, sys.stdout)
     return 0

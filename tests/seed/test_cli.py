@@ -10,7 +10,7 @@ from typing import Any
 
 from kecs import contract
 from kecs.seed import cli
-from kecs.seed.apply import FULL, RESTORE
+from kecs.seed.cli import FULL, RESTORE
 
 
 class Recorder:
@@ -74,3 +74,9 @@ def test_a_failed_round_is_reported_and_the_next_one_runs(tmp_path: Path, capsys
     cli.watch(str(directory), state, every=0.01, run=flaky, rounds=3)
     assert calls == [FULL, FULL, RESTORE]
     assert "checking the seed failed: emulator restarting" in capsys.readouterr().out
+
+
+def test_the_modes_are_the_appliers() -> None:
+    from kecs.seed import apply
+
+    assert (cli.FULL, cli.RESTORE) == (apply.FULL, apply.RESTORE)
