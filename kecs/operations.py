@@ -112,6 +112,7 @@ class ServiceOperations:
     by_method: Mapping[str, str]  # put_object -> PutObject
     by_lower: Mapping[str, str]  # putobject -> PutObject
     rest: tuple[RestRoute, ...] = field(default=())
+    waiters: Mapping[str, str] = field(default_factory=dict)  # table_exists -> DescribeTable
 
 
 class OperationCatalog:
@@ -150,6 +151,7 @@ class OperationCatalog:
             parsed = ServiceOperations(
                 name, entry["protocol"], entry["targetPrefix"], frozenset(row[0] for row in rows),
                 {row[1]: row[0] for row in rows}, {row[0].lower(): row[0] for row in rows}, rest,
+                entry.get("waiters") or {},
             )  # fmt: skip
             self._parsed[name] = parsed
         return parsed
@@ -165,6 +167,11 @@ class OperationCatalog:
         bare = spelled.removesuffix("Command").removesuffix("Async").removesuffix("WithContext")
         bare = bare.removesuffix("Request")
         return ops.by_lower.get(bare.lower())
+
+    def waiter(self, service: str, name: str) -> str | None:
+        """The operation a waiter polls (`table_exists` -> DescribeTable)."""
+        ops = self.service(service)
+        return ops.waiters.get(name) if ops is not None else None
 
     def service_of_target(self, target: str) -> str | None:
         """The service an `X-Amz-Target` names (`DynamoDB_20120810.PutItem` -> dynamodb)."""

@@ -76,10 +76,18 @@ def main() -> None:
                     uri += ("&" if "?" in uri else "?") + "&".join(required)
                 row += [http.get("method", "POST"), uri]
             rows_.append(row)
+        waiters = {}
+        try:
+            waiter_model = session.get_waiter_model(name)
+        except Exception:  # botocore raises DataNotFoundError for services without waiters
+            waiter_model = None
+        for waiter in waiter_model.waiter_names if waiter_model is not None else ():
+            waiters[xform_name(waiter)] = waiter_model.get_waiter(waiter).operation
         operations[name] = {
             "protocol": model.metadata.get("protocol", ""),
             "targetPrefix": model.metadata.get("targetPrefix", ""),
             "operations": rows_,
+            "waiters": waiters,
         }
     table = out.with_name("operations.json.gz")
     # Each service's entry is its own JSON text: a reader parses only the services it meets.

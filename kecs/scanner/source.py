@@ -19,7 +19,7 @@ Capture names a language query may use:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -128,6 +128,9 @@ class LanguageSpec:
     # Keyword-argument nodes inside argument lists: (type, name field, value field).
     keyword_arg: tuple[str, str, str] | None = None
     classify_operation: OperationClassifier | None = None
+    # Client methods an SDK adds beside the service's operations, and what they send
+    # (boto3's s3.upload_file: PutObject, or a multipart upload).
+    helper_operations: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
 
 def text(node: Node, src: bytes) -> str:
@@ -172,6 +175,10 @@ def elide_arguments(callee: str) -> str:
 _HEAD = re.compile(r"[$\\]?[A-Za-z_][\w$]*")
 _METHOD = re.compile(r"\.([A-Za-z_]\w*)")  # `.put_object`: one member called on the client
 _HELPERS = ("get_paginator", "can_paginate")
+_RESOURCE_OBJECT = re.compile(r"\.([A-Z]\w*)")  # `.Table`, `.Bucket`: a boto3 resource's sub-resource
+# What a sub-resource's first identifier is, as the operations' parameter names it.
+_IDENTIFIERS = {"Table": "TableName", "Bucket": "Bucket", "Queue": "QueueUrl", "Topic": "TopicArn",
+                "Object": "Bucket", "Stream": "StreamName", "Function": "FunctionName"}  # fmt: skip
 # Parameters that name what an operation acts on, where the code gives them literally.
 RESOURCE_PARAMETERS = (
     "Bucket", "Key", "Prefix", "TableName", "QueueName", "QueueUrl", "TopicArn", "TargetArn", "SecretId",
@@ -235,6 +242,7 @@ class FileAnalyzer:
         env_targets: list[Node] = []
         emitted_imports: set[int] = set()
         clients: dict[str, str] = {}  # local names of one service's clients -> the service
+        named: dict[str, str] = {}  # resource objects' names -> what they name ("TableName=orders")
         factory_defs: list[tuple[str, Node, Node, Node | None, Node | None]] = []
 
         def emit(node: Node, use: Use, kind: str, **extra: str) -> None:
@@ -332,21 +340,29 @@ class FileAnalyzer:
             if found is not None and found[0] == "import" and call.args and call.args[0]:
                 qualified = call.args[0]  # x = require("m"): x is the module
             one_service = found is not None and found[0] == "client" and len(found[1].services) == 1
+            sub_resource = _RESOURCE_OBJECT.fullmatch(call.member) if call.local in clients else None
             for local, target in spec.bind_names(name_node, src, qualified):
                 aliases[local] = target
                 if one_service:
                     assert found is not None
                     clients[local] = found[1].services[0]  # s3 = boto3.client("s3")
+                elif sub_resource is not None and call.local is not None:
+                    # A resource object (`table = dynamodb.Table("orders")`): its actions are
+                    # its service's operations, on what its identifier names.
+                    clients[local] = clients[call.local]
+                    parameter = _IDENTIFIERS.get(sub_resource.group(1))
+                    if parameter and call.args and call.args[0]:
+                        named[local] = f"{parameter}={call.args[0]}"
                 else:
                     clients.pop(local, None)
 
         for call_node, callee_node, args_node in sorted(calls, key=lambda c: c[0].start_byte):
             call = resolve_call(call_node, callee_node, args_node)
-            operation = self._operation(call, ctx, clients)
-            if operation is not None:
-                service, name, resource = operation
+            performed = self._operations(call, ctx, clients, named)
+            for service, name, resource in performed:
                 emit(call_node, Use(ctx.imported_sdks[0] if ctx.imported_sdks else "", (service,)), "call",
                      operation=name, resource=resource)  # fmt: skip
+            if performed:
                 continue
             found = classify(call)
             if found is None:
@@ -407,27 +423,38 @@ class FileAnalyzer:
                 return text(child, src)
         return None
 
-    def _operation(self, call: Call, ctx: Context, clients: dict[str, str]) -> tuple[str, str, str] | None:
-        """(service, operation, resource) when the call is one of a client's operations:
+    def _operations(
+        self, call: Call, ctx: Context, clients: dict[str, str], named: dict[str, str]
+    ) -> list[tuple[str, str, str]]:
+        """(service, operation, resource) for each operation the call performs:
         `s3.put_object(Bucket="b")`, `client.PutObject(ctx, ...)`, `s3.putObject(...)`, a
-        paginator for one (`s3.get_paginator("list_objects_v2")`), or what the language
-        says names one without a client (`new PutObjectCommand(...)`)."""
+        paginator's or waiter's (`s3.get_paginator("list_objects_v2")`,
+        `ddb.get_waiter("table_exists")`), a resource object's (`table.put_item(...)` on
+        `ddb.Table("orders")`), the language's helpers (`s3.upload_file` sends PutObject
+        or a multipart upload), or what the language says names one without a client
+        (`new PutObjectCommand(...)`)."""
+        operations = ctx.operations()
         found: tuple[str, str] | None = None
+        resource = _resource(call) or named.get(call.local or "", "")
         if call.local in clients:
             method = _METHOD.fullmatch(call.member)
-            if method is not None:
-                found = (clients[call.local], method.group(1))
-                if method.group(1) in _HELPERS and call.args and call.args[0]:
-                    found = (found[0], call.args[0])  # the paginator's or waiter's operation
+            if method is None:
+                return []
+            service, name = clients[call.local], method.group(1)
+            helper = self.spec.helper_operations.get((service, name))
+            if helper:
+                return [(service, op, resource) for op in helper]
+            if name == "get_waiter" and call.args and call.args[0]:
+                waited = operations.waiter(service, call.args[0])
+                return [(service, waited, resource)] if waited else []
+            found = (service, call.args[0] if name in _HELPERS and call.args and call.args[0] else name)
         elif self.spec.classify_operation is not None:
             found = self.spec.classify_operation(call, ctx)
         if found is None:
-            return None
+            return []
         service, spelled = found
-        operation = ctx.operations().operation(service, spelled)
-        if operation is None:
-            return None
-        return service, operation, _resource(call)
+        operation = operations.operation(service, spelled)
+        return [(service, operation, resource)] if operation else []
 
     @staticmethod
     def _capture_text(caps: dict[str, list[Node]], name: str, src: bytes) -> str | None:

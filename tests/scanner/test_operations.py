@@ -202,3 +202,28 @@ def test_factories_that_always_make_one_services_client(scan_source: ScanSource)
         kinds=("call",),
     )
     assert [(f.line, f.operation) for f in py if f.path == "p.py"] == [(5, "SendMessage")]
+
+
+def test_boto3_resources_transfers_and_waiters(scan_source: ScanSource) -> None:
+    found = scan_source(
+        "res.py",
+        """
+        import boto3
+
+        dynamodb = boto3.resource("dynamodb")
+        table = dynamodb.Table("orders")
+        table.put_item(Item={"id": "1"})
+        dynamodb.get_waiter = None
+        s3 = boto3.client("s3")
+        s3.upload_file("a.txt", "assets", "a.txt")
+        ddb = boto3.client("dynamodb")
+        ddb.get_waiter("table_exists").wait(TableName="orders")
+        """,
+        kinds=("call",),
+    )
+    calls = [(f.line, f.services, f.operation, f.resource) for f in found]
+    assert calls[0] == (5, ("dynamodb",), "PutItem", "TableName=orders")
+    assert [op for line, _, op, _ in calls if line == 8] == [
+        "PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload"
+    ]  # fmt: skip
+    assert [(line, op) for line, _, op, _ in calls if line == 10] == [(10, "DescribeTable")]

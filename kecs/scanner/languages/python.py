@@ -92,6 +92,21 @@ def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
     return None
 
 
+# boto3's managed transfers (S3Transfer: single requests below 8 MiB, multipart above).
+_UPLOAD = (
+    "PutObject",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "CompleteMultipartUpload",
+    "AbortMultipartUpload",
+)
+_DOWNLOAD = ("HeadObject", "GetObject")
+HELPERS = {
+    ("s3", "upload_file"): _UPLOAD, ("s3", "upload_fileobj"): _UPLOAD,
+    ("s3", "download_file"): _DOWNLOAD, ("s3", "download_fileobj"): _DOWNLOAD,
+    ("s3", "copy"): ("HeadObject", "CopyObject", "CreateMultipartUpload", "UploadPartCopy", "CompleteMultipartUpload"),
+}  # fmt: skip
+
 SPEC = LanguageSpec(
     name="python",
     extensions=(".py", ".pyi", ".pyw"),
@@ -104,4 +119,5 @@ SPEC = LanguageSpec(
     classify_call=classify_call,
     bind_import=bind_import,
     keyword_arg=("keyword_argument", "name", "value"),
+    helper_operations=HELPERS,
 )
