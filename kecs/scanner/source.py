@@ -63,6 +63,7 @@ class Call:
         # The callee as written: its first name (`s3`) and the rest (`.put_object`).
         self.local = local
         self.member = member
+        self.args_node: Node | None = None
 
     @cached_property
     def _arguments(self) -> tuple[list[str | None], dict[str, str | None]]:
@@ -423,6 +424,34 @@ class FileAnalyzer:
                 return text(child, src)
         return None
 
+    def _record_resource(self, call: Call) -> str:
+        """`Bucket=b,Key=k` from a request written as a record literal: a JS object
+        (`new PutObjectCommand({ Bucket: "b" })`, `s3.putObject({ Bucket: "b" })`) or a Go
+        composite literal (`&s3.PutObjectInput{Bucket: aws.String("b")}`)."""
+        if call.args_node is None:
+            return ""
+        src = call.node.text or b""
+        base = call.node.start_byte
+        found: dict[str, str] = {}
+        for node in _descendants(call.args_node, depth=4):
+            if node.type == "pair":
+                key, value = node.child_by_field_name("key"), node.child_by_field_name("value")
+            elif node.type == "keyed_element" and node.named_child_count == 2:
+                key, value = node.named_children[0], node.named_children[1]
+            else:
+                continue
+            if key is None or value is None:
+                continue
+            name = strip_quotes(
+                src[key.start_byte - base : key.end_byte - base].decode("utf-8", "replace")
+            ).strip()
+            literal = self._literal_node(value)
+            if name in RESOURCE_PARAMETERS and literal is not None and name not in found:
+                raw = src[literal.start_byte - base : literal.end_byte - base].decode("utf-8", "replace")
+                if not _has_interpolation(literal, self.spec.interpolation_types):
+                    found[name] = strip_quotes(raw)
+        return ",".join(f"{k}={found[k]}" for k in RESOURCE_PARAMETERS if found.get(k))
+
     def _operations(
         self, call: Call, ctx: Context, clients: dict[str, str], named: dict[str, str]
     ) -> list[tuple[str, str, str]]:
@@ -435,7 +464,7 @@ class FileAnalyzer:
         (`new PutObjectCommand(...)`)."""
         operations = ctx.operations()
         found: tuple[str, str] | None = None
-        resource = _resource(call) or named.get(call.local or "", "")
+        resource = _resource(call) or self._record_resource(call) or named.get(call.local or "", "")
         if call.local in clients:
             method = _METHOD.fullmatch(call.member)
             if method is None:
@@ -499,7 +528,9 @@ class FileAnalyzer:
                     positional.append(self.literal(child, src))
             return positional, kwargs
 
-        return Call(node=node, callee=name, read_arguments=read_arguments, local=local, member=member)
+        call = Call(node=node, callee=name, read_arguments=read_arguments, local=local, member=member)
+        call.args_node = args
+        return call
 
     def _finding(self, rel_path: str, src: bytes, node: Node, use: Use, kind: str, **extra: str) -> Finding:
         row, col = node.start_point

@@ -227,3 +227,35 @@ def test_boto3_resources_transfers_and_waiters(scan_source: ScanSource) -> None:
         "PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload"
     ]  # fmt: skip
     assert [(line, op) for line, _, op, _ in calls if line == 10] == [(10, "DescribeTable")]
+
+
+def test_resources_written_as_record_literals(scan_source: ScanSource) -> None:
+    found = scan_source(
+        "main.go",
+        """
+        package main
+        import "github.com/aws/aws-sdk-go-v2/service/s3"
+        func main() {
+            client := s3.NewFromConfig(cfg)
+            client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("assets"), Key: aws.String("a.txt")})
+            client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket})
+        }
+        """,
+        kinds=("call",),
+    )
+    assert [(f.operation, f.resource) for f in found] == [
+        ("PutObject", "Bucket=assets,Key=a.txt"),
+        ("GetObject", ""),
+    ]
+    found = scan_source(
+        "a.mjs",
+        """
+        import { SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
+        await sqs.send(new SendMessageCommand({ QueueUrl: "https://q/jobs", MessageBody: `x` }));
+        await sqs.send(new SendMessageCommand({ QueueUrl: `${base}/jobs` }));
+        """,
+        kinds=("call",),
+    )
+    assert [(f.operation, f.resource) for f in found if f.path == "a.mjs"] == [
+        ("SendMessage", "QueueUrl=https://q/jobs"), ("SendMessage", "")
+    ]  # fmt: skip
