@@ -17,7 +17,7 @@ from kecs.scanner.manifests import (
 )
 from kecs.scanner.model import Finding, ScanReport, Skipped
 from kecs.scanner.services import ServiceCatalog
-from kecs.scanner.source import FileAnalyzer, LanguageSpec
+from kecs.scanner.source import Factory, FileAnalyzer, LanguageSpec
 from kecs.scanner.walk import WalkOptions, iter_files
 
 # Every AWS SDK import and every lint rule needs one of these bytes; files without
@@ -51,6 +51,8 @@ class ChunkResult:
     findings: list[Finding]
     skipped: list[Skipped]
     parsed: int
+    # Client factories the files define, for callers in other modules: (path, name, factory).
+    factories: list[tuple[str, str, Factory]] = field(default_factory=list)
 
 
 class Analyzers:
@@ -114,7 +116,8 @@ def analyze_file(item: WorkItem, analyzers: Analyzers, options: ScanOptions) -> 
         return ChunkResult([], [Skipped(item.rel_path, "minified or generated")], 0)
     analyzer = analyzers.for_path(item.rel_path)
     assert analyzer is not None
-    return ChunkResult(analyzer.analyze(item.rel_path, data), [], 1)
+    found = analyzer.analyze(item.rel_path, data)
+    return ChunkResult(found, [], 1, [(item.rel_path, n, f) for n, f in analyzer.defined_factories.items()])
 
 
 def analyze_chunk(items: Sequence[WorkItem], options: ScanOptions) -> ChunkResult:
@@ -125,6 +128,7 @@ def analyze_chunk(items: Sequence[WorkItem], options: ScanOptions) -> ChunkResul
         out.findings.extend(result.findings)
         out.skipped.extend(result.skipped)
         out.parsed += result.parsed
+        out.factories.extend(result.factories)
     return out
 
 
@@ -192,13 +196,66 @@ def scan_paths(paths: Iterable[str], options: ScanOptions = ScanOptions()) -> Sc
                 items.append(item)
     report = ScanReport(target=label, files_seen=len(items))
     report.skipped.extend(unreadable)
+    factories: list[tuple[str, str, Factory]] = []
     for result in _run(items, options):
         report.findings.extend(result.findings)
         report.skipped.extend(result.skipped)
         report.files_parsed += result.parsed
+        factories.extend(result.factories)
+    if factories:
+        _resolve_imported_factories(report, items, factories, options)
     report.findings.sort(key=lambda f: (f.path, f.line, f.column, f.kind, f.sdk))
     report.skipped.sort()
     return report
+
+
+def _module_names(rel_path: str) -> list[str]:
+    """A Python file's importable dotted names, longest first (`src/app/aws.py`: src.app.aws,
+    app.aws, aws): where the project's root on sys.path is is not known."""
+    parts = rel_path.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return [".".join(parts[i:]) for i in range(len(parts)) if parts[i:]]
+
+
+def _resolve_imported_factories(
+    report: ScanReport, items: list[WorkItem], factories: list[tuple[str, str, Factory]], options: ScanOptions
+) -> None:
+    """The second pass: files calling a client factory another module defines
+    (`from app.aws import client_for; client_for("ssm")`) are analysed again knowing it.
+    Only files that name a factory are read again; the first pass's findings for them
+    are replaced."""
+    exported: dict[str, Factory] = {}
+    for path, name, factory in factories:
+        if path.endswith(".py"):
+            for module in _module_names(path):
+                exported.setdefault(f"{module}.{name}", factory)
+    names = {name.encode() for _, name, _ in factories}
+    if not exported:
+        return
+    analyzers = Analyzers()
+    redone: dict[str, list[Finding]] = {}
+    for item in items:
+        if item.language != "python":
+            continue
+        try:
+            if os.path.getsize(item.abs_path) > options.max_file_size:
+                continue
+            with open(item.abs_path, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        if not any(name in data for name in names):
+            continue
+        analyzer = analyzers.for_path(item.rel_path)
+        assert analyzer is not None
+        found = analyzer.analyze(item.rel_path, data, imported_factories=exported)
+        if analyzer.used_imported_factory:
+            redone[item.rel_path] = found
+    if redone:
+        report.findings[:] = [f for f in report.findings if f.path not in redone]
+        for found in redone.values():
+            report.findings.extend(found)
 
 
 def scan_path(path: str, options: ScanOptions = ScanOptions()) -> ScanReport:

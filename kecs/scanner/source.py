@@ -101,6 +101,9 @@ ImportBinder = Callable[[str, "str | None", "str | None"], list[tuple[str, str]]
 NameBinder = Callable[[Node, bytes, str], list[tuple[str, str]]]
 ImportClassifier = Callable[[str, Context], "Use | None"]
 CallClassifier = Callable[[Call, Context], "tuple[str, Use] | None"]
+# A function returning a client: (the position of the parameter naming its service, or -1
+# when it always makes one service's client; what it makes).
+Factory = tuple[int, "Use"]
 # -> (service, the operation as the code spells it) for calls that name an operation
 # without a client variable (`new PutObjectCommand(...)`).
 OperationClassifier = Callable[[Call, Context], "tuple[str, str] | None"]
@@ -227,8 +230,15 @@ class FileAnalyzer:
         strings = [c for c in _descendants(node, depth=4) if c.type in types]
         return strings[0] if len(strings) == 1 else None
 
-    def analyze(self, rel_path: str, src: bytes) -> list[Finding]:
+    def analyze(
+        self, rel_path: str, src: bytes, imported_factories: Mapping[str, Factory] | None = None
+    ) -> list[Finding]:
+        """The file's findings. `imported_factories`: client factories other modules define,
+        by qualified name; afterwards `defined_factories` holds the file's own and
+        `used_imported_factory` says whether a call went through one of the imported."""
         spec = self.spec
+        self.defined_factories: dict[str, Factory] = {}
+        self.used_imported_factory = False
         tree = self.parser.parse(src)
         matches = QueryCursor(self.query).matches(tree.root_node)
         if lint.might_apply(src):
@@ -244,6 +254,7 @@ class FileAnalyzer:
         emitted_imports: set[int] = set()
         clients: dict[str, str] = {}  # local names of one service's clients -> the service
         named: dict[str, str] = {}  # resource objects' names -> what they name ("TableName=orders")
+        client_sdks: dict[str, str] = {}  # the SDK each client came from
         factory_defs: list[tuple[str, Node, Node, Node | None, Node | None]] = []
 
         def emit(node: Node, use: Use, kind: str, **extra: str) -> None:
@@ -297,7 +308,19 @@ class FileAnalyzer:
 
         call_by_node = {node.id: (node, callee, args) for node, callee, args in calls}
         factory_names = {name for name, *_ in factory_defs}
-        factories: dict[str, tuple[int, Use]] | None = None
+        factories: dict[str, Factory] | None = None
+        package = rel_path.split("/")[:-1]
+
+        def imported(call: Call) -> Factory | None:
+            """A factory another module defines, called by the name this file imported."""
+            if not imported_factories or call.member or call.local not in aliases:
+                return None
+            qualified = aliases[call.local]
+            dots = len(qualified) - len(qualified.lstrip("."))
+            if dots:  # from .aws import client_for: relative to this file's package
+                base = package[: len(package) - (dots - 1)] if dots - 1 <= len(package) else []
+                qualified = ".".join([*base, qualified[dots:]])
+            return imported_factories.get(qualified)
 
         def classify(call: Call) -> tuple[str, Use] | None:
             """The language's rules, then the file's one-hop client factories:
@@ -307,8 +330,12 @@ class FileAnalyzer:
             nonlocal factories
             if factories is None and call.local in factory_names and not call.member:
                 factories = self._factories(factory_defs, src, aliases, ctx)
-            if factories and call.local in factories and not call.member:
-                index, use = factories[call.local]
+            factory = factories.get(call.local or "") if factories and not call.member else None
+            if factory is None:
+                factory = imported(call)
+                self.used_imported_factory |= factory is not None
+            if factory is not None:
+                index, use = factory
                 if index < 0:
                     return "client", use
                 args = call.args
@@ -347,6 +374,7 @@ class FileAnalyzer:
                 if one_service:
                     assert found is not None
                     clients[local] = found[1].services[0]  # s3 = boto3.client("s3")
+                    client_sdks[local] = found[1].sdk
                 elif sub_resource is not None and call.local is not None:
                     # A resource object (`table = dynamodb.Table("orders")`): its actions are
                     # its service's operations, on what its identifier names.
@@ -360,9 +388,9 @@ class FileAnalyzer:
         for call_node, callee_node, args_node in sorted(calls, key=lambda c: c[0].start_byte):
             call = resolve_call(call_node, callee_node, args_node)
             performed = self._operations(call, ctx, clients, named)
+            sdk = client_sdks.get(call.local or "") or (ctx.imported_sdks[0] if ctx.imported_sdks else "")
             for service, name, resource in performed:
-                emit(call_node, Use(ctx.imported_sdks[0] if ctx.imported_sdks else "", (service,)), "call",
-                     operation=name, resource=resource)  # fmt: skip
+                emit(call_node, Use(sdk, (service,)), "call", operation=name, resource=resource)
             if performed:
                 continue
             found = classify(call)
@@ -374,6 +402,10 @@ class FileAnalyzer:
             emit(call_node, use, kind)
 
         findings.extend(self._lint(rel_path, src, resolved.values(), strings, pairs, env_targets))
+        if factory_defs:
+            self.defined_factories = (
+                factories if factories is not None else self._factories(factory_defs, src, aliases, ctx)
+            )
         return findings
 
     # -- helpers -------------------------------------------------------------------

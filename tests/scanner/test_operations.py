@@ -259,3 +259,33 @@ def test_resources_written_as_record_literals(scan_source: ScanSource) -> None:
     assert [(f.operation, f.resource) for f in found if f.path == "a.mjs"] == [
         ("SendMessage", "QueueUrl=https://q/jobs"), ("SendMessage", "")
     ]  # fmt: skip
+
+
+def test_factories_imported_from_another_module(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`from ..clients import client_for` in a file with no SDK word in it: the second pass
+    reads the files that name a factory another module defines."""
+    from kecs.scanner.engine import ScanOptions, scan_path
+
+    (tmp_path / "app" / "handlers").mkdir(parents=True)
+    (tmp_path / "app" / "clients.py").write_text(
+        "import boto3\n\ndef client_for(service):\n    return boto3.client(service)\n"
+    )
+    (tmp_path / "app" / "handlers" / "config.py").write_text(
+        'from ..clients import client_for\n\nssm = client_for("ssm")\nssm.get_parameter(Name="/x")\n'
+    )
+    (tmp_path / "app" / "jobs.py").write_text('from app.clients import client_for as make\nq = make("sqs")\n')
+    (tmp_path / "app" / "other.py").write_text(
+        'from app.unrelated import client_for\nx = client_for("sns")\n'
+    )
+    report = scan_path(str(tmp_path), ScanOptions(jobs=1))
+    found = [
+        (f.path, f.line, f.kind, f.sdk, f.services, f.operation)
+        for f in report.findings
+        if f.kind != "import"
+    ]
+    assert found == [
+        ("app/clients.py", 4, "client", "boto3", (), ""),
+        ("app/handlers/config.py", 3, "client", "boto3", ("ssm",), ""),
+        ("app/handlers/config.py", 4, "call", "boto3", ("ssm",), "GetParameter"),
+        ("app/jobs.py", 2, "client", "boto3", ("sqs",), ""),
+    ]

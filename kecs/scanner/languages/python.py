@@ -21,6 +21,9 @@ QUERY = r"""
                        name: (aliased_import name: (dotted_name) @import.name
                                              alias: (identifier) @import.alias)) @import
 (import_from_statement module_name: (dotted_name) @import.module (wildcard_import)) @import
+(import_from_statement module_name: (relative_import) @import.module name: (dotted_name) @import.name) @import
+(import_from_statement module_name: (relative_import) @import.module
+                       name: (aliased_import name: (dotted_name) @import.name alias: (identifier) @import.alias)) @import
 (call function: (_) @call.callee arguments: (argument_list) @call.args) @call
 (assignment left: (identifier) @bind.name right: (_) @bind.value) @bind
 (with_item value: (as_pattern (_) @bind.value alias: (as_pattern_target (identifier) @bind.name))) @bind
