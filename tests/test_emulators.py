@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -104,64 +106,60 @@ def test_kecs_emulators_lists_the_registry(capsys: pytest.CaptureFixture[str]) -
     assert "ministackorg/ministack" in capsys.readouterr().out
 
 
-def test_ministack_health_probe_speaks_tls_with_openssl_alone(tmp_path: Path) -> None:
-    """MiniStack's image has bash and openssl, no curl: the probe is openssl s_client,
-    checked here against a TLS server with a self-signed certificate."""
-    import ssl
-
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-keyout", str(tmp_path / "k.pem"), "-out", str(tmp_path / "c.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    answers = {"status": 200}
+@contextlib.contextmanager
+def _health_server(answers: dict[str, int], path: str, tls: Path | None = None) -> Iterator[int]:
+    """A local server answering GET `path` with answers["status"] (over TLS with a
+    self-signed certificate made in `tls`): its port."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            assert self.path == "/_ministack/health"
-            self.send_response(answers["status"])
+            self.send_response(answers["status"] if self.path == path else 404)
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
             pass
 
     server = HTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    if tls is not None:
+        import ssl
+
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+             "-keyout", str(tls / "k.pem"), "-out", str(tls / "c.pem")],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls / "c.pem", tls / "k.pem")
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        port = server.server_address[1]
-        script = emulators.MINISTACK.health[-1].replace(":4566", f":{port}")
-        assert subprocess.run(["bash", "-c", script], capture_output=True, timeout=20).returncode == 0
-        answers["status"] = 503
-        assert subprocess.run(["bash", "-c", script], capture_output=True, timeout=20).returncode == 1
+        yield server.server_address[1]
     finally:
         server.shutdown()
+
+
+def _healthy(script: str) -> int:
+    return subprocess.run(["bash", "-c", script], capture_output=True, timeout=20).returncode
+
+
+def test_ministack_health_probe_speaks_tls_with_openssl_alone(tmp_path: Path) -> None:
+    """MiniStack's image has bash and openssl, no curl: the probe is openssl s_client."""
+    answers = {"status": 200}
+    with _health_server(answers, "/_ministack/health", tmp_path) as port:
+        script = emulators.MINISTACK.health[-1].replace(":4566", f":{port}")
+        assert _healthy(script) == 0
+        answers["status"] = 503
+        assert _healthy(script) == 1
 
 
 def test_moto_health_probe_runs_with_bash_alone() -> None:
-    """moto's image has no curl: the probe is bash's /dev/tcp, checked here against a server."""
+    """moto's image has no curl: the probe is bash's /dev/tcp."""
     answers = {"status": 200}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(answers["status"])
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        port = server.server_address[1]
+    with _health_server(answers, "/moto-api/") as port:
         script = emulators.MOTO.health[-1].replace("/5000", f"/{port}")
-        assert subprocess.run(["bash", "-c", script], capture_output=True, timeout=10).returncode == 0
+        assert _healthy(script) == 0
         answers["status"] = 500
-        assert subprocess.run(["bash", "-c", script], capture_output=True, timeout=10).returncode == 1
-    finally:
-        server.shutdown()
+        assert _healthy(script) == 1
 
 
 def test_warm_command_is_a_parseable_read_only_request() -> None:

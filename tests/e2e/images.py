@@ -165,3 +165,12 @@ def ministack_image(base: str) -> str:
         "ENV GATEWAY_PORT=4566 PYTHONUNBUFFERED=1\nEXPOSE 4566\n"
         'CMD ["/opt/ministack/bin/python", "-m", "ministack"]',
     )  # fmt: skip
+
+
+def emulator_images(base: str) -> dict[str, str]:
+    """Every emulator kind's test image (kecs.emulators.REGISTRY's kinds), built on `base`."""
+    return {
+        "localstack": localstack_image(base),
+        "moto": moto_image(base),
+        "ministack": ministack_image(base),
+    }

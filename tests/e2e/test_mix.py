@@ -34,13 +34,7 @@ def built() -> dict[str, str]:
     """The base image and each emulator's image, by kind (built here: no registry)."""
     images.docker_available()
     base = images.base_image()
-    return {
-        "base": base,
-        "proxybase": images.proxy_base_image(),
-        "localstack": images.localstack_image(base),
-        "moto": images.moto_image(base),
-        "ministack": images.ministack_image(base),
-    }
+    return {"base": base, "proxybase": images.proxy_base_image(), **images.emulator_images(base)}
 
 
 @pytest.fixture(scope="module")

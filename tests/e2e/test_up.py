@@ -41,8 +41,7 @@ def built() -> dict[str, str]:
         "base": base,
         "go": images.go_build_image(),
         "proxybase": images.proxy_base_image(),
-        "moto": images.moto_image(base),
-        "localstack": images.localstack_image(base),
+        **images.emulator_images(base),
     }
 
 
