@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -230,9 +231,14 @@ def _resolve_imported_factories(
         if path.endswith(".py"):
             for module in _module_names(path):
                 exported.setdefault(f"{module}.{name}", factory)
-    names = {name.encode() for _, name, _ in factories}
     if not exported:
         return
+    # Only files that import one of them by name (`from app.aws import client_for`, also in
+    # parentheses over several lines): a factory named `client` must not re-read every file.
+    names = b"|".join(sorted({re.escape(name.encode()) for _, name, _ in factories}))
+    importing = re.compile(
+        rb"^[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*|[^\n]*)\b(?:" + names + rb")\b", re.M
+    )
     analyzers = Analyzers()
     redone: dict[str, list[Finding]] = {}
     for item in items:
@@ -245,7 +251,7 @@ def _resolve_imported_factories(
                 data = handle.read()
         except OSError:
             continue
-        if not any(name in data for name in names):
+        if not importing.search(data):
             continue
         analyzer = analyzers.for_path(item.rel_path)
         assert analyzer is not None

@@ -273,7 +273,7 @@ def test_factories_imported_from_another_module(tmp_path) -> None:  # type: igno
     (tmp_path / "app" / "handlers" / "config.py").write_text(
         'from ..clients import client_for\n\nssm = client_for("ssm")\nssm.get_parameter(Name="/x")\n'
     )
-    (tmp_path / "app" / "jobs.py").write_text('from app.clients import client_for as make\nq = make("sqs")\n')
+    (tmp_path / "app" / "jobs.py").write_text('from app.clients import (\n    client_for as make,\n)\nq = make("sqs")\n')
     (tmp_path / "app" / "other.py").write_text(
         'from app.unrelated import client_for\nx = client_for("sns")\n'
     )
@@ -287,5 +287,5 @@ def test_factories_imported_from_another_module(tmp_path) -> None:  # type: igno
         ("app/clients.py", 4, "client", "boto3", (), ""),
         ("app/handlers/config.py", 3, "client", "boto3", ("ssm",), ""),
         ("app/handlers/config.py", 4, "call", "boto3", ("ssm",), "GetParameter"),
-        ("app/jobs.py", 2, "client", "boto3", ("sqs",), ""),
+        ("app/jobs.py", 4, "client", "boto3", ("sqs",), ""),
     ]
