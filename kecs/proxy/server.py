@@ -1,10 +1,10 @@
 """The proxy process: listeners, per-connection decisions, privileges, readiness.
 
 Connection handling lives here; protocol logic in clienthello, http, dns and
-credentials. A captured connection is peeked at (never consumed) to decide: TLS to
-an AWS name -> terminate with a minted certificate and forward to the emulator;
-plain HTTP to an AWS host -> forward; anything else -> splice byte for byte to the
-original destination.
+credentials, and the decision (kecs.proxy.decide) over the bytes a captured connection
+is peeked at (never consumed): TLS to an AWS name -> terminate with a minted certificate
+and forward to the emulator; plain HTTP to an AWS host -> forward; anything else ->
+splice byte for byte to the original destination.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import errno
 import gc
 import logging
 import os
-import re
 import resource
 import select
 import signal
@@ -47,9 +46,8 @@ from kecs.contract import (
     PROXY_PORT,
     PROXY_UID,
 )
-from kecs.proxy import clienthello
-from kecs.proxy.aws import is_aws_host
 from kecs.proxy.credentials import CredentialSource, MetadataService
+from kecs.proxy.decide import FIRST, FORWARD, NEED, TERMINATE, decide
 from kecs.proxy.dns import AWS_ADDRESS, Discovery, DnsProtocol, serve_tcp
 from kecs.proxy.http import forward
 from kecs.proxy.netfilter import Capture, detect_backend, install, installed, installed_quickly, remove
@@ -205,33 +203,6 @@ async def peek(sock: socket.socket, enough: Callable[[bytes], bool], timeout: fl
             await asyncio.sleep(0.002)  # the rest of a ClientHello is on its way
 
 
-def _client_hello_complete(data: bytes) -> bool:
-    try:
-        clienthello.parse(data)
-        return True
-    except clienthello.NeedMore:
-        return False
-    except clienthello.NotClientHello:
-        return True
-
-
-def _http_head_complete(data: bytes) -> bool:
-    return b"\r\n\r\n" in data
-
-
-_HTTP_METHOD = re.compile(rb"^[A-Z]{3,7} ")
-
-
-def _host_header(head: bytes) -> str | None:
-    for line in head.split(b"\r\n")[1:]:
-        if not line:
-            break
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"host":
-            return value.strip().decode("latin-1").rsplit(":", 1)[0].lower()
-    return None
-
-
 async def _streams(
     sock: socket.socket, context: ssl.SSLContext | None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -303,33 +274,20 @@ class Proxy:
             return
         label = f"{destination[0]}:{destination[1]}"
         try:
-            first = await peek(sock, lambda d: len(d) >= 8)
-            if clienthello.looks_like_tls(first):
-                data = await peek(sock, _client_hello_complete)
-                try:
-                    hello = clienthello.parse(data)
-                except (clienthello.NeedMore, clienthello.NotClientHello) as exc:
-                    LOG.info("%s: unreadable ClientHello (%s); passing through", label, exc)
-                    await splice(sock, destination, label)
-                    return
-                name = hello.server_name
-                if name and is_aws_host(name):
-                    LOG.info("%s: terminate TLS for %s -> %s", label, name, self._where(name))
-                    reader, writer = await _streams(sock, self.leaves.context(name))
-                    await forward(reader, writer, self.routes, name, self.observe)
-                    return
-                LOG.info("%s: passthrough TLS (sni=%s)", label, name)
-                await splice(sock, destination, label)
+            decision = decide(await peek(sock, lambda d: len(d) >= FIRST))
+            while decision.action == NEED:
+                assert decision.enough is not None
+                data = await peek(sock, decision.enough)
+                # peek stops short only when nothing more will come (closed, or at its limit)
+                decision = decide(data, final=not decision.enough(data))
+            if decision.action in (TERMINATE, FORWARD):
+                assert decision.host is not None
+                LOG.info("%s: %s -> %s", label, decision.why, self._where(decision.host))
+                context = self.leaves.context(decision.host) if decision.action == TERMINATE else None
+                reader, writer = await _streams(sock, context)
+                await forward(reader, writer, self.routes, decision.host, self.observe)
                 return
-            host = None
-            if _HTTP_METHOD.match(first):
-                host = _host_header(await peek(sock, _http_head_complete))
-            if host and is_aws_host(host):
-                LOG.info("%s: forward HTTP for %s -> %s", label, host, self._where(host))
-                reader, writer = await _streams(sock, None)
-                await forward(reader, writer, self.routes, host, self.observe)
-                return
-            LOG.info("%s: passthrough (host=%s)", label, host)
+            LOG.info("%s: %s", label, decision.why)
             await splice(sock, destination, label)
         except (TimeoutError, ssl.SSLError, ConnectionError, OSError) as exc:
             LOG.info("%s: connection dropped: %s", label, exc)

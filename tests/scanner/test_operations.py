@@ -273,7 +273,9 @@ def test_factories_imported_from_another_module(tmp_path) -> None:  # type: igno
     (tmp_path / "app" / "handlers" / "config.py").write_text(
         'from ..clients import client_for\n\nssm = client_for("ssm")\nssm.get_parameter(Name="/x")\n'
     )
-    (tmp_path / "app" / "jobs.py").write_text('from app.clients import (\n    client_for as make,\n)\nq = make("sqs")\n')
+    (tmp_path / "app" / "jobs.py").write_text(
+        'from app.clients import (\n    client_for as make,\n)\nq = make("sqs")\n'
+    )
     (tmp_path / "app" / "other.py").write_text(
         'from app.unrelated import client_for\nx = client_for("sns")\n'
     )
