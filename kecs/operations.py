@@ -114,6 +114,14 @@ class ServiceOperations:
     rest: tuple[RestRoute, ...] = field(default=())
     waiters: Mapping[str, str] = field(default_factory=dict)  # table_exists -> DescribeTable
 
+    @functools.cached_property
+    def rest_by_method(self) -> dict[str, tuple[RestRoute, ...]]:
+        """The REST routes per HTTP method, most specific first."""
+        out: dict[str, list[RestRoute]] = {}
+        for route in self.rest:
+            out.setdefault(route.method, []).append(route)
+        return {method: tuple(routes) for method, routes in out.items()}
+
 
 class OperationCatalog:
     """Every service's operations, read from the packaged table; a service's entry is
@@ -208,7 +216,7 @@ class OperationCatalog:
                     return operation, bound or {}
             return operation, {}
         parts = [unquote(p) for p in path.split("/") if p]
-        for route in ops.rest:
+        for route in ops.rest_by_method.get(method, ()):
             bound = route.match(method, parts, query, headers)
             if bound is not None:
                 return route.operation, bound

@@ -77,7 +77,7 @@ def _client_name(
     signing: str, host: str, amz_target: str | None, services: ServiceCatalog, ops: OperationCatalog
 ) -> str:
     """The botocore client name among those signed alike (dynamodb, dynamodbstreams)."""
-    candidates = [n for n, (_, s) in services.endpoints.items() if s == signing] or [signing]
+    candidates = list(services.signed_by(signing)) or [signing]
     if len(candidates) == 1:
         return candidates[0]
     if amz_target:

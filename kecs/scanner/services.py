@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 
 # SDK spellings that no botocore field gives (docs/facts.md, "Service names").
@@ -77,11 +78,21 @@ class ServiceCatalog:
     def is_service(self, name: str) -> bool:
         return name in self.names
 
+    @cached_property
+    def _by_signing(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, list[str]] = {}
+        for name, (_, signing) in sorted(self.endpoints.items()):
+            out.setdefault(signing, []).append(name)
+        return {signing: tuple(names) for signing, names in out.items()}
+
+    def signed_by(self, signing: str) -> tuple[str, ...]:
+        """The client names whose requests carry this signing name (the proxy sees only it)."""
+        return self._by_signing.get(signing, ())
+
     def signed_alike(self, name: str) -> tuple[str, ...]:
         """The services whose requests carry the same signing name as `name`'s (dynamodb and
         dynamodbstreams, s3 and s3control): a proxy cannot tell their signed requests apart."""
-        signing = self.endpoints[name][1]
-        return tuple(sorted(n for n, (_, s) in self.endpoints.items() if s == signing))
+        return self.signed_by(self.endpoints[name][1])
 
     def request_names(self, names: tuple[str, ...]) -> tuple[str, ...]:
         """The signing names and endpoint prefixes requests to these services carry."""
