@@ -93,6 +93,8 @@ def test_the_readme_carries_the_generated_coverage_table() -> None:
     required = {"s3", "sqs", "sns", "dynamodb", "sts", "iam", "ssm", "secretsmanager", "logs", "kinesis"}
     assert required <= set(coverage.SERVICES)
     assert set(coverage.MEASURED) == set(emulators.REGISTRY), "every emulator is measured"
+    for record in emulators.REGISTRY.values():  # the kinds table names each default image
+        assert f"`{record.kind}`" in readme and f"`{record.image}`" in readme, record.kind
 
 
 def test_kecs_emulators_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
