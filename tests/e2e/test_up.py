@@ -453,10 +453,17 @@ print(json.dumps(out))
 """
 
 
-def _log_events(seed: Project, group: str) -> list[tuple[str, str]]:
-    done = seed.compose("exec", "-T", "kecs-localstack", "python3", "-c", LOG_EVENTS, group, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return [tuple(e) for e in json.loads(done.stdout)]  # type: ignore[misc]
+def _log_events(seed: Project, group: str, timeout: float = 180) -> list[tuple[str, str]]:
+    """The group's events as the emulator has them; while a restarted emulator is not yet
+    listening, asked again (a restart returns before LocalStack serves)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = seed.compose("exec", "-T", "kecs-localstack", "python3", "-c", LOG_EVENTS, group, timeout=120)
+        if done.returncode == 0:
+            return [tuple(e) for e in json.loads(done.stdout)]  # type: ignore[misc]
+        starting = "Connection refused" in done.stderr or "is not running" in done.stderr
+        assert starting and time.monotonic() < deadline, done.stderr[-3000:]
+        time.sleep(2)
 
 
 def _ticks(seed: Project, runs: int, timeout: float = 180) -> list[tuple[str, str]]:
@@ -513,7 +520,8 @@ for namespace, name in (('AWS/ECS', 'CPUUtilization'), ('AWS/ECS', 'MemoryUtiliz
             Period=60, Statistics=['SampleCount', 'Maximum'],
             Dimensions=[{'Name': 'ClusterName', 'Value': sys.argv[1]}, {'Name': 'ServiceName', 'Value': service}],
         )['Datapoints']
-        out[f'{name}/{service}'] = sum(p['SampleCount'] for p in points)
+        # A datapoint counts its samples; one without SampleCount still shows the metric.
+        out[f'{name}/{service}'] = sum(p.get('SampleCount') or ('Maximum' in p) for p in points)
 print(json.dumps(out))
 """
 
