@@ -85,9 +85,11 @@ def _client_name(
         if named in candidates:
             return named
     prefix = host_prefix(host) or ""
-    for name in candidates:
-        if services.endpoints[name][0] == prefix.split(".", 1)[-1] or prefix == services.endpoints[name][0]:
-            return name
+    # The host's endpoint prefix: whole (streams.dynamodb), then without a bucket (b.s3).
+    for wanted in (prefix, prefix.split(".", 1)[-1]):
+        for name in candidates:
+            if services.endpoints[name][0] == wanted:
+                return name
     return signing if signing in candidates else candidates[0]
 
 

@@ -138,3 +138,14 @@ def test_kecs_own_clients_are_marked() -> None:
     headers = [_auth("s3"), (b"User-Agent", b"Boto3/1.26.27 Python/3.11 kecs-internal/seed")]
     assert _record("PUT", "/bkt", "s3.amazonaws.com", headers)["kecs"] is True
     assert "kecs" not in _record("PUT", "/bkt", "s3.amazonaws.com", [_auth("s3")])
+
+
+def test_the_host_tells_services_signed_alike_apart() -> None:
+    """dynamodb and dynamodbstreams share a signing name: without a target the host's
+    endpoint prefix names the client."""
+    headers = [_auth("dynamodb"), (b"Content-Type", b"application/x-amz-json-1.0")]
+    assert (
+        _record("POST", "/", "streams.dynamodb.eu-west-1.amazonaws.com", headers)["aws_service"]
+        == "dynamodbstreams"
+    )
+    assert _record("POST", "/", "dynamodb.eu-west-1.amazonaws.com", headers)["aws_service"] == "dynamodb"
