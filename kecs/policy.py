@@ -66,7 +66,7 @@ ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
 ACCOUNT_WIDE = {"s3:ListAllMyBuckets", "sqs:ListQueues", "sns:ListTopics", "dynamodb:ListTables",
                 "secretsmanager:ListSecrets", "ssm:DescribeParameters", "logs:DescribeLogGroups",
                 "kinesis:ListStreams", "cloudwatch:PutMetricData", "cloudwatch:ListMetrics",
-                "lambda:ListFunctions", "iam:ListRoles", "sts:AssumeRole"}  # fmt: skip
+                "lambda:ListFunctions", "iam:ListRoles"}  # fmt: skip
 
 
 @dataclass(frozen=True)
