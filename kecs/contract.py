@@ -43,6 +43,14 @@ PROJECT_KECS_DIR = ".kecs"
 PROJECT_OBSERVED_DIR = f"{PROJECT_KECS_DIR}/observed"
 CONTAINER_OBSERVED_DIR = "/var/lib/kecs/observed"
 OBSERVED_FILE = "requests.jsonl"
+OBSERVED_KEEP = 3  # rotated files kept beside it: requests.1.jsonl (newest) .. requests.3.jsonl
+
+
+def observed_file(index: int = 0) -> str:
+    """The observed log's file name: the current one (0), or the index-th rotated one."""
+    return OBSERVED_FILE if index == 0 else OBSERVED_FILE.replace(".jsonl", f".{index}.jsonl")
+
+
 # kecs's own AWS clients (the seeder, the log forwarder) share the first captured service's
 # namespace: they name themselves in the User-Agent, and the proxy records them as kecs's.
 USER_AGENT_MARK = "kecs-internal"

@@ -17,7 +17,6 @@ document kecs wrote (Allow statements with `*`/`?` wildcards: what kecs generate
 from __future__ import annotations
 
 import fnmatch
-import glob
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -110,9 +109,9 @@ def predicted(findings: Iterable[Finding], region: str = "*") -> list[Use]:
 def read_observed(project_dir: str, service: str) -> list[Use]:
     """What the service's proxy recorded (older rotated files first)."""
     directory = os.path.join(project_dir, contract.PROJECT_OBSERVED_DIR, service)
-    stem, ext = os.path.splitext(contract.OBSERVED_FILE)
-    files = sorted(glob.glob(os.path.join(directory, f"{stem}.*{ext}")), reverse=True)
-    files.append(os.path.join(directory, contract.OBSERVED_FILE))
+    files = [
+        os.path.join(directory, contract.observed_file(i)) for i in range(contract.OBSERVED_KEEP, -1, -1)
+    ]
     out = []
     for path in files:
         if os.path.islink(path) or not os.path.isfile(path):

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from kecs import contract
 from kecs.operations import OperationCatalog, resource_arn
-from kecs.proxy.routing import host_prefix, request_service, signing_service
+from kecs.proxy.routing import credential_scope, host_prefix, request_service, signing_service
 from kecs.scanner.services import ServiceCatalog
 
 BODY_HEAD = 16 * 1024  # what of a body may be read for names (JSON and form bodies only)
@@ -47,14 +47,9 @@ def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
 
 
 def _region(headers: Iterable[tuple[bytes, bytes]], target: bytes) -> str:
-    for key, value in headers:
-        if key.lower() == b"authorization" and b"Credential=" in value:
-            scope = value.split(b"Credential=", 1)[1].split(b",", 1)[0].decode("latin-1").split("/")
-            if len(scope) >= 5:
-                return scope[2]
-    query = dict(parse_qsl(urlsplit(target.decode("latin-1")).query))
-    scope = query.get("X-Amz-Credential", "").split("/")
-    return scope[2] if len(scope) >= 5 else "*"
+    """The region the request is signed for; `*` when unsigned or SigV4a (regionless)."""
+    scope = credential_scope(headers, target)
+    return scope[2] if scope and len(scope) >= 5 else "*"
 
 
 def _body_fields(content_type: str, head: bytes) -> dict[str, str]:

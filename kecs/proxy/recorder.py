@@ -26,7 +26,7 @@ from kecs.scanner.services import ServiceCatalog
 
 LOG = logging.getLogger("kecs.proxy")
 MAX_BYTES = 4 * 1024 * 1024
-KEEP = 3
+KEEP = contract.OBSERVED_KEEP
 MAX_LINE = 3500  # below PIPE_BUF (4096): each write to the pipe is atomic
 
 
@@ -37,7 +37,7 @@ class ObservedLog:
         self.directory = directory
         self.max_bytes = max_bytes
         self.keep = keep
-        self.path = os.path.join(directory, contract.OBSERVED_FILE)
+        self.path = os.path.join(directory, contract.observed_file())
         self._fd: int | None = None
         self._size = 0
 
@@ -59,14 +59,16 @@ class ObservedLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        stem, ext = os.path.splitext(self.path)
+
+        def rotated(index: int) -> str:
+            return os.path.join(self.directory, contract.observed_file(index))
+
         for index in range(self.keep - 1, 0, -1):
-            older = f"{stem}.{index}{ext}"
-            if os.path.lexists(older):
-                os.replace(older, f"{stem}.{index + 1}{ext}")
-        os.replace(self.path, f"{stem}.1{ext}")
+            if os.path.lexists(rotated(index)):
+                os.replace(rotated(index), rotated(index + 1))
+        os.replace(self.path, rotated(1))
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(f"{stem}.{self.keep + 1}{ext}")
+            os.unlink(rotated(self.keep + 1))
 
     def close(self) -> None:
         if self._fd is not None:
@@ -85,6 +87,13 @@ class Observer:
         self.seen = seen
         self.sink = sink
         self._catalogs: tuple[ServiceCatalog, OperationCatalog] | None = None
+
+    def prepared(self) -> Observer:
+        """Load the service and operation tables now, before serving: the first captured
+        request must not pay for them."""
+        if self.sink is not None and self._catalogs is None:
+            self._catalogs = (ServiceCatalog.load(), OperationCatalog.load())
+        return self
 
     def __call__(self, exchange: Exchange) -> None:
         if self.seen is not None:

@@ -42,28 +42,27 @@ def parse_upstream(url: str) -> Upstream:
     return Upstream(parts.hostname, port or (443 if tls else 80), url, tls)
 
 
-def _scope_service(credential: str) -> str | None:
-    # AKID/20261126/us-east-1/dynamodb/aws4_request (SigV4a: AKID/date/service/aws4_request)
-    parts = credential.split("/")
-    if len(parts) >= 4 and parts[-1] == "aws4_request" and parts[-2]:
-        return parts[-2].lower()
+def credential_scope(headers: Iterable[tuple[bytes, bytes]], target: bytes) -> list[str] | None:
+    """The SigV4 credential scope's parts (Authorization header, else a presigned URL's
+    X-Amz-Credential): AKID/20261126/us-east-1/dynamodb/aws4_request (SigV4a drops the
+    region). None for an unsigned request."""
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            match = _CREDENTIAL.search(value)
+            parts = match.group(1).decode("latin-1").split("/") if match else []
+            return parts if len(parts) >= 4 and parts[-1] == "aws4_request" else None
+    query = urlsplit(target.decode("latin-1")).query
+    if "X-Amz-Credential" in query:
+        values = parse_qs(query).get("X-Amz-Credential")
+        parts = values[0].split("/") if values else []
+        return parts if len(parts) >= 4 and parts[-1] == "aws4_request" else None
     return None
 
 
 def signing_service(headers: Iterable[tuple[bytes, bytes]], target: bytes) -> str | None:
     """The signing service of a SigV4 request (header or presigned query), else None."""
-    for name, value in headers:
-        if name.lower() == b"authorization":
-            match = _CREDENTIAL.search(value)
-            if match:
-                return _scope_service(match.group(1).decode("latin-1"))
-            return None
-    query = urlsplit(target.decode("latin-1")).query
-    if "X-Amz-Credential" in query:
-        values = parse_qs(query).get("X-Amz-Credential")
-        if values:
-            return _scope_service(values[0])
-    return None
+    scope = credential_scope(headers, target)
+    return scope[-2].lower() if scope and scope[-2] else None
 
 
 def host_prefix(host: str) -> str | None:

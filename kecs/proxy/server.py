@@ -576,7 +576,9 @@ def run(config: Config) -> int:
     log = ObservedLog(config.observed_dir) if config.observed_dir else None
     if config.capture == CAPTURE_NONE:
         asyncio.run(
-            serve(config, leaves, sockets, Observer(config.service, seen, log.write if log else None))
+            serve(
+                config, leaves, sockets, Observer(config.service, seen, log.write if log else None).prepared()
+            )
         )
         return 0
     if os.geteuid() != 0:
@@ -595,7 +597,7 @@ def run(config: Config) -> int:
             if log is not None:
                 os.close(records)
             sink = PipeSink(feed) if log is not None else None
-            asyncio.run(serve(config, leaves, sockets, Observer(config.service, seen, sink)))
+            asyncio.run(serve(config, leaves, sockets, Observer(config.service, seen, sink).prepared()))
         finally:
             os._exit(0)
     for sock in sockets.values():

@@ -357,13 +357,7 @@ class FileAnalyzer:
                     clients[text(name_node, src)] = clients[text(value, src)]
                 continue
             call = resolve_call(*call_by_node[value.id])
-            found = classify(call)
-            if found is None and call.callee.endswith(").build"):
-                # A builder chain (`S3Client.builder().region(r).build()`): the client is the
-                # class the chain starts from.
-                found = spec.classify_call(
-                    Call(call.node, call.callee.split("()", 1)[0], lambda: ([], {})), ctx
-                )
+            found = classify(call) or self._built(call, ctx)
             qualified = call.callee + "()"
             if found is not None and found[0] == "import" and call.args and call.args[0]:
                 qualified = call.args[0]  # x = require("m"): x is the module
@@ -410,6 +404,13 @@ class FileAnalyzer:
 
     # -- helpers -------------------------------------------------------------------
 
+    def _built(self, call: Call, ctx: Context) -> tuple[str, Use] | None:
+        """A builder chain (`S3Client.builder().region(r).build()`): the client is the class
+        the chain starts from."""
+        if not call.callee.endswith(").build"):
+            return None
+        return self.spec.classify_call(Call(call.node, call.callee.split("()", 1)[0], lambda: ([], {})), ctx)
+
     def _factories(
         self, defs: list[tuple[str, Node, Node, Node | None, Node | None]], src: bytes,
         aliases: dict[str, str], ctx: Context,
@@ -419,11 +420,7 @@ class FileAnalyzer:
         out: dict[str, tuple[int, Use]] = {}
         for name, params, call_node, callee, args in defs:
             call = self._call(call_node, callee, args, src, aliases)
-            found = self.spec.classify_call(call, ctx)
-            if found is None and call.callee.endswith(").build"):
-                found = self.spec.classify_call(
-                    Call(call.node, call.callee.split("()", 1)[0], lambda: ([], {})), ctx
-                )
+            found = self.spec.classify_call(call, ctx) or self._built(call, ctx)
             if found is None or found[0] != "client":
                 continue
             if found[1].services:
