@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kecs.errors import KecsError
+from kecs.scanner import lint
 from kecs.scanner.languages import by_extension
 from kecs.scanner.manifests import (
     LOCKS_BESIDE_PACKAGE_JSON,
@@ -26,6 +27,8 @@ from kecs.scanner.walk import WalkOptions, iter_files
 # bytes.lower() and `in` run at memory speed, a case-insensitive regex does not.
 NEEDLES = (b"aws", b"boto", b"amazon", b"4566", b"localstack")
 BINARY_SNIFF = 8192
+# Findings listed per file before only new kinds of finding are (see _bounded).
+MAX_FINDINGS = 1000
 # Parallel start-up costs more than it saves on small trees.
 PARALLEL_THRESHOLD = 64
 
@@ -86,6 +89,67 @@ def looks_minified(data: bytes) -> bool:
     return len(data) / (data.count(b"\n") + 1) > 1_000
 
 
+def worth_parsing(spec: LanguageSpec, data: bytes) -> bool:
+    """Whether a source file can hold a finding: a line of code imports (or names) its
+    SDK, or a lint rule could apply. Comments and strings that only mention an SDK are
+    not parsed: parsing is most of a scan's time."""
+    lowered = data.lower()
+    if not any(needle in lowered for needle in NEEDLES):
+        return False
+    return spec.sdk_gate.search(data) is not None or lint.might_apply(data)
+
+
+def _bounded(rel_path: str, found: list[Finding]) -> tuple[list[Finding], list[Skipped]]:
+    """At most MAX_FINDINGS per file, then only findings that add something (a kind,
+    service, operation, resource or rule not yet listed for the file): a generated or
+    hostile file of a million identical calls costs no more memory than its first
+    thousand, and the report's services and operations stay whole."""
+    if len(found) <= MAX_FINDINGS:
+        return found, []
+    kept = found[:MAX_FINDINGS]
+    seen = {(f.kind, f.services, f.operation, f.resource, f.rule) for f in kept}
+    left_out = 0
+    for finding in found[MAX_FINDINGS:]:
+        key = (finding.kind, finding.services, finding.operation, finding.resource, finding.rule)
+        if key in seen:
+            left_out += 1
+        else:
+            seen.add(key)
+            kept.append(finding)
+    return kept, [Skipped(rel_path, f"{left_out} further findings like those listed are not listed")]
+
+
+def analyze_blob(
+    rel_path: str, data: bytes, analyzers: Analyzers, directory: str | None = None
+) -> ChunkResult:
+    """One file's bytes, from a tree or an image layer (one rule for both): what is
+    skipped and why, what is parsed, its findings. `directory`: the file's directory on
+    disk, where an npm lock file's package.json is read (None in an image)."""
+    if b"\x00" in data[:BINARY_SNIFF]:
+        return ChunkResult([], [Skipped(rel_path, "binary")], 0)
+    cataloger = cataloger_for(os.path.basename(rel_path))
+    if cataloger is not None:
+        if not might_use_aws(data):
+            return ChunkResult([], [], 0)
+        try:
+            direct = None
+            if cataloger.name in LOCKS_BESIDE_PACKAGE_JSON and directory is not None:
+                direct = direct_npm_dependencies(os.path.join(directory, "package.json"))
+            found = analyze_manifest(cataloger, rel_path, data.decode("utf-8"), analyzers.catalog, direct)
+            return ChunkResult(found, [], 1)
+        except UnicodeDecodeError:
+            return ChunkResult([], [Skipped(rel_path, "not valid UTF-8")], 0)
+        except ManifestError as exc:
+            return ChunkResult([], [Skipped(rel_path, str(exc))], 0)
+    analyzer = analyzers.for_path(rel_path)
+    if analyzer is None or not worth_parsing(analyzer.spec, data):
+        return ChunkResult([], [], 0)
+    if looks_minified(data):
+        return ChunkResult([], [Skipped(rel_path, "minified or generated")], 0)
+    found, skipped = _bounded(rel_path, analyzer.analyze(rel_path, data))
+    return ChunkResult(found, skipped, 1, [(rel_path, n, f) for n, f in analyzer.defined_factories.items()])
+
+
 def analyze_file(item: WorkItem, analyzers: Analyzers, options: ScanOptions) -> ChunkResult:
     try:
         size = os.path.getsize(item.abs_path)
@@ -95,30 +159,7 @@ def analyze_file(item: WorkItem, analyzers: Analyzers, options: ScanOptions) -> 
             data = handle.read()
     except OSError as exc:
         return ChunkResult([], [Skipped(item.rel_path, f"unreadable: {exc.strerror or exc}")], 0)
-    if b"\x00" in data[:BINARY_SNIFF]:
-        return ChunkResult([], [Skipped(item.rel_path, "binary")], 0)
-    if not might_use_aws(data):
-        return ChunkResult([], [], 0)
-    if item.language.startswith("manifest:"):
-        cataloger = cataloger_for(os.path.basename(item.rel_path))
-        assert cataloger is not None
-        try:
-            text = data.decode("utf-8")
-            direct = None
-            if cataloger.name in LOCKS_BESIDE_PACKAGE_JSON:
-                direct = direct_npm_dependencies(os.path.join(os.path.dirname(item.abs_path), "package.json"))
-            found = analyze_manifest(cataloger, item.rel_path, text, analyzers.catalog, direct)
-            return ChunkResult(found, [], 1)
-        except UnicodeDecodeError:
-            return ChunkResult([], [Skipped(item.rel_path, "not valid UTF-8")], 0)
-        except ManifestError as exc:
-            return ChunkResult([], [Skipped(item.rel_path, str(exc))], 0)
-    if looks_minified(data):
-        return ChunkResult([], [Skipped(item.rel_path, "minified or generated")], 0)
-    analyzer = analyzers.for_path(item.rel_path)
-    assert analyzer is not None
-    found = analyzer.analyze(item.rel_path, data)
-    return ChunkResult(found, [], 1, [(item.rel_path, n, f) for n, f in analyzer.defined_factories.items()])
+    return analyze_blob(item.rel_path, data, analyzers, os.path.dirname(item.abs_path))
 
 
 def analyze_chunk(items: Sequence[WorkItem], options: ScanOptions) -> ChunkResult:

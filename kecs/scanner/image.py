@@ -24,9 +24,9 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any, BinaryIO
 
 from kecs.errors import KecsError
-from kecs.scanner.engine import Analyzers, looks_minified, might_use_aws
+from kecs.scanner.engine import Analyzers, analyze_blob
 from kecs.scanner.installed import SEEKABLE_READERS, reader_for
-from kecs.scanner.manifests import SDK_LANGUAGE, ManifestError, analyze_manifest, cataloger_for
+from kecs.scanner.manifests import SDK_LANGUAGE, cataloger_for
 from kecs.scanner.model import Finding, ScanReport, Skipped
 from kecs.scanner.source import evidence as short_evidence
 from kecs.scanner.walk import EXCLUDED_DIRS
@@ -230,30 +230,15 @@ def _findings_for(
                 return installed(list(seekable.read(path, handle, catalog)))
     if not _is_app_source(path):
         return None
-    cataloger = cataloger_for(name)
-    analyzer = None if cataloger else analyzers.for_path(path)
-    if cataloger is None and analyzer is None:
+    if cataloger_for(name) is None and analyzers.for_path(path) is None:
         return None
     if member.size > MAX_SOURCE:
         state.skipped.append(Skipped(image_path, f"larger than {MAX_SOURCE} bytes"))
         return []
-    data = content.read()
-    if b"\x00" in data[:8192] or not might_use_aws(data):
-        return []
-    findings: list[Finding]
-    if cataloger is not None:
-        try:
-            findings = analyze_manifest(cataloger, image_path, data.decode("utf-8"), catalog)
-        except (UnicodeDecodeError, ManifestError) as exc:
-            state.skipped.append(Skipped(image_path, f"{exc}"[:200]))
-            return []
-    else:
-        assert analyzer is not None
-        if looks_minified(data):
-            state.skipped.append(Skipped(image_path, "minified or generated"))
-            return []
-        findings = analyzer.analyze(image_path, data)
-    state.parsed += 1
+    result = analyze_blob(image_path, content.read(), analyzers)
+    state.skipped.extend(result.skipped)
+    state.parsed += result.parsed
+    findings = result.findings
     return [replace(f, layer=digest) for f in findings]
 
 

@@ -109,6 +109,12 @@ Factory = tuple[int, "Use"]
 OperationClassifier = Callable[[Call, Context], "tuple[str, str] | None"]
 
 
+def code_line(pattern: bytes) -> re.Pattern[bytes]:
+    """`pattern` somewhere on a line that does not start a comment (#, //, /*, or a block
+    comment's `*` continuation): the shape of most languages' SDK gates."""
+    return re.compile(rb"^[ \t]*(?!#|//|/\*|\*)[^\n]*?(?:" + pattern + rb")", re.M)
+
+
 def default_bind_names(node: Node, src: bytes, qualified: str) -> list[tuple[str, str]]:
     return [(text(node, src), qualified)]
 
@@ -125,6 +131,10 @@ class LanguageSpec:
     # -> ("client" | "import", Use): calls can be dynamic imports too.
     classify_call: CallClassifier
     bind_import: ImportBinder
+    # Bytes that show a file may use the SDK: an import (or a client named the way only
+    # code using the SDK names it) on a line that is not a comment. Files that match
+    # neither this nor a lint needle are never parsed (kecs.scanner.engine.worth_parsing).
+    sdk_gate: re.Pattern[bytes]
     bind_names: NameBinder = default_bind_names
     interpolation_types: frozenset[str] = frozenset()
     # Argument wrapper nodes to look through (`argument`, `value_argument`).

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from kecs.errors import KecsError
-from kecs.scanner.engine import ScanOptions, scan_path, scan_paths
+from kecs.scanner.engine import MAX_FINDINGS, ScanOptions, scan_path, scan_paths
+from kecs.scanner.model import Skipped
 
 APP = 'import boto3\ns3 = boto3.client("s3")\n'
 
@@ -50,7 +51,8 @@ def test_parallel_equals_serial(tmp_path: Path) -> None:
     parallel = scan_path(str(tmp_path), ScanOptions(jobs=2))
     assert serial.findings == parallel.findings
     assert len(serial.findings) == 50 * 2 + 150 * 2
-    assert (parallel.files_seen, parallel.files_parsed) == (300, 300)
+    # The 100 Python files that only mention AWS in a comment are not parsed.
+    assert (parallel.files_seen, parallel.files_parsed) == (300, 200)
 
 
 def test_progress_reports_every_file(tmp_path: Path) -> None:
@@ -115,5 +117,28 @@ def test_deeply_nested_calls_scan_in_linear_time(tmp_path: Path) -> None:
     started = time.monotonic()
     report = scan_path(str(tmp_path), ScanOptions(jobs=1))
     assert time.monotonic() - started < 10  # each finding once took the whole nested text: 30 s
-    assert sum(1 for f in report.findings if f.kind == "client") == n
+    clients = [f for f in report.findings if f.kind == "client"]
+    # The first MAX_FINDINGS are listed, then only what adds something: the one naming s3.
+    assert MAX_FINDINGS <= len(clients) <= MAX_FINDINGS + 1 and report.services == ["s3"]
+    left_out = n - len(clients)
+    assert report.skipped == [
+        Skipped("a.py", f"{left_out} further findings like those listed are not listed")
+    ]
     assert all(len(f.evidence) <= 120 for f in report.findings)
+
+
+def test_a_file_of_a_million_identical_calls_costs_its_first_thousand(tmp_path: Path) -> None:
+    """21 MB of repeated calls once held 1.3 million findings (2.96 GB, later 0.7 GB):
+    per file, findings past MAX_FINDINGS are kept only when they add something."""
+    from kecs.scanner.engine import ScanOptions, scan_path
+
+    body = 'c = boto3.client("s3", endpoint_url="http://localhost:4566")\nc.put_object(Bucket="b")\n'
+    (tmp_path / "big.py").write_text("import boto3\n" + body * 15_000 + 'c.get_object(Bucket="other")\n')
+    report = scan_path(str(tmp_path), ScanOptions(jobs=1))
+    assert len(report.findings) < MAX_FINDINGS + 10
+    assert report.operations == {"s3": ["GetObject", "PutObject"]}
+    assert {f.resource for f in report.findings if f.operation == "GetObject"} == {"Bucket=other"}
+    (skipped,) = report.skipped
+    assert skipped.path == "big.py" and skipped.reason.endswith(
+        "further findings like those listed are not listed"
+    )

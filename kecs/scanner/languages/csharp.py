@@ -6,7 +6,7 @@ import re
 
 import tree_sitter_c_sharp
 
-from kecs.scanner.source import Call, Context, LanguageSpec, Use
+from kecs.scanner.source import Call, Context, LanguageSpec, Use, code_line
 
 QUERY = r"""
 (using_directive (qualified_name) @import.module) @import
@@ -56,6 +56,13 @@ def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
     return None
 
 
+# A using directive of an Amazon namespace, a client constructed or registered outside a
+# string, or one written with its namespace.
+GATE = code_line(
+    rb"""\busing[ \t]+(?:static[ \t]+)?(?:\w+[ \t]*=[ \t]*)?Amazon\.|(?<!['"\w])new[ \t]+Amazon\w*Client\b"""
+    rb"|AddAWSService<|\bAmazon\.\w+\.Amazon\w*Client\b"
+)
+
 SPEC = LanguageSpec(
     name="csharp",
     extensions=(".cs",),
@@ -67,5 +74,6 @@ SPEC = LanguageSpec(
     classify_import=classify_import,
     classify_call=classify_call,
     bind_import=bind_import,
+    sdk_gate=GATE,
     arg_wrappers=frozenset({"argument"}),
 )

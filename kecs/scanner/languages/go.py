@@ -60,6 +60,10 @@ def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
     return "client", Use(V2 if match.group(1) == "aws-sdk-go-v2" else V1, (service,))
 
 
+# An import spec of an SDK module: `import "github.com/aws/..."`, or a line of an import
+# block, named or not.
+GATE = re.compile(rb'^[ \t]*(?:import[ \t]*\(?[ \t]*)?(?:[\w.]+[ \t]+)?"github\.com/aws/aws-sdk-go', re.M)
+
 SPEC = LanguageSpec(
     name="go",
     extensions=(".go",),
@@ -70,4 +74,5 @@ SPEC = LanguageSpec(
     classify_import=classify_import,
     classify_call=classify_call,
     bind_import=bind_import,
+    sdk_gate=GATE,
 )

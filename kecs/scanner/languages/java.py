@@ -33,4 +33,5 @@ SPEC = LanguageSpec(
     classify_import=jvm.classify_import,
     classify_call=jvm.classify_call,
     bind_import=jvm.bind_import,
+    sdk_gate=jvm.GATE,
 )

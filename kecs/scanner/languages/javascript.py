@@ -9,7 +9,7 @@ import tree_sitter_typescript
 from tree_sitter import Node
 
 from kecs.scanner.manifests import npm_package
-from kecs.scanner.source import Call, Context, LanguageSpec, Use, text
+from kecs.scanner.source import Call, Context, LanguageSpec, Use, code_line, text
 
 _IMPORTS = r"""
 (import_statement (import_clause (identifier) @import.alias) source: (string) @import.module) @import
@@ -130,6 +130,11 @@ _DOCUMENT_COMMANDS = {"Put": "PutItem", "Get": "GetItem", "Update": "UpdateItem"
                       "TransactGet": "TransactGetItems", "TransactWrite": "TransactWriteItems"}  # fmt: skip
 
 
+# A module specifier of an SDK package in a require, import or export line (also the
+# `} from "@aws-sdk/..."` that ends a multi-line import).
+GATE = code_line(rb"\b(?:require|import|from)\b[^\n]*?['\"`](?:@aws-sdk/|aws-sdk(?:/|['\"`]))")
+
+
 def _spec(name: str, extensions: tuple[str, ...], grammar, query: str) -> LanguageSpec:  # type: ignore[no-untyped-def]
     return LanguageSpec(
         name=name,
@@ -143,6 +148,7 @@ def _spec(name: str, extensions: tuple[str, ...], grammar, query: str) -> Langua
         classify_call=classify_call,
         classify_operation=classify_operation,
         bind_import=bind_import,
+        sdk_gate=GATE,
         bind_names=bind_names,
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from kecs.scanner.source import Call, Context, Use
+from kecs.scanner.source import Call, Context, Use, code_line
 
 JAVA_V1, JAVA_V2, KOTLIN = "aws-sdk-java", "aws-sdk-java-v2", "aws-sdk-kotlin"
 
@@ -31,6 +31,11 @@ def bind_import(module: str, name: str | None, alias: str | None) -> list[tuple[
 # The Lambda Java runtime's interfaces and event classes (aws-lambda-java-core, -events)
 # live under the SDK's package names but call no AWS service: a handler, not a client.
 _NOT_SDK = ("com.amazonaws.services.lambda.runtime", "com.amazonaws.lambda.thirdparty")
+
+
+# An SDK package named in code (imported, or written out in full): the package followed
+# by a dot, so the bare string "software.amazon.awssdk" is not taken for use.
+GATE = code_line(rb"\b(?:software\.amazon\.awssdk|com\.amazonaws|aws\.sdk\.kotlin)\.\w")
 
 
 def classify_import(module: str, ctx: Context) -> Use | None:

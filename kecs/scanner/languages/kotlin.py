@@ -29,5 +29,6 @@ SPEC = LanguageSpec(
     classify_import=jvm.classify_import,
     classify_call=jvm.classify_call,
     bind_import=jvm.bind_import,
+    sdk_gate=jvm.GATE,
     arg_wrappers=frozenset({"value_argument"}),
 )

@@ -6,7 +6,7 @@ import re
 
 import tree_sitter_php
 
-from kecs.scanner.source import Call, Context, LanguageSpec, Use
+from kecs.scanner.source import Call, Context, LanguageSpec, Use, code_line
 
 QUERY = r"""
 (namespace_use_declaration
@@ -83,6 +83,9 @@ def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
     return None
 
 
+# The Aws namespace outside a string: `use Aws\S3\S3Client;`, `new \Aws\Sdk(...)`.
+GATE = code_line(rb"""(?<!['"\w\\])\\?Aws\\\w""")
+
 SPEC = LanguageSpec(
     name="php",
     extensions=(".php", ".phtml"),
@@ -94,5 +97,6 @@ SPEC = LanguageSpec(
     classify_import=classify_import,
     classify_call=classify_call,
     bind_import=bind_import,
+    sdk_gate=GATE,
     arg_wrappers=frozenset({"argument"}),
 )

@@ -110,6 +110,16 @@ HELPERS = {
     ("s3", "copy"): ("HeadObject", "CopyObject", "CreateMultipartUpload", "UploadPartCopy", "CompleteMultipartUpload"),
 }  # fmt: skip
 
+# An import statement of an SDK or a stub package at the start of a line (Python has no
+# other way to reach boto3: `NOTE = "import boto3"` or a docstring's `boto3.client("s3")`
+# is not use), or a dynamic import naming one.
+GATE = re.compile(
+    rb"^[ \t]*(?:import|from)[ \t][^\n#]*?\b(?:boto3|botocore|aioboto3|aiobotocore"
+    rb"|(?:mypy_boto3|types_boto3|types_aioboto3|types_aiobotocore)_\w+)\b"
+    rb"|(?:__import__|import_module)\(\s*['\"](?:boto3|botocore|aioboto3|aiobotocore)",
+    re.M,
+)
+
 SPEC = LanguageSpec(
     name="python",
     extensions=(".py", ".pyi", ".pyw"),
@@ -121,6 +131,7 @@ SPEC = LanguageSpec(
     classify_import=classify_import,
     classify_call=classify_call,
     bind_import=bind_import,
+    sdk_gate=GATE,
     keyword_arg=("keyword_argument", "name", "value"),
     helper_operations=HELPERS,
 )

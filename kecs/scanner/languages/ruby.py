@@ -7,7 +7,7 @@ import re
 import tree_sitter_ruby
 
 from kecs.scanner.manifests import gem
-from kecs.scanner.source import Call, Context, LanguageSpec, Use
+from kecs.scanner.source import Call, Context, LanguageSpec, Use, code_line
 
 QUERY = r"""
 (call arguments: (argument_list)? @call.args) @call
@@ -44,6 +44,10 @@ def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
     return None
 
 
+# A require of an SDK gem, or the Aws namespace outside a string (Bundler.require loads
+# gems without a require line in the file).
+GATE = code_line(rb"""\brequire\b[^\n]*?['"]aws-sdk|(?<!['"\w])Aws::\w""")
+
 SPEC = LanguageSpec(
     name="ruby",
     extensions=(".rb", ".rake", ".gemspec"),
@@ -55,4 +59,5 @@ SPEC = LanguageSpec(
     classify_import=classify_import,
     classify_call=classify_call,
     bind_import=bind_import,
+    sdk_gate=GATE,
 )

@@ -6,7 +6,7 @@ import re
 
 import tree_sitter_rust
 
-from kecs.scanner.source import Call, Context, LanguageSpec, Use
+from kecs.scanner.source import Call, Context, LanguageSpec, Use, code_line
 
 QUERY = r"""
 (use_declaration argument: (_) @import.module) @import
@@ -90,6 +90,10 @@ def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
     return None
 
 
+# An SDK crate used as a path outside a string (`use aws_sdk_s3::Client`,
+# `aws_config::load_from_env()`), or declared with `extern crate`.
+GATE = code_line(rb"""(?<!['"\w])aws_[a-z_]+::|\bcrate[ \t]+aws_""")
+
 SPEC = LanguageSpec(
     name="rust",
     extensions=(".rs",),
@@ -100,4 +104,5 @@ SPEC = LanguageSpec(
     classify_import=classify_import,
     classify_call=classify_call,
     bind_import=bind_import,
+    sdk_gate=GATE,
 )
