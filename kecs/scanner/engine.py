@@ -19,7 +19,7 @@ from kecs.scanner.manifests import (
 )
 from kecs.scanner.model import Finding, ScanReport, Skipped
 from kecs.scanner.services import ServiceCatalog
-from kecs.scanner.source import Factory, FileAnalyzer, LanguageSpec
+from kecs.scanner.source import Factory, FileAnalyzer, LanguageSpec, Layout
 from kecs.scanner.walk import WalkOptions, iter_files
 
 # Every AWS SDK import and every lint rule needs one of these bytes; files without
@@ -251,54 +251,80 @@ def scan_paths(paths: Iterable[str], options: ScanOptions = ScanOptions()) -> Sc
     return report
 
 
-def _module_names(rel_path: str) -> list[str]:
-    """A Python file's importable dotted names, longest first (`src/app/aws.py`: src.app.aws,
-    app.aws, aws): where the project's root on sys.path is is not known."""
-    parts = rel_path.removesuffix(".py").split("/")
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return [".".join(parts[i:]) for i in range(len(parts)) if parts[i:]]
+def _read(path: str, limit: int) -> bytes | None:
+    try:
+        if os.path.getsize(path) > limit:
+            return None
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _layout(items: list[WorkItem], options: ScanOptions) -> Layout:
+    """The go.mod files of the scanned tree and the module paths they declare."""
+    modules: dict[str, str] = {}
+    for item in items:
+        if os.path.basename(item.rel_path) == "go.mod":
+            declared = _GO_MODULE.search(_read(item.abs_path, options.max_file_size) or b"")
+            if declared:
+                modules[os.path.dirname(item.rel_path)] = declared.group(1).decode("utf-8", "replace")
+    return Layout(go_modules=modules)
+
+
+_GO_MODULE = re.compile(rb"^module[ \t]+\"?([^\s\"]+)", re.M)
 
 
 def _resolve_imported_factories(
     report: ScanReport, items: list[WorkItem], factories: list[tuple[str, str, Factory]], options: ScanOptions
 ) -> None:
     """The second pass: files calling a client factory another module defines
-    (`from app.aws import client_for; client_for("ssm")`) are analysed again knowing it.
-    Only files that name a factory are read again; the first pass's findings for them
-    are replaced."""
+    (`from app.aws import client_for; client_for("ssm")`, `import { makeS3 } from
+    "./aws"`, `awsclients.NewS3(cfg)`, `AwsClients.s3()`) are analysed again knowing it.
+    Only files that can name a factory are read again; the first pass's findings for
+    them are replaced."""
+    languages = by_extension()
+    layout = _layout(items, options)
     exported: dict[str, Factory] = {}
+    names: dict[str, set[str]] = {}  # language -> the factories' names
+    by_path = {item.rel_path: item for item in items}
     for path, name, factory in factories:
-        if path.endswith(".py"):
-            for module in _module_names(path):
-                exported.setdefault(f"{module}.{name}", factory)
+        spec = languages.get(os.path.splitext(path)[1].lower())
+        item = by_path.get(path)
+        if spec is None or spec.module_names is None or item is None:
+            continue
+        defining = _read(item.abs_path, options.max_file_size) or b""
+        for module in spec.module_names(path, defining, layout):
+            exported.setdefault(f"{module}.{name}", factory)
+        names.setdefault("python" if spec.name == "python" else "other", set()).add(name)
     if not exported:
         return
-    # Only files that import one of them by name (`from app.aws import client_for`, also in
-    # parentheses over several lines): a factory named `client` must not re-read every file.
-    names = b"|".join(sorted({re.escape(name.encode()) for _, name, _ in factories}))
-    importing = re.compile(
-        rb"^[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*|[^\n]*)\b(?:" + names + rb")\b", re.M
-    )
+    # Only files that can call one: in Python, those importing one by name (`from app.aws
+    # import client_for`, also in parentheses over several lines), so a factory named
+    # `client` does not re-read every file; elsewhere, those naming one as a word.
+    wanted: dict[str, re.Pattern[bytes]] = {}
+    for group, defined in names.items():
+        words = b"|".join(sorted(re.escape(name.encode()) for name in defined))
+        if group == "python":
+            wanted[group] = re.compile(
+                rb"^[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*|[^\n]*)\b(?:" + words + rb")\b", re.M
+            )
+        else:
+            wanted[group] = re.compile(rb"\b(?:" + words + rb")\b")
     analyzers = Analyzers()
     redone: dict[str, list[Finding]] = {}
     for item in items:
-        if item.language != "python":
+        pattern = wanted.get("python" if item.language == "python" else "other")
+        if pattern is None or item.language.startswith("manifest:"):
             continue
-        try:
-            if os.path.getsize(item.abs_path) > options.max_file_size:
-                continue
-            with open(item.abs_path, "rb") as handle:
-                data = handle.read()
-        except OSError:
-            continue
-        if not importing.search(data):
+        data = _read(item.abs_path, options.max_file_size)
+        if data is None or not pattern.search(data):
             continue
         analyzer = analyzers.for_path(item.rel_path)
         assert analyzer is not None
         found = analyzer.analyze(item.rel_path, data, imported_factories=exported)
         if analyzer.used_imported_factory:
-            redone[item.rel_path] = found
+            redone[item.rel_path] = _bounded(item.rel_path, found)[0]
     if redone:
         report.findings[:] = [f for f in report.findings if f.path not in redone]
         for found in redone.values():

@@ -82,6 +82,14 @@ class Call:
         return self.args
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What a scanned tree says about how its files import each other."""
+
+    # Directories holding a go.mod (relative, "" for the root) -> the module path it declares.
+    go_modules: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Context:
     """What a classifier may consult about the file being analysed."""
@@ -104,6 +112,11 @@ CallClassifier = Callable[[Call, Context], "tuple[str, Use] | None"]
 # A function returning a client: (the position of the parameter naming its service, or -1
 # when it always makes one service's client; what it makes).
 Factory = tuple[int, "Use"]
+# (file path, its bytes, the project's layout) -> the module names it is imported by.
+ModuleNames = Callable[[str, bytes, "Layout"], list[str]]
+# (the call's callee through the file's imports, the file's path, its bytes) -> the
+# qualified name of what it calls as module_names spells it, or None.
+ImportedName = Callable[[str, str, bytes], "str | None"]
 # -> (service, the operation as the code spells it) for calls that name an operation
 # without a client variable (`new PutObjectCommand(...)`).
 OperationClassifier = Callable[[Call, Context], "tuple[str, str] | None"]
@@ -112,7 +125,7 @@ OperationClassifier = Callable[[Call, Context], "tuple[str, str] | None"]
 def code_line(pattern: bytes) -> re.Pattern[bytes]:
     """`pattern` somewhere on a line that does not start a comment (#, //, /*, or a block
     comment's `*` continuation): the shape of most languages' SDK gates."""
-    return re.compile(rb"^[ \t]*(?!#|//|/\*|\*)[^\n]*?(?:" + pattern + rb")", re.M)
+    return re.compile(rb"^[ \t]*+(?!#|//|/\*|\*)[^\n]*?(?:" + pattern + rb")", re.M)
 
 
 def default_bind_names(node: Node, src: bytes, qualified: str) -> list[tuple[str, str]]:
@@ -145,6 +158,13 @@ class LanguageSpec:
     # Client methods an SDK adds beside the service's operations, and what they send
     # (boto3's s3.upload_file: PutObject, or a multipart upload).
     helper_operations: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    # Calls that load a module by name (`require("./aws")`): a binding to one names the module.
+    loaders: frozenset[str] = frozenset()
+    # Factories across modules (kecs.scanner.engine's second pass): the names other files
+    # give this file's top-level definitions (`app.aws`, `src/aws`), and the name a call
+    # resolves to in the importing file (`client_for` -> `app.aws.client_for`).
+    module_names: ModuleNames | None = None
+    imported_name: ImportedName | None = None
 
 
 def text(node: Node, src: bytes) -> str:
@@ -319,18 +339,13 @@ class FileAnalyzer:
         call_by_node = {node.id: (node, callee, args) for node, callee, args in calls}
         factory_names = {name for name, *_ in factory_defs}
         factories: dict[str, Factory] | None = None
-        package = rel_path.split("/")[:-1]
 
         def imported(call: Call) -> Factory | None:
             """A factory another module defines, called by the name this file imported."""
-            if not imported_factories or call.member or call.local not in aliases:
+            if not imported_factories or spec.imported_name is None:
                 return None
-            qualified = aliases[call.local]
-            dots = len(qualified) - len(qualified.lstrip("."))
-            if dots:  # from .aws import client_for: relative to this file's package
-                base = package[: len(package) - (dots - 1)] if dots - 1 <= len(package) else []
-                qualified = ".".join([*base, qualified[dots:]])
-            return imported_factories.get(qualified)
+            qualified = spec.imported_name(call.callee, rel_path, src)
+            return imported_factories.get(qualified) if qualified else None
 
         def classify(call: Call) -> tuple[str, Use] | None:
             """The language's rules, then the file's one-hop client factories:
@@ -369,7 +384,10 @@ class FileAnalyzer:
             call = resolve_call(*call_by_node[value.id])
             found = classify(call) or self._built(call, ctx)
             qualified = call.callee + "()"
-            if found is not None and found[0] == "import" and call.args and call.args[0]:
+            loads = (found is not None and found[0] == "import") or (
+                found is None and call.callee in spec.loaders
+            )
+            if loads and call.args and call.args[0]:
                 qualified = call.args[0]  # x = require("m"): x is the module
             one_service = found is not None and found[0] == "client" and len(found[1].services) == 1
             sub_resource = _RESOURCE_OBJECT.fullmatch(call.member) if call.local in clients else None

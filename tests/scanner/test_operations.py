@@ -291,3 +291,90 @@ def test_factories_imported_from_another_module(tmp_path) -> None:  # type: igno
         ("app/handlers/config.py", 4, "call", "boto3", ("ssm",), "GetParameter"),
         ("app/jobs.py", 4, "client", "boto3", ("sqs",), ""),
     ]
+
+
+def _cross_module(tmp_path, files: dict[str, str]) -> list[tuple[str, int, str, str, tuple[str, ...], str]]:  # type: ignore[no-untyped-def]
+    from kecs.scanner.engine import ScanOptions, scan_path
+
+    for name, body in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(body)
+    report = scan_path(str(tmp_path), ScanOptions(jobs=1))
+    return [
+        (f.path, f.line, f.kind, f.sdk, f.services, f.operation)
+        for f in report.findings
+        if f.kind in ("client", "call")
+    ]
+
+
+def test_javascript_factories_imported_from_another_module(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """ES modules and CommonJS, relative specifiers with and without an extension, a
+    directory's index; a factory of the same name from a package is not the project's."""
+    found = _cross_module(tmp_path, {
+        "src/lib/aws.js": 'import { S3Client } from "@aws-sdk/client-s3";\n'
+                          "export const makeS3 = () => new S3Client({});\n",
+        "src/lib/queues/index.ts": 'import { SQSClient } from "@aws-sdk/client-sqs";\n'
+                                   "export function makeQueue() { return new SQSClient({ region: 'eu-west-1' }); }\n",
+        "src/app/upload.mjs": 'import { makeS3 } from "../lib/aws.js";\nimport { PutObjectCommand } from "@aws-sdk/client-s3";\n'
+                              'const s3 = makeS3();\nawait s3.send(new PutObjectCommand({ Bucket: "b" }));\n',
+        "src/app/jobs.ts": 'import { makeQueue } from "../lib/queues";\nconst q = makeQueue();\n',
+        "src/app/old.js": 'const { makeS3 } = require("../lib/aws");\nconst c = makeS3();\n',
+        "src/app/other.js": 'const { makeS3 } = require("some-package");\nconst c = makeS3();\n',
+    })  # fmt: skip
+    assert [row for row in found if row[0].startswith("src/app/")] == [
+        ("src/app/jobs.ts", 2, "client", "aws-sdk-js-v3", ("sqs",), ""),
+        ("src/app/old.js", 2, "client", "aws-sdk-js-v3", ("s3",), ""),
+        ("src/app/upload.mjs", 3, "client", "aws-sdk-js-v3", ("s3",), ""),
+        ("src/app/upload.mjs", 4, "call", "aws-sdk-js-v3", ("s3",), "PutObject"),
+    ]
+
+
+def test_go_factories_imported_from_another_package(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The package's import path from the nearest go.mod; a package of the same name
+    elsewhere is not it."""
+    found = _cross_module(tmp_path, {
+        "svc/go.mod": "module example.com/shop\n\ngo 1.22\n",
+        "svc/internal/awsclients/clients.go": 'package awsclients\n\nimport (\n\t"github.com/aws/aws-sdk-go-v2/aws"\n'
+                                              '\t"github.com/aws/aws-sdk-go-v2/service/dynamodb"\n)\n\n'
+                                              "func NewTable(cfg aws.Config) *dynamodb.Client {\n\treturn dynamodb.NewFromConfig(cfg)\n}\n",
+        "svc/cmd/api/main.go": 'package main\n\nimport (\n\t"context"\n\n\t"example.com/shop/internal/awsclients"\n)\n\n'
+                               "func run(ctx context.Context) {\n\tdb := awsclients.NewTable(cfg)\n\tdb.GetItem(ctx, nil)\n}\n",
+        "svc/cmd/tool/main.go": 'package main\n\nimport "example.com/other/awsclients"\n\nvar db = awsclients.NewTable(cfg)\n',
+    })  # fmt: skip
+    assert [row for row in found if row[0].startswith("svc/cmd/")] == [
+        ("svc/cmd/api/main.go", 10, "client", "aws-sdk-go-v2", ("dynamodb",), ""),
+        ("svc/cmd/api/main.go", 11, "call", "aws-sdk-go-v2", ("dynamodb",), "GetItem"),
+    ]
+
+
+def test_java_factories_of_another_class(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Imported, statically imported, or in the same package without an import."""
+    found = _cross_module(tmp_path, {
+        "src/main/java/com/example/aws/AwsClients.java":
+            "package com.example.aws;\n\nimport software.amazon.awssdk.services.sqs.SqsClient;\n\n"
+            "public final class AwsClients {\n  public static SqsClient queues() { return SqsClient.create(); }\n}\n",
+        "src/main/java/com/example/aws/Poller.java":
+            "package com.example.aws;\n\nclass Poller {\n  void poll() {\n    var q = AwsClients.queues();\n"
+            "    q.receiveMessage(r -> r.queueUrl(\"u\"));\n  }\n}\n",
+        "src/main/java/com/example/app/Jobs.java":
+            "package com.example.app;\n\nimport com.example.aws.AwsClients;\n\nclass Jobs {\n"
+            "  Object q = AwsClients.queues();\n}\n",
+        "src/main/java/com/example/app/Static.java":
+            "package com.example.app;\n\nimport static com.example.aws.AwsClients.queues;\n\nclass Static {\n"
+            "  Object q = queues();\n}\n",
+        "src/main/java/com/example/other/Elsewhere.java":
+            "package com.example.other;\n\nclass Elsewhere {\n  Object q = AwsClients.queues();\n}\n",
+    })  # fmt: skip
+    assert [row for row in found if not row[0].endswith("AwsClients.java")] == [
+        ("src/main/java/com/example/app/Jobs.java", 6, "client", "aws-sdk-java-v2", ("sqs",), ""),
+        ("src/main/java/com/example/app/Static.java", 6, "client", "aws-sdk-java-v2", ("sqs",), ""),
+        ("src/main/java/com/example/aws/Poller.java", 5, "client", "aws-sdk-java-v2", ("sqs",), ""),
+        (
+            "src/main/java/com/example/aws/Poller.java",
+            6,
+            "call",
+            "aws-sdk-java-v2",
+            ("sqs",),
+            "ReceiveMessage",
+        ),
+    ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 import tree_sitter_go
 
 from kecs.scanner.manifests import go_module
-from kecs.scanner.source import Call, Context, LanguageSpec, Use
+from kecs.scanner.source import Call, Context, LanguageSpec, Layout, Use
 
 QUERY = r"""
 (import_spec name: (_)? @import.alias path: (_) @import.module) @import
@@ -64,6 +65,27 @@ def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
 # block, named or not.
 GATE = re.compile(rb'^[ \t]*(?:import[ \t]*\(?[ \t]*)?(?:[\w.]+[ \t]+)?"github\.com/aws/aws-sdk-go', re.M)
 
+
+def module_names(rel_path: str, src: bytes, layout: Layout) -> list[str]:
+    """A package is imported by its module's path (the nearest go.mod above it) and its
+    directory below that module: example.com/app/internal/awsclients."""
+    directory = posixpath.dirname(rel_path)
+    probe = directory
+    while True:
+        module = layout.go_modules.get(probe)
+        if module is not None:
+            below = directory[len(probe) :].lstrip("/")
+            return [f"{module}/{below}" if below else module]
+        if not probe:
+            return []
+        probe = posixpath.dirname(probe)
+
+
+def imported_name(callee: str, rel_path: str, src: bytes) -> str | None:
+    """`awsclients.NewS3` is already the import path and the function's name."""
+    return callee if "/" in callee else None
+
+
 SPEC = LanguageSpec(
     name="go",
     extensions=(".go",),
@@ -75,4 +97,6 @@ SPEC = LanguageSpec(
     classify_call=classify_call,
     bind_import=bind_import,
     sdk_gate=GATE,
+    module_names=module_names,
+    imported_name=imported_name,
 )

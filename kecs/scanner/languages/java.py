@@ -34,4 +34,6 @@ SPEC = LanguageSpec(
     classify_call=jvm.classify_call,
     bind_import=jvm.bind_import,
     sdk_gate=jvm.GATE,
+    module_names=jvm.module_names,
+    imported_name=jvm.imported_name,
 )

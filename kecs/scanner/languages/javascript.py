@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 import tree_sitter_javascript
@@ -9,7 +10,7 @@ import tree_sitter_typescript
 from tree_sitter import Node
 
 from kecs.scanner.manifests import npm_package
-from kecs.scanner.source import Call, Context, LanguageSpec, Use, code_line, text
+from kecs.scanner.source import Call, Context, LanguageSpec, Layout, Use, code_line, text
 
 _IMPORTS = r"""
 (import_statement (import_clause (identifier) @import.alias) source: (string) @import.module) @import
@@ -26,6 +27,9 @@ _IMPORTS = r"""
 (function_declaration name: (identifier) @factory.name parameters: (formal_parameters) @factory.params
   body: (statement_block (return_statement (new_expression constructor: (_) @factory.callee
                                                            arguments: (arguments) @factory.args) @factory.call))) @factory
+(variable_declarator name: (identifier) @factory.name
+  value: (arrow_function parameters: (formal_parameters) @factory.params
+                         body: (new_expression constructor: (_) @factory.callee arguments: (arguments) @factory.args) @factory.call)) @factory
 """
 _LINT = r"""
 (string) @string
@@ -135,6 +139,33 @@ _DOCUMENT_COMMANDS = {"Put": "PutItem", "Get": "GetItem", "Update": "UpdateItem"
 GATE = code_line(rb"\b(?:require|import|from)\b[^\n]*?['\"`](?:@aws-sdk/|aws-sdk(?:/|['\"`]))")
 
 
+_SOURCE_SUFFIX = re.compile(r"\.(?:[cm]?[jt]sx?)$")
+
+
+def module_names(rel_path: str, src: bytes, layout: Layout) -> list[str]:
+    """A module is imported by its path without the extension (`src/aws`), a directory's
+    index by the directory."""
+    stem = _SOURCE_SUFFIX.sub("", rel_path)
+    names = [stem]
+    if stem == "index" or stem.endswith("/index"):
+        names.append(stem.removesuffix("index").rstrip("/"))
+    return names
+
+
+def imported_name(callee: str, rel_path: str, src: bytes) -> str | None:
+    """`makeS3` from `import { makeS3 } from "../lib/aws.js"` in src/app/x.js is
+    src/lib/aws.makeS3. Only relative specifiers name the project's own modules."""
+    if not callee.startswith("."):
+        return None
+    specifier, _, name = callee.rpartition(".")
+    if not specifier or not name:
+        return None
+    module = posixpath.normpath(posixpath.join(posixpath.dirname(rel_path), specifier))
+    if module.startswith("../"):
+        return None
+    return f"{_SOURCE_SUFFIX.sub('', module).removeprefix('./')}.{name}"
+
+
 def _spec(name: str, extensions: tuple[str, ...], grammar, query: str) -> LanguageSpec:  # type: ignore[no-untyped-def]
     return LanguageSpec(
         name=name,
@@ -150,6 +181,9 @@ def _spec(name: str, extensions: tuple[str, ...], grammar, query: str) -> Langua
         bind_import=bind_import,
         sdk_gate=GATE,
         bind_names=bind_names,
+        loaders=frozenset({"require"}),
+        module_names=module_names,
+        imported_name=imported_name,
     )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 
-from kecs.scanner.source import Call, Context, Use, code_line
+from kecs.scanner.source import Call, Context, Layout, Use, code_line
 
 JAVA_V1, JAVA_V2, KOTLIN = "aws-sdk-java", "aws-sdk-java-v2", "aws-sdk-kotlin"
 
@@ -36,6 +37,30 @@ _NOT_SDK = ("com.amazonaws.services.lambda.runtime", "com.amazonaws.lambda.third
 # An SDK package named in code (imported, or written out in full): the package followed
 # by a dot, so the bare string "software.amazon.awssdk" is not taken for use.
 GATE = code_line(rb"\b(?:software\.amazon\.awssdk|com\.amazonaws|aws\.sdk\.kotlin)\.\w")
+
+
+_PACKAGE_DECLARATION = re.compile(rb"^[ \t]*package[ \t]+([\w.]+)", re.M)
+
+
+def _package(src: bytes) -> str:
+    found = _PACKAGE_DECLARATION.search(src)
+    return found.group(1).decode() if found else ""
+
+
+def module_names(rel_path: str, src: bytes, layout: Layout) -> list[str]:
+    """A class is named by its package and the file's name: com.example.AwsClients."""
+    cls = posixpath.splitext(posixpath.basename(rel_path))[0]
+    package = _package(src)
+    return [f"{package}.{cls}" if package else cls]
+
+
+def imported_name(callee: str, rel_path: str, src: bytes) -> str | None:
+    """`AwsClients.s3` through `import com.example.AwsClients` is already qualified; a
+    class of the file's own package needs no import: it is qualified with that package."""
+    if not re.match(r"^[A-Z]\w*\.\w+$", callee):
+        return callee
+    package = _package(src)
+    return f"{package}.{callee}" if package else callee
 
 
 def classify_import(module: str, ctx: Context) -> Use | None:

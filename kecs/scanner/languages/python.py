@@ -7,7 +7,7 @@ import re
 import tree_sitter_python
 
 from kecs.scanner.services import RETIRED
-from kecs.scanner.source import Call, Context, LanguageSpec, Use
+from kecs.scanner.source import Call, Context, LanguageSpec, Layout, Use
 
 SDKS = ("boto3", "botocore", "aioboto3", "aiobotocore")
 
@@ -120,6 +120,27 @@ GATE = re.compile(
     re.M,
 )
 
+
+def module_names(rel_path: str, src: bytes, layout: Layout) -> list[str]:
+    """A file's importable dotted names, longest first (`src/app/aws.py`: src.app.aws,
+    app.aws, aws): where the project's root on sys.path is is not known."""
+    parts = rel_path.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return [".".join(parts[i:]) for i in range(len(parts)) if parts[i:]]
+
+
+def imported_name(callee: str, rel_path: str, src: bytes) -> str | None:
+    """`client_for` from `from app.aws import client_for` is app.aws.client_for;
+    `from .aws import client_for` is relative to the file's package."""
+    dots = len(callee) - len(callee.lstrip("."))
+    if not dots:
+        return callee
+    package = rel_path.split("/")[:-1]
+    base = package[: len(package) - (dots - 1)] if dots - 1 <= len(package) else []
+    return ".".join([*base, callee[dots:]])
+
+
 SPEC = LanguageSpec(
     name="python",
     extensions=(".py", ".pyi", ".pyw"),
@@ -134,4 +155,6 @@ SPEC = LanguageSpec(
     sdk_gate=GATE,
     keyword_arg=("keyword_argument", "name", "value"),
     helper_operations=HELPERS,
+    module_names=module_names,
+    imported_name=imported_name,
 )

@@ -92,7 +92,7 @@ def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
 
 # An SDK crate used as a path outside a string (`use aws_sdk_s3::Client`,
 # `aws_config::load_from_env()`), or declared with `extern crate`.
-GATE = code_line(rb"""(?<!['"\w])aws_[a-z_]+::|\bcrate[ \t]+aws_""")
+GATE = code_line(rb"""(?<!['"\w])aws_\w+::|\bcrate[ \t]+aws_""")
 
 SPEC = LanguageSpec(
     name="rust",
