@@ -28,16 +28,25 @@ WORK = Path(__file__).resolve().parent / ".work"
 
 # What each language's SDK use looks like, and what merely mentions it.
 USES = {
-    "py": 'import boto3\n\ns3 = boto3.client("s3")\nq = boto3.resource("sqs")\n',
-    "js": 'const { S3Client } = require("@aws-sdk/client-s3");\nconst c = new S3Client({});\n',
-    "ts": 'import { SQSClient } from "@aws-sdk/client-sqs";\nexport const q = new SQSClient({});\n',
-    "go": 'package p\n\nimport "github.com/aws/aws-sdk-go-v2/service/s3"\n\nvar C = s3.NewFromConfig\n',
-    "java": "import software.amazon.awssdk.services.s3.S3Client;\nclass U { Object c = S3Client.create(); }\n",
-    "rb": "require 'aws-sdk-s3'\nC = Aws::S3::Client.new\n",
-    "php": "<?php\nuse Aws\\S3\\S3Client;\n$c = new S3Client([]);\n",
-    "cs": "using Amazon.S3;\nclass U { object c = new AmazonS3Client(); }\n",
+    "py": 'import boto3\n\ns3 = boto3.client("s3")\nq = boto3.resource("sqs")\ns3.put_object(Bucket="b", Key="k")\n',
+    "js": 'const { S3Client, PutObjectCommand } = require("@aws-sdk/client-s3");\nconst c = new S3Client({});\n'
+    'c.send(new PutObjectCommand({ Bucket: "b" }));\n',
+    "ts": 'import { SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";\nexport const q = new SQSClient({});\n'
+    'q.send(new SendMessageCommand({ QueueUrl: "u", MessageBody: "m" }));\n',
+    "go": 'package p\n\nimport (\n\t"context"\n\n\t"github.com/aws/aws-sdk-go-v2/service/s3"\n)\n\n'
+    "var C = s3.NewFromConfig(cfg)\n\nfunc Put(ctx context.Context) { C.PutObject(ctx, &s3.PutObjectInput{}) }\n",
+    "java": "import software.amazon.awssdk.services.s3.S3Client;\n"
+    'class U { S3Client c = S3Client.create(); void p() { c.putObject(r -> r.bucket("b"), body); } }\n',
+    "rb": "require 'aws-sdk-s3'\nC = Aws::S3::Client.new\nC.put_object(bucket: 'b', key: 'k')\n",
+    "php": "<?php\nuse Aws\\S3\\S3Client;\n$c = new S3Client([]);\n$c->putObject(['Bucket' => 'b']);\n",
+    "cs": "using Amazon.S3;\nclass U { AmazonS3Client c = new AmazonS3Client(); void P() { c.PutObjectAsync(req); } }\n",
     "rs": "use aws_sdk_s3::Client;\nfn c(cfg: &aws_config::SdkConfig) -> Client { Client::new(cfg) }\n",
 }
+# The operation each language's use above performs (Rust's names none).
+OPERATIONS = {"py": "PutObject", "js": "PutObject", "ts": "SendMessage", "go": "PutObject", "java": "PutObject",
+              "rb": "PutObject", "php": "PutObject", "cs": "PutObject"}  # fmt: skip
+# What rg can say about operations: lines that look like one of those calls.
+RG_OPERATIONS = r"put_object|PutObject|putObject|SendMessage"
 DECOYS = {
     "py": '# import boto3\n"""Call boto3.client("s3") elsewhere."""\nNOTE = "import boto3"\n',
     "js": '// const AWS = require("aws-sdk");\nconst s = "@aws-sdk/client-s3";\n',
@@ -165,40 +174,71 @@ def main() -> None:
         files = report["stats"]["files_seen"]
         print(f"{label:16} {t_kecs:8.2f} {t_rg:8.2f} {t_kecs / t_rg:8.2f} {files / t_kecs:13.0f}")
 
-    _, _, _, _, report, rg_out = rows[0]
+    # The generated tree, every tool in one table: time, files flagged, operations found.
+    _, _, t_kecs, t_rg, report, rg_out = rows[0]
+    expected = {p: OPERATIONS[p.rsplit(".", 1)[1]] for p in using if p.rsplit(".", 1)[1] in OPERATIONS}
+    table = []
     kecs_files = {f["path"] for f in report["findings"] if f["kind"] in ("import", "client")}
+    kecs_ops = {(f["path"], f["operation"]) for f in report["findings"] if f["kind"] == "call"}
+    table.append(
+        (
+            "kecs scan",
+            t_kecs,
+            kecs_files,
+            f"{sum((p, o) in kecs_ops for p, o in expected.items())}/{len(expected)}",
+        )
+    )
     rg_files = {os.path.relpath(line, tree) for line in rg_out.splitlines()}
-    print("\ngenerated tree, files flagged as using an SDK:")
-    print(
-        f"  kecs: {len(kecs_files & using)}/{len(using)} true, {len(kecs_files & decoys)} on mention-only files, "
-        f"{len(kecs_files - using - decoys)} elsewhere"
+    _, rg_ops_out = timed([rg, "-l", "-e", RG_OPERATIONS, str(tree)], runs=1)
+    rg_ops = {os.path.relpath(line, tree) for line in rg_ops_out.splitlines()}
+    table.append(
+        ("rg -l", t_rg, rg_files, f"{len(rg_ops & set(expected))}/{len(expected)} files (text, no names)")
     )
-    print(
-        f"  rg:   {len(rg_files & using)}/{len(using)} true, {len(rg_files & decoys)} on mention-only files "
-        "(comments and strings)"
-    )
-
     if semgrep is not None and not args.no_semgrep:
         rules = WORK / "semgrep.yaml"
         rules.write_text(SEMGREP_RULES)
-        cmd = [
-            semgrep,
-            "scan",
-            "--config",
-            str(rules),
-            "--metrics=off",
-            "--disable-version-check",
-            "--json",
-            "--quiet",
-            "--jobs",
-            str(os.cpu_count() or 1),
-            "--max-target-bytes",
-            "2000000",
-            str(tree),
-        ]
-        t_semgrep, _ = timed(cmd, runs=1)
-        t_kecs = rows[0][2]
-        print(f"\nsemgrep on the generated tree: {t_semgrep:.2f} s; semgrep/kecs = {t_semgrep / t_kecs:.1f}x")
+        cmd = [semgrep, "scan", "--config", str(rules), "--metrics=off", "--disable-version-check", "--json",
+               "--quiet", "--jobs", str(os.cpu_count() or 1), "--max-target-bytes", "2000000", str(tree)]  # fmt: skip
+        t_semgrep, semgrep_out = timed(cmd, runs=1)
+        flagged = {os.path.relpath(r["path"], tree) for r in json.loads(semgrep_out)["results"]}
+        table.append(("semgrep", t_semgrep, flagged, "needs a rule per operation"))
+    autopilot = os.environ.get("AUTOPILOT") or shutil.which("iam-policy-autopilot")
+    if autopilot:
+        sources = sorted(
+            str(tree / p) for p in using | decoys if p.rsplit(".", 1)[1] in ("py", "go", "js", "ts", "java")
+        )
+        env = {**os.environ, "DISABLE_IAM_POLICY_AUTOPILOT_TELEMETRY": "true"}
+        started = time.perf_counter()
+        done = subprocess.run([autopilot, "generate-policies", *sources, "--region", "us-east-1",
+                               "--account", "123456789012"], capture_output=True, text=True, env=env)  # fmt: skip
+        t_autopilot = time.perf_counter() - started
+        if done.returncode != 0:
+            error = next(
+                (ln for ln in done.stderr.splitlines() if ln.startswith("Error")), done.stderr[-200:]
+            )
+            table.append(("iam-policy-autopilot", t_autopilot, None, f"failed: {error[:120]}"))
+        else:
+            actions = {a for pol in json.loads(done.stdout).get("Policies", [])
+                       for st in pol.get("Policy", {}).get("Statement", [])
+                       for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}  # fmt: skip
+            table.append(
+                (
+                    "iam-policy-autopilot",
+                    t_autopilot,
+                    None,
+                    f"{len(actions)} actions for the tree: {sorted(actions)}",
+                )
+            )
+    else:
+        print("iam-policy-autopilot: not installed (pip install iam-policy-autopilot; or AUTOPILOT=path)")
+    print(f"\ngenerated tree ({len(using)} files using an SDK, {len(decoys)} mention-only, {len(expected)} "
+          "with a known operation):")  # fmt: skip
+    print(f"  {'tool':22} {'s':>7} {'x rg':>6}  {'SDK files: true / on decoys':>28}  operations found")
+    for name, seconds, flagged, operations in table:
+        files = (
+            f"{len(flagged & using)}/{len(using)} / {len(flagged & decoys)}" if flagged is not None else "-"
+        )
+        print(f"  {name:22} {seconds:7.2f} {seconds / t_rg:6.1f}  {files:>28}  {operations}")
 
 
 if __name__ == "__main__":
