@@ -521,7 +521,10 @@ class FileAnalyzer:
         (`new PutObjectCommand(...)`)."""
         operations = ctx.operations()
         found: tuple[str, str] | None = None
-        resource = _resource(call) or self._record_resource(call) or named.get(call.local or "", "")
+
+        def resource() -> str:  # read only for a call that performs an operation
+            return _resource(call) or self._record_resource(call) or named.get(call.local or "", "")
+
         if call.local in clients:
             method = _METHOD.fullmatch(call.member)
             if method is None:
@@ -529,10 +532,10 @@ class FileAnalyzer:
             service, name = clients[call.local], method.group(1)
             helper = self.spec.helper_operations.get((service, name))
             if helper:
-                return [(service, op, resource) for op in helper]
+                return [(service, op, resource()) for op in helper]
             if name == "get_waiter" and call.args and call.args[0]:
                 waited = operations.waiter(service, call.args[0])
-                return [(service, waited, resource)] if waited else []
+                return [(service, waited, resource())] if waited else []
             found = (service, call.args[0] if name in _HELPERS and call.args and call.args[0] else name)
         elif self.spec.classify_operation is not None:
             found = self.spec.classify_operation(call, ctx)
@@ -540,7 +543,7 @@ class FileAnalyzer:
             return []
         service, spelled = found
         operation = operations.operation(service, spelled)
-        return [(service, operation, resource)] if operation else []
+        return [(service, operation, resource())] if operation else []
 
     @staticmethod
     def _capture_text(caps: dict[str, list[Node]], name: str, src: bytes) -> str | None:
