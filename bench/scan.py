@@ -146,7 +146,10 @@ def _autopilot(autopilot: str, tree: Path, files: set[str]) -> tuple[float, None
             error = next(
                 (ln for ln in done.stderr.splitlines() if ln.startswith("Error")), done.stderr[-200:]
             )
-            errors.add(error.split(": ", 1)[-1].split(".")[0][:100])
+            offline = "service reference endpoint" in error
+            errors.add(
+                f"{'/'.join(exts)}: " + ("offline (AWS's service reference)" if offline else error[7:90])
+            )
             continue
         actions |= {a for pol in json.loads(done.stdout).get("Policies", [])
                     for st in pol.get("Policy", {}).get("Statement", [])
