@@ -272,26 +272,35 @@ def test_a_killed_proxy_comes_back_and_the_app_recovers_alone(seed: Project) -> 
     seed.wait_for("app", "done")
     app_before = seed.inspect("app")["State"]
     holder_pid = seed.inspect("app-kecs-net")["State"]["Pid"]
-    stream = _stream(seed, "put", 30)
-    time.sleep(6)  # calls succeed before the crash
-    proxy = seed.inspect("app-kecs-proxy")
-    killed_at = time.time()
-    os.kill(proxy["State"]["Pid"], signal.SIGKILL)
-    # While the proxy is down the capture stays in the namespace: calls fail closed.
-    rules = subprocess.run(
-        ["nsenter", "-t", str(holder_pid), "-n", "iptables", "-t", "nat", "-S"],
-        capture_output=True,
-        text=True,
-    )
-    assert "-A OUTPUT -j KECS_OUTPUT" in rules.stdout, rules.stdout + rules.stderr
-    calls = _calls(stream)
+    with cpu_hog():  # a crash on a busy machine: both cores taken the whole time
+        stream = _stream(seed, "put", 30)
+        time.sleep(6)  # calls succeed before the crash
+        proxy = seed.inspect("app-kecs-proxy")
+        killed_at = time.time()
+        os.kill(proxy["State"]["Pid"], signal.SIGKILL)
+        # While the proxy is down the capture stays in the namespace: calls fail closed.
+        rules = subprocess.run(
+            ["nsenter", "-t", str(holder_pid), "-n", "iptables", "-t", "nat", "-S"],
+            capture_output=True,
+            text=True,
+        )
+        assert "-A OUTPUT -j KECS_OUTPUT" in rules.stdout, rules.stdout + rules.stderr
+        calls = _calls(stream)
     # A call in flight when the proxy died may be cut: it belongs to neither side.
     before = [r for _, ended, r in calls if ended < killed_at]
     after = [(t, r) for t, _, r in calls if t >= killed_at]
     assert before and all(r == "ok" for r in before[-5:]), before[-5:]
     recovered = [t for t, r in after if r == "ok"]
     assert recovered, f"no call succeeded after the kill:\n{after}\n{seed.diagnose('app')}"
-    assert recovered[0] - killed_at < 10, f"recovered after {recovered[0] - killed_at:.1f} s"
+    again = seed.inspect("app-kecs-proxy")
+    restarted = _docker_time(again["State"]["StartedAt"]) - killed_at
+    timeline = (
+        f"Docker restarted the proxy {restarted:.1f} s after the kill; the first call succeeded after "
+        f"{recovered[0] - killed_at:.1f} s\n{seed.diagnose('app')}"
+    )
+    # Restarting the container is Docker's (seconds when its daemon is busy building images);
+    # from the restart on, serving again is kecs's.
+    assert restarted < 60 and recovered[0] - killed_at - restarted < 10, timeline
     # What failed meanwhile failed at the proxy's door (refused or cut), never by going
     # out unproxied (a timeout, or a certificate the app does not trust).
     failed = [r for t, r in after if r != "ok"]
@@ -299,9 +308,19 @@ def test_a_killed_proxy_comes_back_and_the_app_recovers_alone(seed: Project) -> 
         assert "EndpointConnectionError" in result or "ConnectionClosedError" in result, failed
     app_after = seed.inspect("app")["State"]
     assert app_after["StartedAt"] == app_before["StartedAt"], "the app was restarted"
-    again = seed.inspect("app-kecs-proxy")
     assert again["RestartCount"] >= 1 and again["State"]["Running"]
     images.TIMINGS["proxy kill: first ok after (s)"] = recovered[0] - killed_at
+    images.TIMINGS["proxy kill: Docker restarted it after (s)"] = restarted
+    print(f"proxy kill, both cores busy: {timeline.splitlines()[0]}", file=sys.stderr)
+
+
+def _docker_time(stamp: str) -> float:
+    """Docker's RFC 3339 time with nanoseconds, as a Unix time."""
+    import datetime
+
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    moment = datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp() + float(f"0.{fraction or 0}")
 
 
 def test_an_emulator_restart_gives_aws_errors_then_recovers(seed: Project) -> None:
