@@ -206,8 +206,9 @@ def elide_arguments(callee: str) -> str:
     return callee.replace("\x00", "()")
 
 
-_HEAD = re.compile(r"[$\\]?[A-Za-z_][\w$]*")
-_METHOD = re.compile(r"\.([A-Za-z_]\w*)")  # `.put_object`: one member called on the client
+_HEAD = re.compile(r"(?:@@?|[$\\])?[A-Za-z_][\w$]*")  # also Ruby's @s3, PHP's $s3
+# `.put_object`, `->putObject`: one member called on the client.
+_METHOD = re.compile(r"(?:\.|->)([A-Za-z_]\w*)")
 _HELPERS = ("get_paginator", "can_paginate")
 _RESOURCE_OBJECT = re.compile(r"\.([A-Z]\w*)")  # `.Table`, `.Bucket`: a boto3 resource's sub-resource
 # What a sub-resource's first identifier is, as the operations' parameter names it.
@@ -218,6 +219,10 @@ RESOURCE_PARAMETERS = (
     "Bucket", "Key", "Prefix", "TableName", "QueueName", "QueueUrl", "TopicArn", "TargetArn", "SecretId",
     "Name", "StreamName", "FunctionName", "logGroupName", "StateMachineArn",
 )  # fmt: skip
+
+
+# Each parameter however an SDK spells it: Bucket, bucket (Ruby's bucket:), queue_url, QueueURL.
+_PARAMETER_SPELLINGS = {name.lower(): name for name in RESOURCE_PARAMETERS}
 
 
 def _resource(call: Call) -> str:
@@ -482,7 +487,7 @@ class FileAnalyzer:
         return None
 
     def _record_resource(self, call: Call) -> str:
-        """`Bucket=b,Key=k` from a request written as a record literal: a JS object
+        """`Bucket=b,Key=k` from a request written as a record literal: a JS object, a Ruby hash, a PHP array
         (`new PutObjectCommand({ Bucket: "b" })`, `s3.putObject({ Bucket: "b" })`) or a Go
         composite literal (`&s3.PutObjectInput{Bucket: aws.String("b")}`)."""
         if call.args_node is None:
@@ -493,15 +498,16 @@ class FileAnalyzer:
         for node in _descendants(call.args_node, depth=4):
             if node.type == "pair":
                 key, value = node.child_by_field_name("key"), node.child_by_field_name("value")
-            elif node.type == "keyed_element" and node.named_child_count == 2:
+            elif node.type in ("keyed_element", "array_element_initializer") and node.named_child_count == 2:
                 key, value = node.named_children[0], node.named_children[1]
             else:
                 continue
             if key is None or value is None:
                 continue
-            name = strip_quotes(
+            written = strip_quotes(
                 src[key.start_byte - base : key.end_byte - base].decode("utf-8", "replace")
             ).strip()
+            name = _PARAMETER_SPELLINGS.get(written.rstrip(":").replace("_", "").lower(), "")
             literal = self._literal_node(value)
             if name in RESOURCE_PARAMETERS and literal is not None and name not in found:
                 raw = src[literal.start_byte - base : literal.end_byte - base].decode("utf-8", "replace")

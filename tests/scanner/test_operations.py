@@ -378,3 +378,32 @@ def test_java_factories_of_another_class(tmp_path) -> None:  # type: ignore[no-u
             "ReceiveMessage",
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    "filename,code,expected",
+    [
+        ("w.rb", "require 'aws-sdk-sqs'\nclass W\n  def initialize\n    @q = Aws::SQS::Client.new(region: 'x')\n  end\n"
+                 "  def go\n    @q.send_message(queue_url: 'jobs', message_body: 'm')\n    @q.bogus_call\n  end\nend\n",
+         [(7, ("sqs",), "SendMessage", "QueueUrl=jobs")]),
+        ("u.php", "<?php\nuse Aws\\S3\\S3Client;\n$s3 = new S3Client([]);\n$s3->putObject(['Bucket' => 'b', 'Key' => $k]);\n",
+         [(4, ("s3",), "PutObject", "Bucket=b")]),
+        ("U.cs", "using Amazon.DynamoDBv2;\nclass U {\n  AmazonDynamoDBClient db = new AmazonDynamoDBClient();\n"
+                 "  async Task P() { await db.PutItemAsync(req); var q = new Amazon.SQS.AmazonSQSClient(); q.SendMessage(r); }\n}\n",
+         [(4, ("dynamodb",), "PutItem", ""), (4, ("sqs",), "SendMessage", "")]),
+        ("m.rs", "use aws_sdk_s3::Client;\nasync fn f(cfg: &aws_config::SdkConfig) {\n    let client = Client::new(cfg);\n"
+                 "    client.list_buckets().send().await;\n}\n",
+         [(4, ("s3",), "ListBuckets", "")]),
+        ("A.kt", "import aws.sdk.kotlin.services.sqs.SqsClient\nval sqs = SqsClient { region = \"x\" }\n"
+                 "suspend fun f() { sqs.receiveMessage(req) }\n",
+         [(3, ("sqs",), "ReceiveMessage", "")]),
+    ],
+)  # fmt: skip
+def test_operations_in_the_other_languages(
+    scan_source: ScanSource, filename: str, code: str, expected: list[tuple[int, tuple[str, ...], str, str]]
+) -> None:
+    """Ruby, PHP, C#, Rust and Kotlin clients held in a variable (also Ruby's @ivar, PHP's
+    ->), their operations however spelled (send_message, putObject, PutItemAsync), and the
+    resource from a Ruby hash or a PHP array."""
+    found = scan_source(filename, code, kinds=("call",))
+    assert [(f.line, f.services, f.operation, f.resource) for f in found] == expected

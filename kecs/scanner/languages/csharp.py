@@ -14,6 +14,8 @@ QUERY = r"""
 (using_directive name: (identifier) @import.alias (qualified_name) @import.module) @import
 (object_creation_expression type: (_) @call.callee arguments: (argument_list)? @call.args) @call
 (invocation_expression function: (_) @call.callee arguments: (argument_list) @call.args) @call
+(variable_declarator name: (identifier) @bind.name (_) @bind.value .) @bind
+(assignment_expression left: (identifier) @bind.name right: (_) @bind.value) @bind
 """
 
 # Run only on files that could hold a lint finding (see kecs.scanner.lint).

@@ -11,6 +11,7 @@ QUERY = r"""
 (import (qualified_identifier) @import.module "*"? @import.name) @import
 (import (qualified_identifier) @import.module "as" (identifier) @import.alias) @import
 (call_expression . (_) @call.callee (value_arguments)? @call.args) @call
+(property_declaration (variable_declaration (identifier) @bind.name) . (_) @bind.value .) @bind
 """
 
 # Run only on files that could hold a lint finding (see kecs.scanner.lint).

@@ -11,6 +11,8 @@ from kecs.scanner.source import Call, Context, LanguageSpec, Use, code_line
 
 QUERY = r"""
 (call arguments: (argument_list)? @call.args) @call
+(assignment left: [(identifier) (constant) (instance_variable) (class_variable) (global_variable)] @bind.name
+            right: (_) @bind.value) @bind
 """
 
 # Run only on files that could hold a lint finding (see kecs.scanner.lint).

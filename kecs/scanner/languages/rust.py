@@ -12,6 +12,7 @@ QUERY = r"""
 (use_declaration argument: (_) @import.module) @import
 (extern_crate_declaration name: (identifier) @import.module alias: (identifier)? @import.alias) @import
 (call_expression function: (_) @call.callee arguments: (arguments) @call.args) @call
+(let_declaration pattern: (identifier) @bind.name value: (_) @bind.value) @bind
 """
 
 # Run only on files that could hold a lint finding (see kecs.scanner.lint).
