@@ -261,6 +261,9 @@ def _read(path: str, limit: int) -> bytes | None:
         return None
 
 
+_GO_MODULE = re.compile(rb"^module[ \t]+\"?([^\s\"]+)", re.M)
+
+
 def _layout(items: list[WorkItem], options: ScanOptions) -> Layout:
     """The go.mod files of the scanned tree and the module paths they declare."""
     modules: dict[str, str] = {}
@@ -270,9 +273,6 @@ def _layout(items: list[WorkItem], options: ScanOptions) -> Layout:
             if declared:
                 modules[os.path.dirname(item.rel_path)] = declared.group(1).decode("utf-8", "replace")
     return Layout(go_modules=modules)
-
-
-_GO_MODULE = re.compile(rb"^module[ \t]+\"?([^\s\"]+)", re.M)
 
 
 def _resolve_imported_factories(
@@ -286,7 +286,7 @@ def _resolve_imported_factories(
     languages = by_extension()
     layout = _layout(items, options)
     exported: dict[str, Factory] = {}
-    names: dict[str, set[str]] = {}  # language -> the factories' names
+    names: dict[str, set[str]] = {}  # "python" or "other" -> the factories' names
     by_path = {item.rel_path: item for item in items}
     for path, name, factory in factories:
         spec = languages.get(os.path.splitext(path)[1].lower())
