@@ -487,32 +487,44 @@ class FileAnalyzer:
         return None
 
     def _record_resource(self, call: Call) -> str:
-        """`Bucket=b,Key=k` from a request written as a record literal: a JS object, a Ruby hash, a PHP array
-        (`new PutObjectCommand({ Bucket: "b" })`, `s3.putObject({ Bucket: "b" })`) or a Go
-        composite literal (`&s3.PutObjectInput{Bucket: aws.String("b")}`)."""
-        if call.args_node is None:
-            return ""
-        src = call.node.text or b""
-        base = call.node.start_byte
+        """`Bucket=b,Key=k` from a request written as a record literal: a JS object, a Ruby
+        hash, a PHP array (`new PutObjectCommand({ Bucket: "b" })`, `s3.putObject({ Bucket:
+        "b" })`), a Go composite literal (`&s3.PutObjectInput{Bucket: aws.String("b")}`), or
+        builder setters: a Java request lambda or builder among the arguments
+        (`sqs.receiveMessage(r -> r.queueUrl("u"))`) and a Rust fluent builder after the call
+        (`client.put_object().bucket("b").send()`)."""
         found: dict[str, str] = {}
-        for node in _descendants(call.args_node, depth=4):
-            if node.type == "pair":
-                key, value = node.child_by_field_name("key"), node.child_by_field_name("value")
-            elif node.type in ("keyed_element", "array_element_initializer") and node.named_child_count == 2:
-                key, value = node.named_children[0], node.named_children[1]
-            else:
-                continue
+
+        def take(key: Node | None, value: Node | None) -> None:
             if key is None or value is None:
-                continue
-            written = strip_quotes(
-                src[key.start_byte - base : key.end_byte - base].decode("utf-8", "replace")
-            ).strip()
+                return
+            written = strip_quotes((key.text or b"").decode("utf-8", "replace")).strip()
             name = _PARAMETER_SPELLINGS.get(written.rstrip(":").replace("_", "").lower(), "")
             literal = self._literal_node(value)
-            if name in RESOURCE_PARAMETERS and literal is not None and name not in found:
-                raw = src[literal.start_byte - base : literal.end_byte - base].decode("utf-8", "replace")
-                if not _has_interpolation(literal, self.spec.interpolation_types):
-                    found[name] = strip_quotes(raw)
+            interpolated = literal is not None and _has_interpolation(literal, self.spec.interpolation_types)
+            if name and literal is not None and name not in found and not interpolated:
+                found[name] = strip_quotes((literal.text or b"").decode("utf-8", "replace"))
+
+        for node in _descendants(call.args_node, depth=8) if call.args_node is not None else ():
+            if node.type == "pair":
+                take(node.child_by_field_name("key"), node.child_by_field_name("value"))
+            elif node.type in ("keyed_element", "array_element_initializer") and node.named_child_count == 2:
+                take(node.named_children[0], node.named_children[1])
+            elif node.type == "method_invocation":  # Java: r.queueUrl("u"), builder().bucket("b")
+                take(node.child_by_field_name("name"), _only_argument(node))
+        # Rust: each `.setter("literal")` called on the call's result, up the chain.
+        node = call.node
+        while (
+            node.parent is not None
+            and node.parent.type == "field_expression"
+            and node.parent.parent is not None
+            and node.parent.parent.type == "call_expression"
+        ):
+            node = node.parent.parent
+            function = node.child_by_field_name("function")
+            take(
+                function.child_by_field_name("field") if function is not None else None, _only_argument(node)
+            )
         return ",".join(f"{k}={found[k]}" for k in RESOURCE_PARAMETERS if found.get(k))
 
     def _operations(
@@ -673,6 +685,14 @@ class FileAnalyzer:
                 found = make(node, *hit)
                 if found:
                     yield found
+
+
+def _only_argument(call: Node) -> Node | None:
+    """The one argument of a setter call (`.bucket("b")`), else None."""
+    arguments = call.child_by_field_name("arguments")
+    if arguments is None or arguments.named_child_count != 1:
+        return None
+    return arguments.named_children[0]
 
 
 def _descendants(node: Node, depth: int) -> Iterator[Node]:

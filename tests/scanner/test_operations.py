@@ -407,3 +407,43 @@ def test_operations_in_the_other_languages(
     resource from a Ruby hash or a PHP array."""
     found = scan_source(filename, code, kinds=("call",))
     assert [(f.line, f.services, f.operation, f.resource) for f in found] == expected
+
+
+def test_resources_from_builders(scan_source: ScanSource) -> None:
+    """Java v2 requests are built, as a lambda or a builder among the arguments; Rust's are
+    fluent setters after the call. A setter that is not a literal names nothing."""
+    java = scan_source(
+        "J.java",
+        """
+        import software.amazon.awssdk.services.sqs.SqsClient;
+        import software.amazon.awssdk.services.s3.S3Client;
+        import software.amazon.awssdk.services.s3.model.PutObjectRequest;
+        class J {
+          SqsClient sqs = SqsClient.create();
+          S3Client s3 = S3Client.create();
+          void f(String url, String h) {
+            sqs.receiveMessage(r -> r.queueUrl("jobs").waitTimeSeconds(20));
+            sqs.deleteMessage(r -> r.queueUrl(url).receiptHandle(h));
+            s3.putObject(PutObjectRequest.builder().bucket("assets").key("a/b").build(), body);
+          }
+        }
+        """,
+        kinds=("call",),
+    )
+    assert [(f.line, f.operation, f.resource) for f in java] == [
+        (8, "ReceiveMessage", "QueueUrl=jobs"), (9, "DeleteMessage", ""), (10, "PutObject", "Bucket=assets,Key=a/b")
+    ]  # fmt: skip
+    rust = scan_source(
+        "m.rs",
+        """
+        use aws_sdk_s3::Client;
+        async fn f(cfg: &aws_config::SdkConfig, key: &str) {
+            let client = Client::new(cfg);
+            client.put_object().bucket("assets").key(key).send().await;
+        }
+        """,
+        kinds=("call",),
+    )
+    assert [(f.line, f.operation, f.resource) for f in rust if f.path == "m.rs"] == [
+        (4, "PutObject", "Bucket=assets")
+    ]
