@@ -447,3 +447,21 @@ def test_resources_from_builders(scan_source: ScanSource) -> None:
     assert [(f.line, f.operation, f.resource) for f in rust if f.path == "m.rs"] == [
         (4, "PutObject", "Bucket=assets")
     ]
+
+
+def test_kotlin_factories_in_the_file_and_its_package_importers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A top-level function returning a client belongs to its file's package."""
+    found = _cross_module(tmp_path, {
+        "aws/Clients.kt": 'package com.example.aws\n\nimport aws.sdk.kotlin.services.sqs.SqsClient\n\n'
+                          'fun queues(): SqsClient = SqsClient { region = "x" }\n\nfun local() {\n    val q = queues()\n'
+                          "    q.sendMessage(req)\n}\n",
+        "jobs/Poll.kt": "package com.example.jobs\n\nimport com.example.aws.queues\n\nsuspend fun poll() {\n"
+                        "    val q = queues()\n    q.receiveMessage(req)\n}\n",
+        "other/Else.kt": "package com.example.other\n\nimport com.example.elsewhere.queues\n\nval q = queues()\n",
+    })  # fmt: skip
+    assert [row for row in found if row[1] > 5] == [
+        ("aws/Clients.kt", 8, "client", "aws-sdk-kotlin", ("sqs",), ""),
+        ("aws/Clients.kt", 9, "call", "aws-sdk-kotlin", ("sqs",), "SendMessage"),
+        ("jobs/Poll.kt", 6, "client", "aws-sdk-kotlin", ("sqs",), ""),
+        ("jobs/Poll.kt", 7, "call", "aws-sdk-kotlin", ("sqs",), "ReceiveMessage"),
+    ]

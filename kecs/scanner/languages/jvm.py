@@ -42,7 +42,8 @@ GATE = code_line(rb"\b(?:software\.amazon\.awssdk|com\.amazonaws|aws\.sdk\.kotli
 _PACKAGE_DECLARATION = re.compile(rb"^[ \t]*package[ \t]+([\w.]+)", re.M)
 
 
-def _package(src: bytes) -> str:
+def package_of(src: bytes) -> str:
+    """The file's package declaration (Java, Kotlin), or "" for the default package."""
     found = _PACKAGE_DECLARATION.search(src)
     return found.group(1).decode() if found else ""
 
@@ -50,7 +51,7 @@ def _package(src: bytes) -> str:
 def module_names(rel_path: str, src: bytes, layout: Layout) -> list[str]:
     """A class is named by its package and the file's name: com.example.AwsClients."""
     cls = posixpath.splitext(posixpath.basename(rel_path))[0]
-    package = _package(src)
+    package = package_of(src)
     return [f"{package}.{cls}" if package else cls]
 
 
@@ -59,7 +60,7 @@ def imported_name(callee: str, rel_path: str, src: bytes) -> str | None:
     class of the file's own package needs no import: it is qualified with that package."""
     if not re.match(r"^[A-Z]\w*\.\w+$", callee):
         return callee
-    package = _package(src)
+    package = package_of(src)
     return f"{package}.{callee}" if package else callee
 
 
