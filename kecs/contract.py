@@ -55,7 +55,16 @@ def observed_file(index: int = 0) -> str:
 # namespace: they name themselves in the User-Agent, and the proxy records them as kecs's.
 USER_AGENT_MARK = "kecs-internal"
 # ECS's container endpoints (credentials, task metadata), served by the proxy.
-ECS_ENDPOINT = "http://169.254.170.2"  # beside the compose files: public trust material only
+ECS_ENDPOINT = "http://169.254.170.2"
+CREDENTIALS_PREFIX = "/v2/credentials/"
+
+
+def credentials_path(service: str) -> str:
+    """The app's AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: the only credentials path served."""
+    return f"{CREDENTIALS_PREFIX}{service}"
+
+
+# beside the compose files: public trust material only
 # The intermediate's key lives outside the project (kecs.tls.key_directory); `kecs up`
 # copies it into this named volume, which only the proxies mount.
 CA_VOLUME = "kecs-ca"

@@ -90,7 +90,7 @@ def _credentials_environment(service: dict[str, Any], name: str) -> dict[str, st
     present = _env_names(service.get("environment"))
     if present & own or any(n.startswith("AWS_CONTAINER_CREDENTIALS") for n in present):
         return {}
-    return {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": f"/v2/credentials/{name}"}
+    return {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": contract.credentials_path(name)}
 
 
 def _networks_with_alias(networks: Any, alias: str) -> dict[str, Any]:

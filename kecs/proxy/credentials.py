@@ -16,6 +16,7 @@ import os
 import secrets
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -25,15 +26,28 @@ from dataclasses import dataclass, field
 
 import h11
 
+from kecs.contract import credentials_path
 from kecs.proxy import taskmeta
 from kecs.proxy.taskmeta import TaskInfo
 
 LOG = logging.getLogger("kecs.proxy")
-RETRY_AFTER = datetime.timedelta(seconds=15)
 MAX_TOKEN_TTL = 21600  # seconds, as EC2's IMDS allows
 MAX_TOKENS = 10_000
 READ_TIMEOUT = 30.0  # a metadata client that stalls mid-request is dropped
 ACCOUNT = "000000000000"  # the emulators' default account
+# A role's credentials: fetched again this long before they expire (ECS rotates early too);
+# each answer says they expire at most SERVED_LIFETIME from now, so SDKs come back often
+# and never hold a credential past its real expiry.
+ROTATE_BEFORE = datetime.timedelta(minutes=25)
+SERVED_LIFETIME = datetime.timedelta(minutes=20)
+STILL_USABLE = datetime.timedelta(minutes=1)  # older cached credentials are not served
+# While no role credentials are held: how soon AssumeRole is tried again (doubling).
+RETRY_FIRST, RETRY_MAX = 0.5, 5.0
+WAIT_FOR_ROLE = 1.0  # seconds a request waits for them (SDKs give the endpoints ~2 s)
+
+
+class CredentialsUnavailable(Exception):
+    """A role is configured and its credentials are not (yet) to be had."""
 
 
 @dataclass
@@ -55,12 +69,20 @@ def _iso(moment: datetime.datetime) -> str:
 
 @dataclass
 class CredentialSource:
+    """The service's credentials. With a role they are only ever the role's: fetched by
+    `refresh` (the proxy runs it in the background from its start), never replaced by
+    test credentials when STS is slow or the role does not exist yet. Without one, the
+    emulators' test credentials."""
+
     service: str
     region: str
     emulator_url: str
     role: str | None = None
+    account: str = ACCOUNT
     _cached: Credentials | None = field(default=None, repr=False)
-    _retry_at: datetime.datetime | None = field(default=None, repr=False)  # after a failed AssumeRole
+    _failure: str = field(default="not fetched yet", repr=False)
+    _retry: float = field(default=RETRY_FIRST, repr=False)
+    _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
     @property
     def role_name(self) -> str:
@@ -68,30 +90,53 @@ class CredentialSource:
 
     @property
     def role_arn(self) -> str:
-        return f"arn:aws:iam::{ACCOUNT}:role/{self.role_name}"
+        return f"arn:aws:iam::{self.account}:role/{self.role_name}"
 
-    def current(self) -> Credentials:
-        """The role's credentials, cached until 5 minutes before they expire. When the
-        emulator's STS fails, test credentials are served and AssumeRole is tried again
-        after RETRY_AFTER (not an hour later)."""
-        cached = self._cached
+    def refresh(self) -> float:
+        """One step of the background fetch: AssumeRole when nothing usable is held or the
+        held credentials are due for rotation. Returns the seconds until the next step."""
+        if not self.role:
+            return 3600.0
         now = _now()
-        fresh_enough = cached is not None and cached.expiration - now > datetime.timedelta(minutes=5)
-        if cached is not None and fresh_enough and (self._retry_at is None or now < self._retry_at):
-            return cached
-        fresh = self._assume_role() if self.role else None
-        self._retry_at = None
-        if fresh is None:
-            if self.role:
-                self._retry_at = now + RETRY_AFTER
-            fresh = Credentials(
-                "test", "test", "kecs-test-token", now + datetime.timedelta(hours=1), self.role_arn
-            )
-        self._cached = fresh
-        return fresh
+        cached = self._cached
+        if cached is not None and cached.expiration - now > ROTATE_BEFORE:
+            return min(60.0, (cached.expiration - now - ROTATE_BEFORE).total_seconds())
+        fresh, why = self._assume_role()
+        with self._changed:
+            if fresh is not None:
+                self._cached, self._failure, self._retry = fresh, "", RETRY_FIRST
+                self._changed.notify_all()
+                return 1.0
+            self._failure = why
+            delay, self._retry = self._retry, min(self._retry * 2, RETRY_MAX)
+            return delay
 
-    def _assume_role(self) -> Credentials | None:
-        """AssumeRole against the emulator's STS; the emulator does not check signatures."""
+    def current(self, wait: float = WAIT_FOR_ROLE) -> Credentials:
+        """The credentials to hand out now, with their expiry as served. With a role and
+        none held, waits up to `wait` seconds for `refresh`, then raises
+        CredentialsUnavailable (the endpoints answer an error the SDK retries)."""
+        now = _now()
+        if not self.role:
+            return Credentials("test", "test", "kecs-test-token", now + SERVED_LIFETIME, self.role_arn)
+        deadline = time.monotonic() + wait
+        with self._changed:
+            while True:
+                cached = self._cached
+                if cached is not None and cached.expiration - _now() > STILL_USABLE:
+                    served = min(cached.expiration, _now() + SERVED_LIFETIME)
+                    return Credentials(
+                        cached.access_key_id, cached.secret_access_key, cached.token, served, cached.role_arn
+                    )
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise CredentialsUnavailable(
+                        f"the credentials of {self.role_arn} are not available yet ({self._failure})"
+                    )
+                self._changed.wait(left)
+
+    def _assume_role(self) -> tuple[Credentials | None, str]:
+        """AssumeRole against the emulator's STS (it does not check signatures): the
+        credentials, or None and why not."""
         body = urllib.parse.urlencode(
             {
                 "Action": "AssumeRole",
@@ -116,19 +161,15 @@ class CredentialSource:
             with urllib.request.urlopen(request, timeout=5, context=context) as response:
                 root = ET.fromstring(response.read())
         except (OSError, ET.ParseError) as exc:
-            LOG.error(
-                "AssumeRole %s at %s failed: %s; serving test credentials",
-                self.role_arn,
-                self.emulator_url,
-                exc,
-            )
-            return None
+            why = f"AssumeRole at {self.emulator_url} failed: {exc}"
+            LOG.warning("%s: %s; trying again", self.role_arn, why)
+            return None, why
         found = {el.tag.rsplit("}", 1)[-1]: (el.text or "") for el in root.iter()}
         try:
             expiration = datetime.datetime.fromisoformat(found["Expiration"].replace("Z", "+00:00"))
             if expiration.tzinfo is None:
                 expiration = expiration.replace(tzinfo=datetime.timezone.utc)
-            return Credentials(
+            credentials = Credentials(
                 found["AccessKeyId"],
                 found["SecretAccessKey"],
                 found["SessionToken"],
@@ -136,10 +177,11 @@ class CredentialSource:
                 self.role_arn,
             )
         except (KeyError, ValueError):
-            LOG.error(
-                "AssumeRole %s: unexpected answer from the emulator; serving test credentials", self.role_arn
-            )
-            return None
+            why = "AssumeRole: the emulator's answer has no credentials"
+            LOG.warning("%s: %s; trying again", self.role_arn, why)
+            return None, why
+        LOG.info("%s: credentials until %s", self.role_arn, _iso(expiration))
+        return credentials, ""
 
 
 def _addresses() -> list[str]:
@@ -167,16 +209,20 @@ class MetadataService:
     started: str = field(default_factory=lambda: _iso(_now()))
 
     def answer(self, method: bytes, target: bytes, headers: dict[bytes, bytes]) -> tuple[int, bytes, bytes]:
-        """(status, content type, body) for one request. No I/O but the STS call behind `current`."""
+        """(status, content type, body) for one request. No I/O: credentials come from the
+        source's cache (filled in the background). IMDS answers only with a session token
+        (IMDSv2 alone, as hardened EC2 and ECS hosts are set); the ECS endpoint only at
+        the relative URI the generated file gives the app."""
         path = urllib.parse.urlsplit(target.decode("latin-1")).path
         if path == "/latest/api/token":
             return self._token(method, headers)
         if path.startswith("/latest/"):
             presented = headers.get(b"x-aws-ec2-metadata-token")
-            if presented is not None:
-                expiry = self.tokens.get(presented.decode("latin-1"))
-                if expiry is None or expiry <= self.clock():
-                    return 401, b"text/plain", b"invalid or expired token"
+            if presented is None:
+                return 401, b"text/plain", b"IMDSv2 only: PUT /latest/api/token first"
+            expiry = self.tokens.get(presented.decode("latin-1"))
+            if expiry is None or expiry <= self.clock():
+                return 401, b"text/plain", b"invalid or expired token"
             return self._imds(path)
         if path.startswith("/v4/") and self.task is not None:
             status, document = taskmeta.answer(
@@ -186,8 +232,12 @@ class MetadataService:
             if document is None:
                 return status, b"text/plain", b"not found"
             return status, b"application/json", json.dumps(document).encode()
-        if path.startswith("/v2/credentials") or path.startswith("/v1/credentials"):
-            creds = self.source.current()
+        if path == credentials_path(self.source.service):
+            try:
+                creds = self.source.current()
+            except CredentialsUnavailable as exc:
+                body = json.dumps({"Code": "CredentialsUnavailable", "Message": str(exc)}).encode()
+                return 503, b"application/json", body
             document = {
                 "AccessKeyId": creds.access_key_id,
                 "SecretAccessKey": creds.secret_access_key,
@@ -228,7 +278,10 @@ class MetadataService:
         if path in (base, base.rstrip("/")):
             return 200, b"text/plain", self.source.role_name.encode()
         if path == base + self.source.role_name:
-            creds = self.source.current()
+            try:
+                creds = self.source.current()
+            except CredentialsUnavailable as exc:
+                return 503, b"text/plain", str(exc).encode()
             document = {
                 "Code": "Success",
                 "LastUpdated": _iso(_now()),
@@ -242,7 +295,11 @@ class MetadataService:
         if path == "/latest/meta-data/placement/region":
             return 200, b"text/plain", self.source.region.encode()
         if path == "/latest/dynamic/instance-identity/document":
-            document = {"region": self.source.region, "accountId": ACCOUNT, "instanceId": "i-kecs"}
+            document = {
+                "region": self.source.region,
+                "accountId": self.source.account,
+                "instanceId": "i-kecs",
+            }
             return 200, b"application/json", json.dumps(document).encode()
         return 404, b"text/plain", b"not found"
 

@@ -2,7 +2,10 @@
 
 TLS whose ClientHello names an AWS host is terminated (and its requests forwarded to the
 emulator); plain HTTP whose Host is an AWS host is forwarded; everything else (other TLS,
-other HTTP, anything unreadable) is spliced to where it was going, untouched.
+other HTTP, anything that is not TLS or HTTP) is spliced to where it was going, untouched.
+A TLS handshake that cannot be read (a ClientHello larger than the peek limit, one the
+client stops sending halfway, a malformed one) is closed: it may name an AWS host, and
+an AWS request must never leave for the network (fail closed).
 `decide` is asked with the bytes peeked so far; while it needs more it says so, with the
 test the connection code peeks until; with `final` (no more will come) it decides on
 what there is.
@@ -17,14 +20,14 @@ from dataclasses import dataclass
 from kecs.proxy import clienthello
 from kecs.proxy.aws import is_aws_host
 
-TERMINATE, FORWARD, SPLICE, NEED = "terminate", "forward", "splice", "need"
+TERMINATE, FORWARD, SPLICE, NEED, CLOSE = "terminate", "forward", "splice", "need", "close"
 FIRST = 8  # bytes enough to tell TLS from HTTP from anything else
 _HTTP_METHOD = re.compile(rb"^[A-Z]{3,7} ")
 
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # TERMINATE | FORWARD | SPLICE | NEED
+    action: str  # TERMINATE | FORWARD | SPLICE | NEED | CLOSE
     host: str | None = None  # the AWS host (TERMINATE, FORWARD), or what was seen (SPLICE)
     why: str = ""  # for the log
     enough: Callable[[bytes], bool] | None = None  # NEED: peek until this holds
@@ -64,8 +67,10 @@ def decide(data: bytes, final: bool = False) -> Decision:
             return Decision(NEED, enough=client_hello_complete)
         try:
             hello = clienthello.parse(data)
-        except (clienthello.NeedMore, clienthello.NotClientHello) as exc:
-            return Decision(SPLICE, None, f"unreadable ClientHello ({exc}); passing through")
+        except clienthello.NeedMore:
+            return Decision(CLOSE, None, f"a ClientHello still incomplete after {len(data)} bytes; closed")
+        except clienthello.NotClientHello as exc:
+            return Decision(CLOSE, None, f"unreadable ClientHello ({exc}); closed")
         name = hello.server_name
         if name and is_aws_host(name):
             return Decision(TERMINATE, name, f"terminate TLS for {name}")

@@ -34,7 +34,13 @@ MAX_HEAD = 64 * 1024
 # client holds: a connection, its buffers and, for TLS, ~280 KB of state).
 REQUEST_TIMEOUT = 120.0  # from the end of one exchange (or the handshake) to a whole request head
 BODY_STALL_TIMEOUT = 60.0  # no byte of a request body for this long
-UPSTREAM_TIMEOUT = 300.0  # the emulator sends nothing for this long
+# A body must also keep an average pace: after BODY_GRACE seconds, at least BODY_MIN_RATE
+# bytes a second (one byte every few seconds never trips the stall timeout alone).
+BODY_GRACE = 30.0
+BODY_MIN_RATE = 1024
+UPSTREAM_TIMEOUT = 300.0  # the emulator sends nothing for this long: a 504 if nothing was answered
+LINGER_BYTES = 4 * 1024 * 1024  # after a refusal, what is read and dropped so the answer is seen
+LINGER_TIMEOUT = 5.0
 
 
 class _Side:
@@ -81,20 +87,23 @@ class _Side:
             self.writer.close()
 
 
-def error_response(request: h11.Request, message: str) -> tuple[h11.Response, bytes]:
-    """A 503 shaped as the calling SDK parses errors: JSON for X-Amz-Target APIs, else XML."""
+def error_response(
+    request: h11.Request, message: str, status: int = 503, code: str = "ServiceUnavailable"
+) -> tuple[h11.Response, bytes]:
+    """An error (503 unless told) shaped as the calling SDK parses errors: JSON for
+    X-Amz-Target APIs, else XML. SDKs retry 503 and 504."""
     headers = {name.lower(): value for name, value in request.headers}
     if b"x-amz-target" in headers or b"json" in headers.get(b"content-type", b""):
-        body = json.dumps({"__type": "ServiceUnavailable", "message": message}).encode()
+        body = json.dumps({"__type": code, "message": message}).encode()
         content_type = b"application/x-amz-json-1.0"
     else:
         body = (
-            "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>"
+            f"<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code>"
             f"<Message>{escape(message)}</Message></Error><RequestId>kecs-proxy</RequestId></ErrorResponse>"
         ).encode()
         content_type = b"text/xml"
     response = h11.Response(
-        status_code=503,
+        status_code=status,
         headers=[
             (b"content-type", content_type),
             (b"content-length", str(len(body)).encode()),
@@ -105,10 +114,10 @@ def error_response(request: h11.Request, message: str) -> tuple[h11.Response, by
     return response, body
 
 
-def bad_request(message: str) -> tuple[h11.Response, bytes]:
+def bad_request(message: str, status: int = 400) -> tuple[h11.Response, bytes]:
     body = f"kecs proxy: {message}\n".encode()
     response = h11.Response(
-        status_code=400,
+        status_code=status,
         headers=[
             (b"content-type", b"text/plain"),
             (b"content-length", str(len(body)).encode()),
@@ -140,15 +149,36 @@ def for_upstream(request: h11.Request, host: str) -> h11.Request:
     return h11.Request(method=request.method, target=request.target, headers=headers, http_version=b"1.1")
 
 
+def head_problem(exc: h11.RemoteProtocolError, unread: bytes) -> tuple[int, str]:
+    """The status and words for a request head h11 refused: 414 when the request line
+    alone is over the limit, 431 when the header fields are, else 400."""
+    if exc.error_status_hint == 431 or len(unread) >= MAX_HEAD:
+        if b"\n" not in unread[:MAX_HEAD]:
+            return 414, f"the request line is longer than {MAX_HEAD} bytes"
+        return 431, f"the request head is larger than {MAX_HEAD} bytes"
+    return 400, f"malformed request: {exc}"
+
+
 async def _refuse(client: _Side, response: h11.Response, body: bytes) -> None:
-    """Answer an error if the connection still allows a response, then give up on it."""
+    """Answer an error if the connection still allows a response, then give up on it.
+    What the client is still sending is read and dropped for a moment (a lingering
+    close): closing on unread data would reset the connection before it reads the answer."""
     if client.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
         return
     try:
         await client.send(response)
         await client.send(h11.Data(data=body))
         await client.send(h11.EndOfMessage())
-    except (ConnectionError, h11.LocalProtocolError):
+        if client.writer.can_write_eof():
+            client.writer.write_eof()
+        loop = asyncio.get_running_loop()
+        deadline, dropped = loop.time() + LINGER_TIMEOUT, 0
+        while dropped < LINGER_BYTES and (left := deadline - loop.time()) > 0:
+            chunk = await asyncio.wait_for(client.reader.read(READ_SIZE), left)
+            if not chunk:
+                break
+            dropped += len(chunk)
+    except (ConnectionError, h11.LocalProtocolError, asyncio.TimeoutError, OSError):
         pass
 
 
@@ -218,8 +248,9 @@ async def forward(
             try:
                 event = await client.next_event(deadline=loop.time() + REQUEST_TIMEOUT)
             except h11.RemoteProtocolError as exc:
-                LOG.info("%s: malformed HTTP from the client: %s", label, exc)
-                await _refuse(client, *bad_request(f"malformed request: {exc}"))
+                code, why = head_problem(exc, client.conn.trailing_data[0])
+                LOG.info("%s: refused the request head (%d): %s", label, code, why)
+                await _refuse(client, *bad_request(why, code))
                 return
             except TimeoutError:
                 LOG.info("%s: no whole request within %.0f s; closing", label, REQUEST_TIMEOUT)
@@ -268,6 +299,14 @@ async def forward(
                     await _pump_response(emulator, client, status)
                 else:
                     await _exchange(client, emulator, head, status)
+            except UpstreamSilent:
+                message = (
+                    f"kecs: the AWS emulator at {upstream.url} sent nothing for {UPSTREAM_TIMEOUT:.0f} s"
+                )
+                LOG.error("%s: %s", label, message)
+                status.append(504)
+                await _refuse(client, *error_response(request, message, 504, "GatewayTimeout"))
+                return
             finally:
                 if observe is not None:
                     observe(
@@ -354,21 +393,39 @@ async def _exchange(client: _Side, emulator: _Side, head: _BodyHead, status: lis
         await asyncio.gather(body, response, return_exceptions=True)
 
 
+def body_deadline(started: float, received: int) -> float:
+    """When a request body that began at `started` and has brought `received` bytes must
+    have brought more: a grace period, then time in proportion to what came."""
+    return started + BODY_GRACE + received / BODY_MIN_RATE
+
+
 async def _pump_body(client: _Side, emulator: _Side, head: _BodyHead) -> None:
+    started, received = asyncio.get_running_loop().time(), 0
     while True:
-        event = await client.next_event(stall=BODY_STALL_TIMEOUT)
+        event = await client.next_event(stall=BODY_STALL_TIMEOUT, deadline=body_deadline(started, received))
         if isinstance(event, h11.ConnectionClosed):
             raise ConnectionError("the client closed the connection mid-body")
         if isinstance(event, (h11.Data, h11.EndOfMessage)):
+            if isinstance(event, h11.Data):
+                received += len(event.data)
             head.add(event)
             await emulator.send(event)
         if not isinstance(event, h11.Data):
             return
 
 
+class UpstreamSilent(Exception):
+    """The emulator sent no response at all within UPSTREAM_TIMEOUT."""
+
+
 async def _pump_response(emulator: _Side, client: _Side, status: list[int]) -> None:
     while True:
-        event = await emulator.next_event(stall=UPSTREAM_TIMEOUT)
+        try:
+            event = await emulator.next_event(stall=UPSTREAM_TIMEOUT)
+        except TimeoutError:
+            if status or client.conn.our_state is not h11.SEND_RESPONSE:
+                raise
+            raise UpstreamSilent() from None
         if isinstance(event, h11.ConnectionClosed):
             raise ConnectionError("the emulator closed the connection mid-response")
         if isinstance(event, h11.Response) and not status:

@@ -32,7 +32,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
@@ -47,7 +46,7 @@ from kecs.contract import (
     PROXY_UID,
 )
 from kecs.proxy.credentials import CredentialSource, MetadataService
-from kecs.proxy.decide import FIRST, FORWARD, NEED, TERMINATE, decide
+from kecs.proxy.decide import CLOSE, FIRST, FORWARD, NEED, TERMINATE, decide
 from kecs.proxy.dns import AWS_ADDRESS, Discovery, DnsProtocol, serve_tcp
 from kecs.proxy.http import forward
 from kecs.proxy.netfilter import Capture, detect_backend, install, installed, installed_quickly, remove
@@ -70,6 +69,9 @@ TLS_READ_BUFFER = 64 * 1024
 TRIM_AFTER = 64  # connections ended since the peak before freed memory is handed back
 TRIM_EVERY = 5.0  # seconds, at most once per
 HOLDER_WAIT = 60.0  # seconds a proxy in a shared namespace waits for the holder's capture
+# The side listeners' own limits (see `bounded`): connections at once, seconds each in all.
+DNS_TCP_LIMIT, DNS_TCP_DEADLINE = 64, 30.0
+METADATA_LIMIT, METADATA_DEADLINE = 64, 60.0
 
 
 @dataclass(frozen=True)
@@ -145,11 +147,12 @@ class LeafCertificates:
 
 def connection_limit() -> int:
     """Captured connections served at once: each holds two descriptors (client, emulator
-    or destination), and the listeners, DNS and metadata need a few more."""
+    or destination); the listeners, DNS over TCP and metadata keep their own reserve."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         soft = 1 << 20
-    return max(16, min(20_000, (soft - 64) // 2))
+    reserved = 64 + 2 * (DNS_TCP_LIMIT + METADATA_LIMIT)
+    return max(16, min(20_000, (soft - reserved) // 2))
 
 
 def original_destination(sock: socket.socket) -> tuple[str, int]:
@@ -280,6 +283,10 @@ class Proxy:
                 data = await peek(sock, decision.enough)
                 # peek stops short only when nothing more will come (closed, or at its limit)
                 decision = decide(data, final=not decision.enough(data))
+            if decision.action == CLOSE:
+                LOG.warning("%s: %s", label, decision.why)
+                sock.close()
+                return
             if decision.action in (TERMINATE, FORWARD):
                 assert decision.host is not None
                 LOG.info("%s: %s -> %s", label, decision.why, self._where(decision.host))
@@ -348,6 +355,37 @@ class Proxy:
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
+def bounded(handler: StreamHandler, limit: int, deadline: float, what: str) -> StreamHandler:
+    """A listener's handler with its own limits: at most `limit` connections at once
+    (more are closed on arrival) and `deadline` seconds for each in all, so idle or
+    trickling clients of one listener can neither hold it nor starve the others."""
+    active = [0]
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if active[0] >= limit:
+            LOG.warning("%s: %d connections open; refusing another", what, limit)
+            writer.close()
+            return
+        active[0] += 1
+        try:
+            await asyncio.wait_for(handler(reader, writer), deadline)
+        except asyncio.TimeoutError:
+            LOG.info("%s: a connection reached its %.0f s deadline; closed", what, deadline)
+        finally:
+            active[0] -= 1
+            writer.close()
+
+    return serve
+
+
+async def _keep_credentials(source: CredentialSource) -> None:
+    """Fetch the role's credentials from the start and rotate them before they expire."""
+    loop = asyncio.get_running_loop()
+    while True:
+        delay = await loop.run_in_executor(None, source.refresh)
+        await asyncio.sleep(delay)
+
+
 def track(task: asyncio.Task[None], tasks: set[asyncio.Task[None]]) -> None:
     """Hold a connection's task until it ends. The event loop reaches it only through its
     transport, which a half-closed client no longer keeps registered: unheld, the garbage
@@ -399,16 +437,12 @@ async def serve(
     metadata = MetadataService(
         CredentialSource(config.service, config.region, sts.url, config.role), task=config.task
     )
-    await asyncio.start_server(tracked(metadata.serve, proxy.tasks), sock=sockets["credentials"])
-    # The role's credentials fetched now, not on the app's first request: SDKs give the
-    # metadata endpoints a second or two, which an AssumeRole on a busy machine can exceed.
-    prefetch = loop.run_in_executor(None, metadata.source.current)
-
-    def prefetched(done: asyncio.Future[Any]) -> None:
-        if done.exception() is not None:
-            LOG.warning("fetching the role's credentials failed: %s", done.exception())
-
-    prefetch.add_done_callback(prefetched)
+    metadata_server = bounded(metadata.serve, METADATA_LIMIT, METADATA_DEADLINE, "metadata")
+    await asyncio.start_server(tracked(metadata_server, proxy.tasks), sock=sockets["credentials"])
+    # The role's credentials are fetched from now on, in the background, not on the app's
+    # first request: SDKs give the metadata endpoints a second or two, which an AssumeRole
+    # on a busy machine can exceed.
+    track(asyncio.ensure_future(_keep_credentials(metadata.source)), proxy.tasks)
     zones = None
     if config.private_zones:
         route53 = proxy.routes.for_service("route53")
@@ -416,8 +450,11 @@ async def serve(
     await loop.create_datagram_endpoint(
         lambda: DnsProtocol(config.dns_upstream, config.discovery, zones), sock=sockets["dns"]
     )
-    dns_tcp = tracked(lambda r, w: serve_tcp(r, w, config.dns_upstream, config.discovery, zones), proxy.tasks)
-    await asyncio.start_server(dns_tcp, sock=sockets["dns-tcp"])
+    dns_tcp = bounded(
+        lambda r, w: serve_tcp(r, w, config.dns_upstream, config.discovery, zones),
+        DNS_TCP_LIMIT, DNS_TCP_DEADLINE, "DNS over TCP",
+    )  # fmt: skip
+    await asyncio.start_server(tracked(dns_tcp, proxy.tasks), sock=sockets["dns-tcp"])
     stop: asyncio.Future[None] = loop.create_future()
 
     def request_stop() -> None:

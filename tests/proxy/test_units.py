@@ -11,6 +11,7 @@ import h11
 import pytest
 from dnslib import QTYPE, DNSRecord
 
+from kecs.contract import credentials_path
 from kecs.proxy.credentials import CredentialSource, MetadataService
 from kecs.proxy.dns import AWS_ADDRESS, answer_locally, servfail
 from kecs.proxy.http import forward
@@ -65,7 +66,7 @@ def test_imds_v2_flow_and_ecs() -> None:
         == 401
     )
     assert service.answer(b"PUT", b"/latest/api/token", {})[0] == 400
-    status, _, body = service.answer(b"GET", b"/v2/credentials/api", {})
+    status, _, body = service.answer(b"GET", credentials_path("api").encode(), {})
     assert status == 200 and json.loads(body)["RoleArn"] == "arn:aws:iam::000000000000:role/kecs-api"
 
 
@@ -431,27 +432,176 @@ def test_accept_survives_running_out_of_descriptors_and_holds_a_limit(
     assert held == 2 and after == 2  # the third was served once the first ended
 
 
-def test_a_failed_assume_role_is_retried_soon_not_an_hour_later(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_role_is_only_ever_served_its_own_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STS slow or the role not seeded yet: the endpoints answer an error the SDK retries,
+    never test (root) credentials under the role's name; once AssumeRole works the role's
+    credentials come, with a short served expiry, and are rotated before they expire."""
     import datetime
 
     import kecs.proxy.credentials as credentials
 
     source = CredentialSource("api", "us-east-1", "http://127.0.0.1:9", role="reader")
+    service = MetadataService(source)
     calls: list[int] = []
     answers: list[object] = [None]
 
-    def assume() -> object:
+    def assume() -> tuple[object, str]:
         calls.append(1)
-        return answers[0]
+        return answers[0], "" if answers[0] else "timed out"
 
     monkeypatch.setattr(source, "_assume_role", assume)
     now = [datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)]
     monkeypatch.setattr(credentials, "_now", lambda: now[0])
-    assert source.current().access_key_id == "test"  # STS down: test credentials for now
-    assert source.current().access_key_id == "test" and len(calls) == 1  # not retried at once
+    ecs = credentials_path("api").encode()
+    status, _, body = service.answer(b"GET", ecs, {})
+    assert status == 503 and b"not available yet" in body and b"AccessKeyId" not in body
+    assert source.refresh() == credentials.RETRY_FIRST and len(calls) == 1  # failed: soon again
+    assert source.refresh() == 2 * credentials.RETRY_FIRST  # backing off, bounded
+    status, _, body = service.answer(b"GET", ecs, {})
+    assert status == 503 and b"timed out" in body
+    token = service.answer(b"PUT", b"/latest/api/token", {b"x-aws-ec2-metadata-token-ttl-seconds": b"60"})[2]
+    imds = b"/latest/meta-data/iam/security-credentials/reader"
+    assert service.answer(b"GET", imds, {b"x-aws-ec2-metadata-token": token})[0] == 503
     answers[0] = credentials.Credentials(
-        "AKIA", "s", "t", now[0] + datetime.timedelta(hours=1), source.role_arn
+        "ASIA", "s", "t", now[0] + datetime.timedelta(hours=1), source.role_arn
     )
-    now[0] += credentials.RETRY_AFTER + datetime.timedelta(seconds=1)
-    assert source.current().access_key_id == "AKIA" and len(calls) == 2  # retried, then cached
-    assert source.current().access_key_id == "AKIA" and len(calls) == 2
+    source.refresh()
+    status, _, body = service.answer(b"GET", ecs, {})
+    document = json.loads(body)
+    assert status == 200 and document["AccessKeyId"] == "ASIA" and document["RoleArn"].endswith("role/reader")
+    assert document["Expiration"] == "2026-01-01T00:20:00Z"  # served short: SDKs come back
+    assert len(calls) == 3 and source.refresh() > 0 and len(calls) == 3  # fresh: not fetched again
+    now[0] += datetime.timedelta(minutes=36)  # within ROTATE_BEFORE of the real expiry
+    answers[0] = credentials.Credentials(
+        "ASIB", "s", "t", now[0] + datetime.timedelta(hours=1), source.role_arn
+    )
+    source.refresh()
+    assert json.loads(service.answer(b"GET", ecs, {})[2])["AccessKeyId"] == "ASIB"
+    now[0] += datetime.timedelta(hours=2)  # nothing rotated it and it expired: an error, not stale keys
+    answers[0] = None
+    assert service.answer(b"GET", ecs, {})[0] == 503
+
+
+def test_metadata_answers_only_imdsv2_and_the_apps_own_credentials_path() -> None:
+    service = MetadataService(CredentialSource("api", "eu-west-1", "http://127.0.0.1:9"))
+    for path in (b"/latest/meta-data/iam/security-credentials/", b"/latest/meta-data/iam/security-credentials/kecs-api",
+                 b"/latest/meta-data/placement/region"):  # fmt: skip
+        status, _, body = service.answer(b"GET", path, {})
+        assert status == 401 and b"IMDSv2" in body, path  # IMDSv1: no token, no answer
+    for path in (b"/v1/credentials", b"/v2/credentials", b"/v2/credentials/other", b"/v2/credentialsX",
+                 b"/v2/credentials/api/x", b"/v3/credentials/api"):  # fmt: skip
+        assert service.answer(b"GET", path, {})[0] == 404, path
+    assert service.answer(b"GET", credentials_path("api").encode(), {})[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GET /" + b"a" * 1_000_000 + b" HTTP/1.1\r\nHost: s3.amazonaws.com\r\n\r\n", b"414"),
+        (b"GET / HTTP/1.1\r\nHost: s3.amazonaws.com\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n", b"431"),
+        (b"GET / HTTP/1.1\r\nHost: s3.amazonaws.com\r\n" + b"X-a: b\r\n" * 20_000 + b"\r\n", b"431"),
+    ],
+)
+def test_an_oversized_request_head_is_answered_not_reset(raw: bytes, status: bytes) -> None:
+    emulator = Emulator()
+    answer = asyncio.run(_through_forwarder(raw, emulator))
+    assert answer.startswith(b"HTTP/1.1 " + status + b" "), answer[:100]
+    assert emulator.requests == []
+
+
+def test_a_trickled_body_is_cut_at_its_pace_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kecs.proxy.http as http
+
+    monkeypatch.setattr(http, "BODY_GRACE", 0.6)
+    monkeypatch.setattr(http, "BODY_MIN_RATE", 1000)
+
+    async def scenario() -> float:
+        emulator = Emulator()
+        upstream_server = await asyncio.start_server(emulator.handle, "127.0.0.1", 0)
+        port = upstream_server.sockets[0].getsockname()[1]
+        routes = Routes(Upstream("127.0.0.1", port, f"http://127.0.0.1:{port}"))
+        tasks: set[asyncio.Task[None]] = set()
+        front = await asyncio.start_server(
+            tracked(lambda r, w: forward(r, w, routes, "t"), tasks), "127.0.0.1", 0
+        )
+        reader, writer = await asyncio.open_connection(*front.sockets[0].getsockname()[:2])
+        writer.write(b"PUT /b/k HTTP/1.1\r\nHost: s3.amazonaws.com\r\nContent-Length: 100\r\n\r\n")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        closed = asyncio.ensure_future(reader.read())
+        while not closed.done() and loop.time() - started < 10:
+            writer.write(b"x")  # a byte every 0.1 s: never stalls, never keeps pace
+            await asyncio.sleep(0.1)
+        await asyncio.wait_for(closed, 5)
+        front.close()
+        upstream_server.close()
+        return loop.time() - started
+
+    elapsed = asyncio.run(scenario())
+    assert 0.5 < elapsed < 3, elapsed
+
+
+def test_a_silent_emulator_gets_the_client_a_504(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kecs.proxy.http as http
+
+    monkeypatch.setattr(http, "UPSTREAM_TIMEOUT", 0.5)
+
+    async def scenario() -> bytes:
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(65536)
+            await asyncio.sleep(5)
+
+        upstream_server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = upstream_server.sockets[0].getsockname()[1]
+        routes = Routes(Upstream("127.0.0.1", port, f"http://127.0.0.1:{port}"))
+        tasks: set[asyncio.Task[None]] = set()
+        front = await asyncio.start_server(
+            tracked(lambda r, w: forward(r, w, routes, "t"), tasks), "127.0.0.1", 0
+        )
+        reader, writer = await asyncio.open_connection(*front.sockets[0].getsockname()[:2])
+        writer.write(b"GET /b HTTP/1.1\r\nHost: s3.amazonaws.com\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), 5)
+        front.close()
+        upstream_server.close()
+        return answer
+
+    answer = asyncio.run(scenario())
+    assert answer.startswith(b"HTTP/1.1 504 ") and b"<Code>GatewayTimeout</Code>" in answer
+
+
+def test_side_listeners_have_their_own_limits_and_deadlines() -> None:
+    """1,100 idle DNS-over-TCP clients: the 65th and later are closed on arrival, each
+    idle one at its deadline; the proxy's own budget is untouched by them."""
+    from kecs.proxy.dns import serve_tcp
+    from kecs.proxy.server import bounded
+
+    async def scenario() -> tuple[int, float, bytes]:
+        handler = bounded(lambda r, w: serve_tcp(r, w, None), 64, 3.0, "DNS over TCP")
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        address = server.sockets[0].getsockname()[:2]
+        idle = [await asyncio.open_connection(*address) for _ in range(100)]
+
+        async def closed(reader: asyncio.StreamReader) -> bool:
+            try:
+                return await asyncio.wait_for(reader.read(), 0.5) == b""
+            except asyncio.TimeoutError:
+                return False
+
+        refused = sum(await asyncio.gather(*(closed(r) for r, _ in idle)))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.wait_for(idle[0][0].read(), 5)  # an idle one, closed at its deadline
+        waited = loop.time() - started
+        reader, writer = await asyncio.open_connection(*address)  # room again: served
+        query = bytes(DNSRecord.question("sts.amazonaws.com").pack())
+        writer.write(len(query).to_bytes(2, "big") + query)
+        size = int.from_bytes(await asyncio.wait_for(reader.readexactly(2), 5), "big")
+        reply = await reader.readexactly(size)
+        for _, w in [*idle, (reader, writer)]:
+            w.close()
+        server.close()
+        return refused, waited, reply
+
+    refused, waited, reply = asyncio.run(scenario())
+    assert refused == 36 and waited < 4
+    assert str(DNSRecord.parse(reply).rr[0].rdata) == AWS_ADDRESS
