@@ -41,19 +41,24 @@ TRUSTSTORE_PASSWORD = "changeit"  # the JVM default: a truststore holds no secre
 VALIDITY = datetime.timedelta(days=3650)
 
 
+def keys_root(environ: Mapping[str, str] | None = None) -> str:
+    """The directory under which every project's CA keys are kept."""
+    env = os.environ if environ is None else environ
+    home = env.get("HOME") or os.path.expanduser("~")
+    base = env.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
+    return os.path.join(base, "kecs", "ca")
+
+
 def key_directory(project_dir: str, environ: Mapping[str, str] | None = None) -> str:
     """Where a project's intermediate and key live: the user's state directory, one
     directory per project path (0700), never inside the project."""
     import hashlib
     import re
 
-    env = os.environ if environ is None else environ
     project_dir = os.path.abspath(project_dir)
-    home = env.get("HOME") or os.path.expanduser("~")
-    base = env.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
     slug = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(project_dir))[:40] or "project"
     digest = hashlib.sha256(project_dir.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-    return os.path.join(base, "kecs", "ca", f"{slug}-{digest}")
+    return os.path.join(keys_root(environ), f"{slug}-{digest}")
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ def generate(
 
     The output is never written through a link, and a file kecs did not generate (its
     first line is not kecs's header) is replaced only with `force`."""
-    from kecs.tls import ensure_ca, key_directory
+    from kecs.tls import ensure_ca, key_directory, keys_root
 
     overrides = dict(overrides or {})
     extra, converted_notes = _task_definitions(overrides.pop("task_definitions", None) or ())
@@ -155,7 +155,7 @@ def generate(
         return scanned[ref]
 
     evidence = gather(project, ScanOptions(), scan_image=scan_image)
-    result = plan(project, evidence, options, _exists)
+    result = plan(project, evidence, replace(options, keys_directory=keys_root()), _exists)
     if converted_notes:
         result = replace(result, notes=(*converted_notes, *result.notes))
     sources = [os.path.relpath(f, project.directory) for f in project.files]

@@ -14,6 +14,7 @@ from typing import Any
 
 from kecs import __version__, contract, emulators
 from kecs.compose import adopt
+from kecs.compose.guard import check_ca_reach
 from kecs.compose.load import Project, compose_project_name
 from kecs.errors import KecsError
 from kecs.logs.target import LogTarget, from_service
@@ -74,6 +75,8 @@ class Options:
     # Narrow the emulator to the services the scan found (LocalStack's SERVICES); off by
     # default: a scanner miss must not become a runtime failure.
     services_only: bool = False
+    # Where kecs keeps every project's CA keys (kecs.tls.keys_root): no service may mount it.
+    keys_directory: str = ""
 
 
 @dataclass(frozen=True)
@@ -510,6 +513,7 @@ def plan(
                     f"to {item.name}'s {what}; rename it"
                 )
     captured = [s for s in services if s.captured]
+    check_ca_reach(project, options.keys_directory)
     if captured and contract.CA_VOLUME in (project.raw.get("volumes") or {}):
         raise KecsError(
             f"{project.where_key('volumes', contract.CA_VOLUME)}: a volume is already named "

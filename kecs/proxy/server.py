@@ -720,6 +720,19 @@ def check(config: Config, rules: tuple[str, Capture, bool] | None = None) -> tup
             return False, "DNS listener answers AWS names wrongly"
     except Exception as exc:
         return False, f"DNS listener on 127.0.0.1:{config.dns_port} does not answer: {exc}"
+    if config.role:  # the app starts once its role's credentials are there, never before
+        import http.client
+
+        try:
+            asking = http.client.HTTPConnection("127.0.0.1", config.credentials_port, timeout=3)
+            asking.request("GET", contract.credentials_path(config.service))
+            answer = asking.getresponse()
+            body = answer.read(2048).decode("utf-8", "replace")
+            asking.close()
+        except OSError as exc:
+            return False, f"credentials listener on 127.0.0.1:{config.credentials_port}: {exc}"
+        if answer.status != 200:
+            return False, " ".join(body.split())[:300]
     return True, "ready"
 
 

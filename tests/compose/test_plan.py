@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -268,3 +269,45 @@ def test_a_client_of_an_unnamed_service_is_service_unknown(make_project: MakePro
     assert result.services[0].services_unknown and result.services[0].aws_services == ("s3",)
     assert result.emulator is not None and result.emulator.aws_services is None  # not narrowed to a guess
     assert any("service unknown" in n for n in result.notes) and any("ignored" in n for n in result.notes)
+
+
+@pytest.mark.parametrize(
+    ("service", "needle"),
+    [
+        ("    volumes: ['kecs-ca:/x']\n", "mounts 'kecs-ca', the proxies' CA volume"),
+        ("    volumes: ['kecs-ca:/x:ro']\n", "mounts 'kecs-ca'"),
+        ("    volumes: [{type: volume, source: kecs-ca, target: /x}]\n", "mounts 'kecs-ca'"),
+        ("    volumes: ['demo_kecs-ca:/x']\n", "mounts 'demo_kecs-ca'"),
+        ("    volumes_from: [app-kecs-proxy]\n", "takes the volumes of 'app-kecs-proxy'"),
+        ("    volumes_from: ['container:demo-app-kecs-proxy-1:ro']\n", "'demo-app-kecs-proxy-1'"),
+        ("    volumes: ['/keys:/x']\n", "bind-mounts '/keys', where kecs keeps CA private keys"),
+        ("    volumes: ['/keys/demo-0123:/x']\n", "bind-mounts '/keys/demo-0123'"),
+        ("    volumes: ['/state:/x']\n", "bind-mounts '/state'"),  # holds the keys
+    ],
+)
+def test_no_user_service_may_reach_the_ca_key(service: str, needle: str, tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    image: app\n    x-kecs: {proxy: true}\n  thief:\n    image: busybox\n"
+        + service
+    )
+    project = load_project(str(tmp_path))
+    with pytest.raises(KecsError) as caught:
+        plan(project, {}, Options(keys_directory="/keys" if "/state" not in service else "/state/kecs/ca"))
+    message = str(caught.value)
+    assert needle in message and message.startswith("compose.yaml:"), message
+
+
+def test_a_volume_named_as_the_ca_volume_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    image: app\n    x-kecs: {proxy: true}\n"
+        "volumes:\n  loot:\n    external: true\n    name: demo_kecs-ca\n"
+    )
+    with pytest.raises(KecsError, match=r"compose.yaml:\d+: volume 'loot' is named 'demo_kecs-ca'"):
+        plan(load_project(str(tmp_path)), {}, Options(keys_directory="/keys"))
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    image: app\n    x-kecs: {proxy: true}\n    volumes: ['data:/d', './src:/src']\n"
+        "volumes:\n  data: {}\n"
+    )
+    assert plan(
+        load_project(str(tmp_path)), {}, Options(keys_directory="/keys")
+    ).captured  # ordinary mounts pass
