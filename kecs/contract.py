@@ -52,8 +52,15 @@ def observed_file(index: int = 0) -> str:
 
 
 # kecs's own AWS clients (the seeder, the log forwarder) share the first captured service's
-# namespace: they name themselves in the User-Agent, and the proxy records them as kecs's.
+# namespace. They name themselves in the User-Agent (for people reading logs), and prove
+# it with INTERNAL_HEADER carrying the project's internal token, a secret kept beside the
+# CA key (kecs.tls) and found in the CA volume, which no app may mount. The proxy strips
+# the header, records such requests as kecs's, and signs every observed record with the
+# token (OBSERVED_MAC), so an app can neither hide its calls nor forge the log it can see.
 USER_AGENT_MARK = "kecs-internal"
+INTERNAL_HEADER = "x-kecs-internal"
+INTERNAL_TOKEN = "internal-token"  # in the CA directory and volume
+OBSERVED_MAC = "mac"  # the record's field: HMAC-SHA256 of the rest of the line
 # ECS's container endpoints (credentials, task metadata), served by the proxy.
 ECS_ENDPOINT = "http://169.254.170.2"
 CREDENTIALS_PREFIX = "/v2/credentials/"

@@ -567,7 +567,7 @@ def _fill_ca_volume(client: Any, compose: Compose, generated: Generated, progres
 
     import docker.errors
 
-    from kecs.tls import CaPaths, key_directory
+    from kecs.tls import CaPaths, ensure_internal_token, key_directory
 
     assert compose.project_name is not None
     volume = f"{compose.project_name}_{contract.CA_VOLUME}"
@@ -583,12 +583,14 @@ def _fill_ca_volume(client: Any, compose: Compose, generated: Generated, progres
     paths = CaPaths(
         os.path.join(generated.project.directory, ".kecs"), key_directory(generated.project.directory)
     )
+    ensure_internal_token(paths)
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:
         for path, mode in (
             (paths.intermediate_cert, 0o644),
             (paths.intermediate_key, 0o600),
             (paths.issuing_root, 0o644),
+            (paths.internal_token, 0o600),
         ):
             with open(path, "rb") as handle:
                 data = handle.read()

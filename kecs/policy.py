@@ -20,13 +20,14 @@ import fnmatch
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kecs import contract
-from kecs.operations import resource_arn
+from kecs.operations import OperationCatalog, resource_arn
 from kecs.scanner.model import Finding
 from kecs.scanner.services import ServiceCatalog
+from kecs.tls import verify_record
 
 # IAM's service prefix where it is not the signing name.
 IAM_PREFIX = {"cloudwatch": "cloudwatch", "stepfunctions": "states", "elbv2": "elasticloadbalancing",
@@ -106,27 +107,71 @@ def predicted(findings: Iterable[Finding], region: str = "*") -> list[Use]:
     return out
 
 
-def read_observed(project_dir: str, service: str) -> list[Use]:
-    """What the service's proxy recorded (older rotated files first)."""
+@dataclass
+class Observed:
+    """What a service's proxy recorded that may become a grant, and how many records were
+    left out, by why."""
+
+    uses: list[Use] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=dict)
+
+    def leave_out(self, why: str) -> None:
+        self.left_out[why] = self.left_out.get(why, 0) + 1
+
+
+def observed_use(record: object, operations: OperationCatalog) -> Use | str:
+    """The operation a record shows the service performed, or why it grants nothing:
+    kecs's own calls, failed requests (an app cannot earn a grant by asking), operations
+    the AWS service does not have."""
+    if not isinstance(record, dict):
+        return "not a record"
+    if record.get("kecs"):
+        return "kecs's own calls"
+    service, operation, status = record.get("aws_service"), record.get("operation"), record.get("status")
+    resource = record.get("resource")
+    if not isinstance(service, str) or not isinstance(operation, str) or not service or not operation:
+        return "no AWS operation"
+    if not isinstance(status, int) or not 200 <= status < 400:
+        return "failed requests"
+    known = operations.service(service)
+    if known is None or operation not in known.names:
+        return "unknown operations"
+    if resource is not None and not (isinstance(resource, str) and resource.startswith("arn:")):
+        return "malformed records"
+    where = f"{str(record.get('request', '?'))[:200]} -> {status}"
+    return Use(service, operation, resource, where)
+
+
+def read_observed(
+    project_dir: str, service: str, token: str | None, operations: OperationCatalog | None = None
+) -> Observed:
+    """What the service's proxy recorded (older rotated files first). With the project's
+    internal token, a record whose MAC does not verify (written by anything but kecs's
+    proxy, e.g. an app that mounts the project) is left out."""
+    operations = operations or OperationCatalog.load()
     directory = os.path.join(project_dir, contract.PROJECT_OBSERVED_DIR, service)
     files = [
         os.path.join(directory, contract.observed_file(i)) for i in range(contract.OBSERVED_KEEP, -1, -1)
     ]
-    out = []
+    out = Observed()
     for path in files:
         if os.path.islink(path) or not os.path.isfile(path):
             continue
         with open(path, encoding="utf-8", errors="replace") as handle:
             for line in handle:
+                if token is not None and not verify_record(token, line):
+                    out.leave_out("records not signed by kecs's proxy")
+                    continue
                 try:
                     record = json.loads(line)
-                except ValueError:
-                    continue  # a line cut by a crash: the rest stands
-                if not isinstance(record, dict) or record.get("kecs"):
-                    continue  # kecs's own seeder and forwarder, in the service's namespace
-                if record.get("operation") and record.get("aws_service"):
-                    where = f"{record.get('request', '?')} -> {record.get('status')}"
-                    out.append(Use(record["aws_service"], record["operation"], record.get("resource"), where))
+                except (ValueError, RecursionError):
+                    out.leave_out("unreadable lines")  # e.g. a line cut by a crash: the rest stands
+                    continue
+                use = observed_use(record, operations)
+                if isinstance(use, str):
+                    out.leave_out(use)
+                else:
+                    out.uses.append(use)
     return out
 
 

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from kecs.compose.generate import daemon_image_evidence
     from kecs.compose.load import load_project
     from kecs.compose.plan import DEFAULT_REGION
-    from kecs.policy import build, predicted, read_observed, violations
+    from kecs.policy import Observed, build, predicted, read_observed, violations
     from kecs.safefs import make_directories, read_regular, write_file
     from kecs.scanner.engine import ScanOptions
     from kecs.scanner.services import ServiceCatalog
@@ -62,12 +62,21 @@ def run(args: argparse.Namespace) -> int:
     catalog = ServiceCatalog.load()
     # The region the services run in (the one their requests are signed for locally).
     region = str((project.resolved.get("x-kecs") or {}).get("region") or DEFAULT_REGION)
+    from kecs.tls import key_directory, read_internal_token
+
+    token = read_internal_token(key_directory(project.directory))
     results: dict[str, ServicePolicy] = {}
     seen_by: dict[str, list[Any]] = {}
     for name in wanted:
         found = evidence.get(name)
         static = predicted(found.findings if found else (), region)
-        seen = [] if args.static_only else read_observed(project.directory, name)
+        observed = Observed() if args.static_only else read_observed(project.directory, name, token)
+        seen = observed.uses
+        for why, count in sorted(observed.left_out.items()):
+            if why != "kecs's own calls":
+                print(
+                    f"kecs policy: {name}: {count} observed record(s) grant nothing: {why}", file=sys.stderr
+                )
         if not static and not seen:
             continue
         seen_by[name] = seen

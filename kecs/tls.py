@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kecs import contract
 from kecs.errors import KecsError
 from kecs.safefs import existing_kind, make_directories, read_regular, write_file
 
@@ -105,6 +106,10 @@ class CaPaths:
         if _CAN_WRITE_TRUSTSTORE:
             files.append(self.truststore)
         return all(os.path.isfile(p) for p in files)
+
+    @property
+    def internal_token(self) -> str:
+        return os.path.join(self.ca_dir, contract.INTERNAL_TOKEN)
 
     def has_intermediate(self) -> bool:
         """What the proxy needs (compose mounts only `ca/` into it)."""
@@ -311,3 +316,42 @@ def load_intermediate(paths: CaPaths) -> tuple[x509.Certificate, ec.EllipticCurv
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise KecsError(f"{paths.intermediate_key}: expected an EC private key")
     return cert, key
+
+
+def ensure_internal_token(paths: CaPaths) -> str:
+    """The project's internal token (see kecs.contract.INTERNAL_HEADER), made once, 0600."""
+    found = read_internal_token(paths.ca_dir)
+    if found:
+        return found
+    import secrets
+
+    token = secrets.token_hex(32)
+    write_file(paths.internal_token, token.encode(), 0o600)
+    return token
+
+
+def read_internal_token(ca_dir: str) -> str | None:
+    data = _read(os.path.join(ca_dir, contract.INTERNAL_TOKEN))
+    token = data.decode("ascii", "replace").strip() if data else ""
+    return token or None
+
+
+def sign_record(token: str, line: str) -> str:
+    """The observed record `line` (a JSON object) with its MAC appended as a last field."""
+    import hashlib
+    import hmac
+
+    mac = hmac.new(token.encode(), line.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f'{line[:-1]},"{contract.OBSERVED_MAC}":"{mac}"}}'
+
+
+def verify_record(token: str, line: str) -> bool:
+    """Whether a signed observed record is as the proxy wrote it."""
+    import hmac
+
+    line = line.rstrip("\n")
+    marker = f',"{contract.OBSERVED_MAC}":"'
+    at = line.rfind(marker)
+    if at < 0 or not line.endswith('"}'):
+        return False
+    return hmac.compare_digest(sign_record(token, line[:at] + "}"), line)

@@ -144,3 +144,58 @@ def test_an_unknown_service_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Ca
     assert main(["policy", str(root), "--service", "nope"]) == 2
     err = capsys.readouterr().err
     assert "no service 'nope'" in err and err.count("\n") == 1
+
+
+def test_only_known_operations_that_succeeded_and_were_signed_become_grants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What an app can put in the observed log (it may mount the project) or make its proxy
+    record (failed or invented calls) grants nothing."""
+    from kecs.tls import CaPaths, ensure_internal_token, key_directory, sign_record
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    root = tmp_path / "p"
+    root.mkdir()
+    _project(root)
+    (keys := Path(key_directory(str(root)))).mkdir(parents=True, mode=0o700)
+    token = ensure_internal_token(CaPaths(str(root / ".kecs"), str(keys)))
+    base = {"time": 1, "service": "app", "emulator": "x", "request": "POST /"}
+    records = [
+        {
+            **base,
+            "aws_service": "s3",
+            "operation": "PutObject",
+            "resource": "arn:aws:s3:::assets/k",
+            "status": 200,
+        },
+        {**base, "aws_service": "iam", "operation": "*", "status": 200},  # not an operation
+        {**base, "aws_service": "*", "operation": "*", "status": 200},
+        {**base, "aws_service": "s3", "operation": "DeleteEverything", "status": 200},  # invented
+        {**base, "aws_service": "iam", "operation": "CreateUser", "status": 403},  # refused
+        {**base, "aws_service": "sqs", "operation": "DeleteQueue", "status": 500},  # failed
+        {**base, "aws_service": "sqs", "operation": "SendMessage", "status": 200, "resource": 5},
+    ]
+    signed = [sign_record(token, json.dumps(r, separators=(",", ":"))) for r in records]
+    forged = json.dumps({**base, "aws_service": "iam", "operation": "CreateUser", "status": 200})
+    hidden = sign_record(token, json.dumps({**base, "aws_service": "sqs", "operation": "SendMessage", "status": 200, "kecs": True}))  # fmt: skip
+    log = root / ".kecs" / "observed" / "app" / "requests.jsonl"
+    log.write_text("\n".join([*signed, forged, hidden]) + "\n")
+    assert main(["policy", str(root), "--format", "json", "--observed-only"]) == 0
+    captured = capsys.readouterr()
+    statements = json.loads(captured.out)["app"]["policy"]["Statement"]
+    assert [s["Action"] for s in statements] == [["s3:PutObject"]]
+    err = captured.err
+    assert "1 observed record(s) grant nothing: records not signed by kecs's proxy" in err
+    assert "3 observed record(s) grant nothing: unknown operations" in err  # iam:*, *:*, DeleteEverything
+    assert "2 observed record(s) grant nothing: failed requests" in err
+    assert "1 observed record(s) grant nothing: malformed records" in err
+    assert "kecs's own" not in err
+
+
+def test_observed_use_reads_any_json_without_failing() -> None:
+    from kecs.operations import OperationCatalog
+
+    operations = OperationCatalog.load()
+    for record in (None, 5, "x", [1], {"aws_service": ["s3"]}, {"aws_service": "s3", "operation": {"a": 1}},
+                   {"aws_service": "s3", "operation": "GetObject", "status": "200"}, {"status": True}):  # fmt: skip
+        assert isinstance(policy.observed_use(record, operations), str)

@@ -287,6 +287,8 @@ def _helper_service(plan: Plan, role: str, command: list[str]) -> dict[str, Any]
     host = plan.seed_host
     assert host is not None
     trust = f"./{contract.PROJECT_KECS_DIR}/trust:{contract.CONTAINER_TRUST_DIR}:ro"
+    # The CA volume, for the internal token that marks its requests as kecs's (kecs.internal).
+    ca = f"{contract.CA_VOLUME}:{contract.CONTAINER_CA_DIR}:ro"
     return {
         "image": plan.proxy_image,
         "command": command,
@@ -296,7 +298,7 @@ def _helper_service(plan: Plan, role: str, command: list[str]) -> dict[str, Any]
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
         },
-        "volumes": [trust],
+        "volumes": [trust, ca],
         "labels": {contract.LABEL_ROLE: role, contract.LABEL_APP: host.name},
         "restart": "unless-stopped",
         "depends_on": {

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kecs import contract
+from kecs import contract, internal
 from kecs.logs.events import Assembler, Event, Line, Position, batches, not_delivered, parse_line
 from kecs.logs.metrics import datapoints
 from kecs.logs.target import LogTarget
@@ -415,14 +415,14 @@ def forward(
     for source in sources:
         region = source.target.region
         if region not in clients:
-            clients[region] = client or boto3.session.Session(region_name=region).client(
-                "logs", config=_client_config()
+            clients[region] = client or internal.mark(
+                boto3.session.Session(region_name=region).client("logs", config=_client_config())
             )
         streams[source.service] = Stream(source, docker, positions, clients[region])
         streams[source.service].start()
     if metrics is not None and metrics.services:
-        cloudwatch = boto3.session.Session(region_name=metrics.region).client(
-            "cloudwatch", config=_client_config()
+        cloudwatch = internal.mark(
+            boto3.session.Session(region_name=metrics.region).client("cloudwatch", config=_client_config())
         )
         threading.Thread(
             target=publish_metrics, args=(metrics, docker, project, cloudwatch), daemon=True

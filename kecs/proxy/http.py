@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hmac
 import json
 import logging
 import socket
@@ -22,6 +23,7 @@ from xml.sax.saxutils import escape
 
 import h11
 
+from kecs import contract
 from kecs.proxy.aws import rewrite_legacy_s3
 from kecs.proxy.observe import BODY_HEAD, Exchange
 from kecs.proxy.routing import Routes, Upstream
@@ -138,6 +140,22 @@ def framing_problem(request: h11.Request) -> str | None:
     return None
 
 
+def take_internal(request: h11.Request, token: str | None) -> tuple[h11.Request, bool]:
+    """The request without kecs's internal header, and whether that header carried the
+    project's internal token (kecs's own clients: kecs.contract.INTERNAL_HEADER)."""
+    name = contract.INTERNAL_HEADER.encode()
+    headers = list(request.headers.raw_items())
+    kept = [(k, v) for k, v in headers if k.lower() != name]
+    if len(kept) == len(headers):
+        return request, False
+    presented = [v for k, v in headers if k.lower() == name]
+    proven = token is not None and len(presented) == 1 and hmac.compare_digest(presented[0], token.encode())
+    stripped = h11.Request(
+        method=request.method, target=request.target, headers=kept, http_version=request.http_version
+    )
+    return stripped, proven
+
+
 def for_upstream(request: h11.Request, host: str) -> h11.Request:
     """The request as HTTP/1.1 to the emulator: an HTTP/1.0 client's request gets the
     Host header HTTP/1.1 requires (its SNI or captured host), nothing else changes."""
@@ -233,6 +251,7 @@ async def forward(
     routes: Routes,
     label: str,
     observe: Callable[[Exchange], None] | None = None,
+    internal_token: str | None = None,
 ) -> None:
     """Serve one captured client connection until either side closes.
 
@@ -264,6 +283,7 @@ async def forward(
                 LOG.info("%s: refused: %s", label, problem)
                 await _refuse(client, *bad_request(problem))
                 return
+            event, internal = take_internal(event, internal_token)
             request, host = _rewrite_host(event)
             request = for_upstream(request, host or label)
             upstream = routes.pick(request.headers.raw_items(), request.target, host or label)
@@ -313,7 +333,7 @@ async def forward(
                         Exchange(
                             request.method.decode("latin-1"), request.target.decode("latin-1"), host or label,
                             tuple(request.headers.raw_items()), bytes(head.data), status[0] if status else None,
-                            upstream.url, started,
+                            upstream.url, started, internal,
                         )
                     )  # fmt: skip
             if client.conn.our_state is h11.DONE and client.conn.their_state is h11.DONE:

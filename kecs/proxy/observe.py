@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from kecs import contract
 from kecs.operations import OperationCatalog, resource_arn
 from kecs.proxy.routing import credential_scope, host_prefix, request_service, signing_service
 from kecs.scanner.services import ServiceCatalog
@@ -37,6 +36,7 @@ class Exchange:
     status: int | None
     emulator: str
     time: float
+    internal: bool = False  # sent by kecs's own clients, proven by the internal token
 
 
 def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
@@ -113,10 +113,9 @@ def describe(
     names = frozenset(k.decode("latin-1").lower() for k, _ in headers)
     operation, bound = ops.from_request(service, exchange.method, target_for_match, amz_target, fields, names)
     region = _region(headers, target)
-    agent = _header(headers, b"user-agent") or ""
     return {
         # kecs's own seeder and forwarder: not the service's calls (kecs policy skips them).
-        **({"kecs": True} if contract.USER_AGENT_MARK in agent else {}),
+        **({"kecs": True} if exchange.internal else {}),
         "time": round(exchange.time, 3),
         "service": compose_service,
         "aws_service": service,

@@ -23,6 +23,7 @@ from kecs.operations import OperationCatalog
 from kecs.proxy.observe import Exchange, describe
 from kecs.proxy.routing import request_service
 from kecs.scanner.services import ServiceCatalog
+from kecs.tls import sign_record
 
 LOG = logging.getLogger("kecs.proxy")
 MAX_BYTES = 4 * 1024 * 1024
@@ -33,8 +34,11 @@ MAX_LINE = 3500  # below PIPE_BUF (4096): each write to the pipe is atomic
 class ObservedLog:
     """Append JSON lines to `directory/requests.jsonl`, rotating past `max_bytes`."""
 
-    def __init__(self, directory: str, max_bytes: int = MAX_BYTES, keep: int = KEEP) -> None:
+    def __init__(
+        self, directory: str, max_bytes: int = MAX_BYTES, keep: int = KEEP, token: str | None = None
+    ) -> None:
         self.directory = directory
+        self.token = token  # signs each record (kecs.tls.sign_record) when given
         self.max_bytes = max_bytes
         self.keep = keep
         self.path = os.path.join(directory, contract.observed_file())
@@ -48,7 +52,10 @@ class ObservedLog:
         return self._fd
 
     def write(self, line: str) -> None:
-        data = line.rstrip("\n").encode("utf-8") + b"\n"
+        line = line.rstrip("\n")
+        if self.token is not None and line.endswith("}"):
+            line = sign_record(self.token, line)
+        data = line.encode("utf-8") + b"\n"
         if self._size and self._size + len(data) > self.max_bytes:
             self._rotate()
         fd = self._open()

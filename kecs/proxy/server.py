@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cryptography.hazmat.primitives import serialization
 
@@ -55,7 +55,7 @@ from kecs.proxy.recorder import ObservedLog, Observer, PipeSink, drain
 from kecs.proxy.routing import Routes, parse_routes
 from kecs.proxy.taskmeta import TaskInfo
 from kecs.proxy.zones import PrivateZones, emulator_fetch
-from kecs.tls import CaPaths, ensure_ca, load_intermediate, mint_leaf
+from kecs.tls import CaPaths, ensure_ca, load_intermediate, mint_leaf, read_internal_token
 
 LOG = logging.getLogger("kecs.proxy")
 SO_ORIGINAL_DST = 80
@@ -93,6 +93,7 @@ class Config:
     task: TaskInfo | None = None  # what the task metadata endpoint (v4) tells the app
     discovery: Discovery | None = None  # service discovery names the DNS answers
     private_zones: bool = False  # answer names of the emulator's Route 53 private zones
+    internal_token: str | None = None  # read from the CA directory at start (contract.INTERNAL_HEADER)
 
     @property
     def routing(self) -> Routes:
@@ -292,7 +293,9 @@ class Proxy:
                 LOG.info("%s: %s -> %s", label, decision.why, self._where(decision.host))
                 context = self.leaves.context(decision.host) if decision.action == TERMINATE else None
                 reader, writer = await _streams(sock, context)
-                await forward(reader, writer, self.routes, decision.host, self.observe)
+                await forward(
+                    reader, writer, self.routes, decision.host, self.observe, self.config.internal_token
+                )
                 return
             LOG.info("%s: %s", label, decision.why)
             await splice(sock, destination, label)
@@ -610,7 +613,8 @@ def run(config: Config) -> int:
         "dns-tcp": _listener(config.dns_port),
     }
     seen = SeenServices(state.path(contract.SEEN))
-    log = ObservedLog(config.observed_dir) if config.observed_dir else None
+    config = replace(config, internal_token=read_internal_token(paths.ca_dir))
+    log = ObservedLog(config.observed_dir, token=config.internal_token) if config.observed_dir else None
     if config.capture == CAPTURE_NONE:
         asyncio.run(
             serve(

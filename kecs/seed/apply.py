@@ -24,7 +24,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from kecs import contract
+from kecs import contract, internal
 from kecs.seed.model import ECS_TRUST_POLICY, Bucket, Parameter, Queue, Role, Secret, Seed, Table, Topic
 
 FULL, RESTORE = "full", "restore"
@@ -55,7 +55,7 @@ class Clients:
                 retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60,
                 user_agent_extra=f"{contract.USER_AGENT_MARK}/seed",
             )  # fmt: skip
-            factory = lambda name: session.client(name, config=config)  # noqa: E731
+            factory = lambda name: internal.mark(session.client(name, config=config))  # noqa: E731
         self._factory = factory
         self._made: dict[str, Any] = {}
 

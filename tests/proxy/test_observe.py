@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import h11
 import pytest
 
 from kecs.operations import OperationCatalog
@@ -132,12 +133,42 @@ def test_the_observer_feeds_seen_and_the_sink() -> None:
     assert seen == ["s3"] and json.loads(lines[0])["operation"] == "ListBuckets"
 
 
-def test_kecs_own_clients_are_marked() -> None:
+def test_kecs_own_clients_are_marked_by_the_token_alone() -> None:
     """The seeder and the forwarder share the first captured service's namespace: their
-    requests are marked as kecs's, and kecs policy leaves them out."""
-    headers = [_auth("s3"), (b"User-Agent", b"Boto3/1.26.27 Python/3.11 kecs-internal/seed")]
-    assert _record("PUT", "/bkt", "s3.amazonaws.com", headers)["kecs"] is True
-    assert "kecs" not in _record("PUT", "/bkt", "s3.amazonaws.com", [_auth("s3")])
+    requests carry the project's internal token, which the proxy checks and strips; a
+    User-Agent mark or a wrong token proves nothing (an app could send either)."""
+    from kecs.proxy.http import take_internal
+
+    def request(*extra: tuple[bytes, bytes]) -> h11.Request:
+        return h11.Request(method="PUT", target="/bkt", headers=[(b"Host", b"s3.amazonaws.com"), *extra])
+
+    stripped, proven = take_internal(request((b"X-Kecs-Internal", b"s3cret")), "s3cret")
+    assert proven and all(k.lower() != b"x-kecs-internal" for k, _ in stripped.headers.raw_items())
+    for forged in (request((b"x-kecs-internal", b"guess")), request((b"x-kecs-internal", b"s3cret"), (b"x-kecs-internal", b"s3cret"))):  # fmt: skip
+        stripped, proven = take_internal(forged, "s3cret")
+        assert not proven and len(stripped.headers) == 1  # stripped all the same
+    assert (
+        take_internal(request((b"x-kecs-internal", b"s3cret")), None)[1] is False
+    )  # no token: nobody is kecs
+    assert take_internal(request((b"User-Agent", b"Boto3 kecs-internal/seed")), "s3cret")[1] is False
+    exchange = Exchange("PUT", "/bkt", "s3.amazonaws.com", (_auth("s3"),), b"", 200, "x", 1.0, internal=True)
+    assert describe(exchange, "orders", SERVICES, OPS)["kecs"] is True  # type: ignore[index]
+    assert "kecs" not in _record(
+        "PUT", "/bkt", "s3.amazonaws.com", [_auth("s3"), (b"User-Agent", b"kecs-internal/seed")]
+    )
+
+
+def test_records_are_signed_and_a_changed_or_forged_line_does_not_verify(tmp_path: Path) -> None:
+    from kecs.tls import verify_record
+
+    log = ObservedLog(str(tmp_path), token="t0k3n")
+    log.write(json.dumps({"service": "a", "operation": "GetObject", "status": 200}))
+    log.close()
+    [line] = (tmp_path / "requests.jsonl").read_text().splitlines()
+    assert verify_record("t0k3n", line) and json.loads(line)["mac"]
+    assert not verify_record("other", line)
+    assert not verify_record("t0k3n", line.replace("GetObject", "PutObject"))
+    assert not verify_record("t0k3n", json.dumps({"service": "a", "operation": "GetObject", "status": 200}))
 
 
 def test_the_host_tells_services_signed_alike_apart() -> None:
