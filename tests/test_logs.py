@@ -286,3 +286,100 @@ def test_a_steady_trickle_is_shipped_within_a_second(tmp_path, monkeypatch) -> N
         time.sleep(0.05)
     shipped = client.streams["/g", "p/api/t1"]
     assert len(shipped) >= 4, shipped  # shipped while lines kept coming, not only after
+
+
+def _docker_frames(records: list[bytes]) -> bytes:
+    """Docker's multiplexed log stream: one frame per record (stdout)."""
+    return b"".join(b"\x01\x00\x00\x00" + len(r).to_bytes(4, "big") + r for r in records)
+
+
+class _Response:
+    def __init__(self, data: bytes) -> None:
+        import io
+
+        self.stream = io.BytesIO(data)
+
+    def read(self, size: int) -> bytes:
+        return self.stream.read(size)
+
+    def read1(self, size: int) -> bytes:
+        return self.stream.read1(size)
+
+
+def test_partial_messages_over_16_kib_are_joined_not_spliced_with_timestamps() -> None:
+    from kecs.logs.events import DOCKER_PARTIAL, records, tty_frames
+    from kecs.logs.forwarder import _frames
+
+    parts = [b"a" * DOCKER_PARTIAL, "é".encode() * (DOCKER_PARTIAL // 2), b"tail"]
+    stamps = [b"2026-11-26T10:00:00.000000001Z ", b"2026-11-26T10:00:00.000000002Z ",
+              b"2026-11-26T10:00:00.000000003Z "]  # fmt: skip
+    stream = [stamps[0] + parts[0], stamps[1] + parts[1], stamps[2] + parts[2] + b"\n",
+              b"2026-11-26T10:00:01Z short\n"]  # fmt: skip
+    expected = [
+        "2026-11-26T10:00:00.000000001Z " + b"".join(parts).decode(),
+        "2026-11-26T10:00:01Z short",
+    ]
+    assert list(records(_frames(_Response(_docker_frames(stream)), tty=False))) == expected  # type: ignore[arg-type]
+    raw = b"".join(stream)  # a TTY: the same records, unframed, read in odd pieces
+    pieces = [raw[i : i + 1000] for i in range(0, len(raw), 1000)]
+    assert list(records(tty_frames(pieces))) == expected
+    [line] = [parse_line(r) for r in records(tty_frames(pieces))][:1]
+    assert line is not None and "Z" not in line.text.strip("aé") and line.text.endswith("tail")
+
+
+def test_a_64_mib_line_becomes_events_at_cloudwatchs_limit_quickly_in_bounded_memory() -> None:
+    import time
+    import tracemalloc
+
+    from kecs.logs.events import DOCKER_PARTIAL, MAX_EVENT_BYTES, records
+
+    total = 64 * 1024 * 1024
+    stamp = b"2026-11-26T10:00:00.5Z "
+
+    def frames():  # type: ignore[no-untyped-def]
+        for offset in range(0, total, DOCKER_PARTIAL):
+            chunk = bytes([97 + (offset // DOCKER_PARTIAL) % 26]) * DOCKER_PARTIAL
+            yield stamp + chunk + (b"\n" if offset + DOCKER_PARTIAL >= total else b"")
+        yield stamp + b"next\n"
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    sizes, last = [], ""
+    for raw in records(frames()):
+        line = parse_line(raw)
+        assert line is not None and line.timestamp_ns % 1_000_000_000 == 500_000_000
+        sizes.append(len(line.text.encode()))
+        last = line.text
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert sum(sizes[:-1]) == total and max(sizes) <= MAX_EVENT_BYTES and last == "next"
+    assert len(sizes) == -(-total // MAX_EVENT_BYTES) + 1
+    assert peak < 8 * MAX_EVENT_BYTES, peak  # a few events' worth, not the 64 MiB line
+    assert elapsed < 20, elapsed  # was a 240 s stall
+
+
+def test_the_line_queue_is_bounded_by_bytes_and_always_lets_one_line_in() -> None:
+    import threading
+
+    from kecs.logs.events import Line
+    from kecs.logs.forwarder import LineQueue
+
+    lines = LineQueue(2_000, 1024 * 1024)
+    big = Line(1, "x" * (256 * 1024))
+    done = threading.Event()
+
+    def fill() -> None:
+        for _ in range(8):
+            lines.put(big)
+        done.set()
+
+    threading.Thread(target=fill, daemon=True).start()
+    assert not done.wait(0.5)  # 4 fit; the 5th waits
+    assert lines.bytes == 4 * 256 * 1024
+    for _ in range(8):
+        assert lines.get(timeout=5) == big
+    assert done.wait(5) and lines.bytes == 0
+    huge = Line(2, "y" * (5 * 1024 * 1024))  # over the bound alone: let in when the queue is empty
+    lines.put(huge)
+    assert lines.get(timeout=1) == huge

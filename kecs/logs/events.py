@@ -1,7 +1,10 @@
 """From a container's log lines to PutLogEvents batches, as the awslogs driver makes them.
 
 Docker gives each line with its RFC 3339 nanosecond timestamp (`docker logs --timestamps`).
-A line becomes an event, or, with a multiline pattern, lines up to the next line matching
+A line longer than 16 KiB reaches Docker's log as partial messages, each with its own
+timestamp and only the last ending in a newline: `records` puts them back together (one
+line, the first part's timestamp) and cuts any line at CloudWatch's event limit, holding
+at most one event's worth of a line however long it is. A line becomes an event, or, with a multiline pattern, lines up to the next line matching
 it become one event; a message longer than CloudWatch's limit is split, as awslogs does.
 Batches respect PutLogEvents' limits: 10,000 events, 1,048,576 bytes (each event counts
 its UTF-8 size plus 26 bytes) and a 24-hour span, events in order. A Position (the last
@@ -21,6 +24,65 @@ MAX_BATCH_BYTES = 1_048_576
 EVENT_OVERHEAD = 26
 MAX_EVENT_BYTES = 262_144 - EVENT_OVERHEAD
 MAX_SPAN_MS = 24 * 3600 * 1000
+DOCKER_PARTIAL = 16 * 1024  # Docker's log copier cuts a line without a newline at this size
+_STAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z ")
+
+
+def _utf8_cut(data: bytes | bytearray, limit: int) -> int:
+    """Where to cut `data` at most `limit` bytes in, not inside a UTF-8 character."""
+    end = min(limit, len(data))
+    while 0 < end < len(data) and (data[end] & 0xC0) == 0x80:
+        end -= 1
+    return end or min(limit, len(data))
+
+
+def tty_frames(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """A TTY container's log stream (no frames) cut into Docker's records: each runs from
+    its timestamp to a newline, or is a partial message of DOCKER_PARTIAL bytes that the
+    next record's timestamp follows directly."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        while True:
+            stamp = _STAMP.match(buffer)
+            start = stamp.end() if stamp else 0
+            newline = buffer.find(b"\n", start, start + DOCKER_PARTIAL + 1)
+            if newline >= 0:
+                yield bytes(buffer[: newline + 1])
+                del buffer[: newline + 1]
+            elif len(buffer) - start > DOCKER_PARTIAL:
+                yield bytes(buffer[: start + DOCKER_PARTIAL])
+                del buffer[: start + DOCKER_PARTIAL]
+            else:
+                break
+    if buffer:
+        yield bytes(buffer)
+
+
+def records(frames: Iterable[bytes], limit: int = MAX_EVENT_BYTES) -> Iterator[str]:
+    """Whole lines (`TIMESTAMP text`) from Docker's log records, partial messages joined
+    under the first part's timestamp; a line longer than `limit` bytes comes as several
+    lines of at most `limit` bytes with that timestamp. Memory: at most `limit` plus one
+    record."""
+    stamp = b""
+    text = bytearray()
+    for frame in frames:
+        head, sep, body = frame.partition(b" ")
+        if not sep or not _STAMP.match(head + b" "):
+            head, body = b"", frame  # not Docker's form: taken as it is
+        if not text:
+            stamp = head
+        whole = body.endswith(b"\n")
+        text += body[:-1] if whole else body
+        while len(text) > limit:
+            cut = _utf8_cut(text, limit)
+            yield (stamp + b" " + bytes(text[:cut])).decode("utf-8", "replace")
+            del text[:cut]
+        if whole:
+            yield (stamp + b" " + bytes(text)).decode("utf-8", "replace")
+            text.clear()
+    if text:
+        yield (stamp + b" " + bytes(text)).decode("utf-8", "replace")
 
 
 @dataclass(frozen=True, order=True)

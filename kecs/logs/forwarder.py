@@ -34,7 +34,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from kecs import contract, internal
-from kecs.logs.events import Assembler, Event, Line, Position, batches, not_delivered, parse_line
+from kecs.logs.events import (
+    Assembler,
+    Event,
+    Line,
+    Position,
+    batches,
+    not_delivered,
+    parse_line,
+    records,
+    tty_frames,
+)
 from kecs.logs.metrics import datapoints
 from kecs.logs.target import LogTarget
 
@@ -51,7 +61,10 @@ def _client_config() -> Any:
 STATE_FILE = "positions.json"
 FLUSH_EVERY = 1.0  # seconds a partial batch or multi-line event waits
 CHECK_EVERY = 10.0  # seconds between checks that a quiet stream still exists
-QUEUE_LINES = 2_000  # lines buffered per service before its reader pauses (Docker keeps the rest)
+# What is buffered per service before its reader pauses (Docker keeps the rest): lines,
+# and bytes (lines reach 256 KiB: 2,000 of them held 587 MB).
+QUEUE_LINES = 2_000
+QUEUE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -136,20 +149,15 @@ class Docker:
         query = f"follow={int(follow)}&stdout=1&stderr=1&timestamps=1&since={since}"
         response, connection = self._get(f"/containers/{container}/logs?{query}", timeout=None)
         try:
-            pending = b""
-            for chunk in _frames(response, tty):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    yield line.decode("utf-8", "replace")
-            if pending:
-                yield pending.decode("utf-8", "replace")
+            frames = _frames(response, tty)
+            yield from records(tty_frames(frames) if tty else frames)
         finally:
             connection.close()
 
 
 def _frames(response: http.client.HTTPResponse, tty: bool) -> Iterator[bytes]:
-    """Docker's multiplexed stream (8-byte headers: stream, 0, 0, 0, size) or, for a TTY, raw."""
+    """Docker's multiplexed stream (8-byte headers: stream, 0, 0, 0, size), one log record
+    per frame, or, for a TTY, the raw bytes."""
     if tty:
         while chunk := response.read1(65536):
             yield chunk
@@ -191,6 +199,31 @@ class Positions:
             os.replace(temporary, self.path)
 
 
+class LineQueue:
+    """A queue of lines bounded by count and by bytes: `put` waits while either is full
+    (one line is always let in, so no line can block its stream for ever)."""
+
+    def __init__(self, lines: int, size: int) -> None:
+        self.items: queue.Queue[Line] = queue.Queue(lines)
+        self.bytes = 0
+        self.size = size
+        self.room = threading.Condition()
+
+    def put(self, line: Line) -> None:
+        cost = len(line.text)
+        with self.room:
+            self.room.wait_for(lambda: self.bytes == 0 or self.bytes + cost <= self.size)
+            self.bytes += cost
+        self.items.put(line)
+
+    def get(self, timeout: float) -> Line:
+        line = self.items.get(timeout=timeout)
+        with self.room:
+            self.bytes -= len(line.text)
+            self.room.notify_all()
+        return line
+
+
 class Stream:
     """One service's log stream: a reader thread queues the container's lines (a bounded
     queue: a slow emulator pauses the reader), a shipper thread makes events of them
@@ -198,7 +231,7 @@ class Stream:
 
     def __init__(self, source: Source, docker: Docker, positions: Positions, client: Any) -> None:
         self.source, self.docker, self.positions, self.client = source, docker, positions, client
-        self.lines: queue.Queue[Line] = queue.Queue(QUEUE_LINES)
+        self.lines = LineQueue(QUEUE_LINES, QUEUE_BYTES)
         self.container: tuple[str, bool] | None = None  # the running container: id, tty
         self.last: tuple[str, bool] | None = None  # the latest container, running or not
         self.delivered = 0
