@@ -452,8 +452,14 @@ def _seed_archive(generated: Generated) -> bytes:
         info.size, info.mode = len(data), 0o600
         tar.addfile(info, io.BytesIO(data))
         for local, inside in paths.items():
-            tar.add(local, arcname=inside.lstrip("/"), recursive=True)
+            tar.add(local, arcname=inside.lstrip("/"), recursive=True, filter=_plain_member)
     return buffer.getvalue()
+
+
+def _plain_member(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """Only regular files and directories go to the seeder: a link in a seed directory
+    (possibly to a file outside the project) or a device is left out."""
+    return member if member.isfile() or member.isdir() else None
 
 
 def _seeder(client: Any, compose: Compose) -> Any:

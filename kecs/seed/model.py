@@ -215,7 +215,14 @@ def _entries(
 
 def _local(base_dir: str, exists: Exists, raw: Any, at: str, what: str, directory: bool) -> str:
     path = _string(raw, at, what)
-    full = os.path.normpath(os.path.join(base_dir, path))
+    base = os.path.normpath(base_dir)
+    full = os.path.normpath(os.path.join(base, path))
+    if full == base or os.path.commonpath([full, base]) != base:
+        where = "the project directory itself" if full == base else "outside the project"
+        raise _fail(
+            at,
+            f"{what}: {path!r} is {where}; seed files must be inside the project (relative to the compose file)",
+        )
     if not exists(full, directory):
         kind = "directory" if directory else "file"
         raise _fail(at, f"{what}: no such {kind} {path!r} (paths are relative to the compose file)")

@@ -84,3 +84,52 @@ def test_generate_checks_the_seed_files_and_adds_the_seeder(tmp_path: Path) -> N
     assert plan.seeder and plan.seed is not None and [r.name for r in plan.seed.roles] == ["api-task"]
     assert "kecs-seed:" in generated.text and "condition: service_healthy" in generated.text
     assert "${KECS_SECRET_API_PW_" in generated.text
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"key": "k", "file": "/etc/shadow"}, "'/etc/shadow' is outside the project"),
+        ({"key": "k", "file": "../x"}, "'../x' is outside the project"),
+        ({"key": "k", "file": "data/../../x"}, "outside the project"),
+        ({"directory": "/"}, "'/' is outside the project"),
+        ({"directory": "."}, "'.' is the project directory itself"),
+        ({"directory": "/p/../p"}, "the project directory itself"),
+    ],
+)
+def test_seed_files_outside_the_project_are_refused_with_where(spec: dict[str, str], message: str) -> None:
+    """Checked before any file is looked at: the seeder never packs a host file."""
+    asked: list[str] = []
+
+    def exists(path: str, directory: bool) -> bool:
+        asked.append(path)
+        return True
+
+    with pytest.raises(KecsError) as caught:
+        parse_seed({"s3": [{"bucket": "abc", "objects": [spec]}]}, where, "/p", exists)
+    assert str(caught.value).startswith("compose.yaml:s3.0.objects.0: ") and message in str(caught.value)
+    assert asked == []
+    inside = parse_seed(
+        {"s3": [{"bucket": "abc", "objects": [{"directory": "./data"}]}]}, where, "/p", exists
+    )
+    assert inside.files() == ["/p/data"]
+
+
+def test_the_seed_archive_holds_only_regular_files_and_directories(tmp_path: Path) -> None:
+    import io
+    import os
+    import tarfile
+
+    from kecs.lifecycle import _plain_member
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("a")
+    (data / "leak").symlink_to("/etc/passwd")
+    os.mkfifo(data / "pipe")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(str(data), arcname="files/0", recursive=True, filter=_plain_member)
+    buffer.seek(0)
+    names = sorted(tarfile.open(fileobj=buffer).getnames())
+    assert names == ["files/0", "files/0/a.txt"]
