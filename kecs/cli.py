@@ -18,6 +18,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+MAX_SCANNED_FILE = 16 * 1024 * 1024  # parsing costs ~200 bytes of memory per byte of source
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "kib": 1024, "mib": 1024**2, "k": 1024, "m": 1024**2}
+
+
+def _file_size(text: str) -> int:
+    """`--max-file-size`: bytes, or a number with a unit; at most MAX_SCANNED_FILE."""
+    import re
+
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = found.group(2).lower() if found else ""
+    if found is None or unit not in _UNITS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 2097152, 2MiB, 500kB)")
+    size = int(float(found.group(1)) * _UNITS[unit])
+    if size > MAX_SCANNED_FILE:
+        raise argparse.ArgumentTypeError(
+            f"{text} is over the {MAX_SCANNED_FILE // 1024 // 1024} MiB limit (a 2 MiB source file already "
+            "takes about 0.4 GB to parse)"
+        )
+    return size
+
+
 def _non_negative(text: str) -> int:
     try:
         value = int(text)
@@ -50,7 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also scan node_modules, .venv, vendor, target, dist and similar directories",
     )
-    scan.add_argument("--max-file-size", type=int, default=2 * 1024 * 1024, metavar="BYTES")
+    scan.add_argument(
+        "--max-file-size",
+        type=_file_size,
+        default=2 * 1024 * 1024,
+        metavar="SIZE",
+        help="skip larger source files: bytes, or with kB, MB, KiB or MiB (default 2 MiB, at most 16 MiB)",
+    )
     scan.add_argument(
         "-j", "--jobs", type=_non_negative, default=0, help="worker processes (default: one per CPU)"
     )
@@ -239,6 +266,16 @@ def run_scan(args: argparse.Namespace) -> int:
 
     if bool(args.paths) == bool(args.image):
         raise KecsError("give either PATH... or --image REF_OR_FILE")
+    import stat
+
+    for path in args.paths:  # followed: a link on the command line is the user's choice
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue  # the scan says what is missing
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            what = "a FIFO" if stat.S_ISFIFO(mode) else "a special file"
+            raise KecsError(f"{path}: is {what}; kecs scans directories and regular files")
     show_progress = not args.quiet and sys.stderr.isatty()
     progress, update = _progress(show_progress, "bytes" if args.image else "files")
 

@@ -38,6 +38,8 @@ GENERATED_MARKER = "x-kecs-generated"
 MAX_FILE = 8 * 1024 * 1024  # a compose or .env file larger than this is not one
 # Expanded size past which a document is an alias bomb, not a compose file.
 MAX_NODES = 200_000
+MAX_EXPANDED = 8 * 1024 * 1024  # bytes of scalars the document expands to through aliases
+MAX_DEPTH = 100  # nesting of mappings and sequences
 
 
 @dataclass
@@ -96,25 +98,38 @@ class _Loader(yaml.SafeLoader):
 
 def _check_nodes(node: yaml.Node, path: str, lines: dict[tuple[str, ...], int]) -> None:
     """Duplicate keys and alias bombs, on the composed node graph before construction."""
-    sizes: dict[int, int] = {}
+    sizes: dict[int, tuple[int, int, int]] = {}
 
-    def size(n: yaml.Node) -> int:
+    def size(n: yaml.Node) -> tuple[int, int, int]:
+        """(nodes, scalar bytes, height) `n` expands to. Anchors come before their aliases,
+        so an alias's node is known when it is met: the recursion follows the text's own
+        nesting (bounded by _check_depth), while the height counts the expanded one."""
         known = sizes.get(id(n))
         if known is not None:
             return known
-        sizes[id(n)] = 1  # cycles (recursive aliases) count once
-        total = 1
+        sizes[id(n)] = (1, 0, 1)  # cycles (recursive aliases) count once
+        nodes, data, height = 1, len(n.value) if isinstance(n, yaml.ScalarNode) else 0, 1
+        children: list[yaml.Node] = []
         if isinstance(n, yaml.MappingNode):
-            total += sum(size(k) + size(v) for k, v in n.value)
+            children = [part for pair in n.value for part in pair]
         elif isinstance(n, yaml.SequenceNode):
-            total += sum(size(v) for v in n.value)
-        sizes[id(n)] = total
-        return total
+            children = list(n.value)
+        for child in children:
+            more, more_data, below = size(child)
+            nodes, data, height = nodes + more, data + more_data, max(height, below + 1)
+        if height > MAX_DEPTH:
+            raise KecsError(
+                f"{path}:{n.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep (through "
+                "YAML aliases?); refusing to read it"
+            )
+        sizes[id(n)] = (nodes, data, height)
+        return nodes, data, height
 
-    if size(node) > MAX_NODES:
+    nodes, data, _ = size(node)
+    if nodes > MAX_NODES or data > MAX_EXPANDED:
         raise KecsError(
-            f"{path}: the document expands to more than {MAX_NODES} nodes through YAML aliases "
-            "(an alias bomb?); refusing to read it"
+            f"{path}: the document expands to more than {MAX_NODES} nodes or {MAX_EXPANDED // 1024 // 1024} MiB "
+            "through YAML aliases (an alias bomb?); refusing to read it"
         )
 
     def walk(n: yaml.Node, where: tuple[str, ...], seen: set[int]) -> None:
@@ -145,6 +160,22 @@ def _check_nodes(node: yaml.Node, path: str, lines: dict[tuple[str, ...], int]) 
     walk(node, (), set())
 
 
+def _check_depth(text: str, path: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before anything recursive reads the document
+    (PyYAML's composer recurses once per level)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise KecsError(
+                    f"{path}:{event.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep; "
+                    "a compose file is not; refusing to read it"
+                )
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
 def parse_file(path: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
     try:
         found = read_regular(path, MAX_FILE)
@@ -159,6 +190,7 @@ def parse_file(path: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
         line = text.count("\n", 0, exc.position) + 1
         raise KecsError(f"{path}:{line}: invalid YAML: character {exc.character:#x} is not allowed") from None
     try:
+        _check_depth(text, path)
         node = loader.get_single_node()
         if node is None:
             raise KecsError(f"{path}: the file is empty; a compose file needs a `services:` mapping")

@@ -187,6 +187,11 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
     images = settings.get("images") or {}
     if not isinstance(images, dict) or set(images) - set(IMAGE_KEYS):
         raise KecsError(f"{where}: x-kecs.images takes {', '.join(IMAGE_KEYS)} image references")
+    for key in ("emulator", "emulator_url", "region"):
+        if key in settings and not isinstance(settings[key], str):
+            raise KecsError(
+                f"{project.where_key('x-kecs', key)}: x-kecs.{key} must be a string, not {settings[key]!r}"
+            )
     if "services_only" in settings and not isinstance(settings["services_only"], bool):
         raise KecsError(
             f"{project.where_key('x-kecs', 'services_only')}: x-kecs.services_only must be true or false"

@@ -54,6 +54,68 @@ _TASK_HANDLED = {
 }  # fmt: skip
 
 
+# The types ECS gives the fields kecs reads (JSON Schema); anything else is one line
+# naming the file and the field.
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_INT = {"type": "integer"}
+_NAMED = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+CONTAINER_SHAPE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"}, "image": {"type": "string"},
+        "entryPoint": _STRINGS, "command": _STRINGS, "dnsServers": _STRINGS,
+        "workingDirectory": {"type": "string"}, "user": {"type": "string"}, "hostname": {"type": "string"},
+        "dockerLabels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "environment": {"type": "array", "items": {**_NAMED, "properties": {"name": {"type": "string"},
+                        "value": {"type": "string"}}}},
+        "secrets": {"type": "array", "items": {"type": "object", "required": ["name", "valueFrom"],
+                    "properties": {"name": {"type": "string"}, "valueFrom": {"type": "string"}}}},
+        "portMappings": {"type": "array", "items": {"type": "object", "required": ["containerPort"],
+                         "properties": {"containerPort": _INT, "hostPort": _INT, "protocol": {"type": "string"}}}},
+        "dependsOn": {"type": "array", "items": {"type": "object", "required": ["containerName"],
+                      "properties": {"containerName": {"type": "string"}, "condition": {"type": "string"}}}},
+        "healthCheck": {"type": "object", "required": ["command"], "properties": {"command": _STRINGS,
+                        "interval": _INT, "timeout": _INT, "startPeriod": _INT, "retries": _INT}},
+        "cpu": _INT, "memory": _INT, "memoryReservation": _INT, "stopTimeout": _INT,
+        "essential": {"type": "boolean"},
+        "extraHosts": {"type": "array", "items": {"type": "object", "required": ["hostname", "ipAddress"],
+                       "properties": {"hostname": {"type": "string"}, "ipAddress": {"type": "string"}}}},
+        "ulimits": {"type": "array", "items": {"type": "object", "required": ["name", "softLimit", "hardLimit"],
+                    "properties": {"name": {"type": "string"}, "softLimit": _INT, "hardLimit": _INT}}},
+        "mountPoints": {"type": "array", "items": {"type": "object", "required": ["sourceVolume", "containerPath"],
+                        "properties": {"sourceVolume": {"type": "string"}, "containerPath": {"type": "string"},
+                                       "readOnly": {"type": "boolean"}}}},
+        "logConfiguration": {"type": "object", "required": ["logDriver"], "properties": {
+            "logDriver": {"type": "string"},
+            "options": {"type": "object", "additionalProperties": {"type": "string"}}}},
+        "environmentFiles": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["name", "image"],
+}  # fmt: skip
+TASK_SHAPE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "family": {"type": "string"}, "networkMode": {"type": "string"},
+        "taskRoleArn": {"type": "string"}, "executionRoleArn": {"type": "string"},
+        "volumes": {"type": "array", "items": _NAMED},
+        "containerDefinitions": {"type": "array", "items": CONTAINER_SHAPE, "minItems": 1},
+    },
+    "required": ["containerDefinitions"],
+}  # fmt: skip
+
+
+def _check_shape(data: Any, where: str) -> None:
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(TASK_SHAPE).iter_errors(data))
+    if error is None:
+        return
+    at = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+    raise _fail(
+        f"{where}: {at}" if at else where, f"{error.message[:200]} (see ECS's task definition parameters)"
+    )
+
+
 @dataclass
 class Converted:
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -118,6 +180,7 @@ def convert(text: str, where: str) -> Converted:
         names.append(container["name"])
     if len(set(names)) != len(names):
         raise _fail(where, "two container definitions have the same name")
+    _check_shape(data, where)
     owner = names[0]
     for index, container in enumerate(containers):
         at = f"{where}: containerDefinitions[{index}] ({container['name']})"
@@ -244,10 +307,13 @@ def _service(
         mounts.append(f"{host_path}:{mount.get('containerPath')}{mode}")
     if mounts:
         service["volumes"] = mounts
-    if container.get("logConfiguration"):
-        driver = (container["logConfiguration"] or {}).get("logDriver")
+    log = container.get("logConfiguration")
+    if log and log["logDriver"] == "awslogs":
+        # What ECS's awslogs driver does, kecs's forwarder does (kecs.logs.target reads it).
+        service["logging"] = {"driver": "awslogs", "options": dict(log.get("options") or {})}
+    elif log:
         notes.append(
-            f"{at}: logConfiguration ({driver}) is not used: the container logs to Docker's default driver"
+            f"{at}: logConfiguration ({log['logDriver']}) is not used: the container logs to Docker's default driver"
         )
     for key in sorted(set(container) - set(_SIMPLE) - _HANDLED - {"environmentFiles", "logConfiguration"}):
         if container.get(key) not in (None, [], {}):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any, BinaryIO
 
 from kecs.errors import KecsError
+from kecs.safefs import read_regular
 from kecs.scanner.engine import Analyzers, analyze_blob
 from kecs.scanner.installed import SEEKABLE_READERS, reader_for
 from kecs.scanner.manifests import SDK_LANGUAGE, cataloger_for
@@ -355,6 +356,65 @@ class _Archive:
     layers: dict[str, LayerState] = field(default_factory=dict)  # by member name and by digest
 
 
+# The shapes of the JSON an image archive holds, as far as kecs reads them (JSON Schema):
+# anything else in a manifest is one line naming the archive and the member.
+_TAGS = {"type": ["array", "null"], "items": {"type": "string"}}
+_DIGEST: dict[str, Any] = {"digest": {"type": "string"}}
+_DESCRIPTOR: dict[str, Any] = {"type": "object", "properties": _DIGEST, "required": ["digest"]}
+SHAPES: dict[str, dict[str, Any]] = {
+    "manifest.json": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"RepoTags": _TAGS, "Layers": {"type": "array", "items": {"type": "string"}}},
+            "required": ["Layers"],
+        },
+    },
+    "index.json": {
+        "type": "object",
+        "properties": {
+            "manifests": {
+                "type": "array",
+                "items": {
+                    **_DESCRIPTOR,
+                    "properties": {**_DIGEST, "annotations": {"type": "object"}},
+                },
+            }
+        },
+        "required": ["manifests"],
+    },
+    "blob": {  # an OCI image manifest, or an index of platforms
+        "type": "object",
+        "properties": {
+            "layers": {"type": "array", "items": _DESCRIPTOR},
+            "manifests": {"type": "array", "items": _DESCRIPTOR, "minItems": 1},
+        },
+    },
+}
+
+
+def _json(data: bytes, label: str, member: str, shape: str | None = None) -> Any:
+    """A member's JSON (checked against its shape when one is named)."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        raise ImageError(f"{label}: member {member!r} is not valid JSON") from None
+    return doc if shape is None else _check(doc, label, member, shape)
+
+
+def _check(doc: Any, label: str, member: str, shape: str) -> Any:
+    """`doc` if it has the shape kecs reads; else ImageError naming where it differs."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(SHAPES[shape]).iter_errors(doc))
+    if error is not None:
+        at = "".join(f"[{p!r}]" for p in error.absolute_path)
+        raise ImageError(
+            f"{label}: member {member!r}{at}: {error.message[:200]}; not a docker save or OCI image"
+        )
+    return doc
+
+
 def _blob_digest(name: str) -> str:
     parts = name.split("/")
     if len(parts) >= 3 and parts[-3] == "blobs":
@@ -382,10 +442,7 @@ def _read_outer(
                 continue
             base = posixpath.basename(name)
             if name in ("manifest.json", "index.json") or (member.size < 1 << 20 and base.endswith(".json")):
-                try:
-                    doc = json.loads(handle.read())
-                except ValueError:
-                    raise ImageError(f"{label}: member {name!r} is not valid JSON") from None
+                doc = _json(handle.read(), label, name, name if name in SHAPES else None)
                 if name == "manifest.json":
                     found.manifest = doc
                 elif name == "index.json":
@@ -396,7 +453,7 @@ def _read_outer(
                 continue  # VERSION, json, repositories, oci-layout: nothing to scan
             head = handle.peek(512)[:512] if hasattr(handle, "peek") else b""
             if is_blob and member.size < 1 << 20 and head.lstrip()[:1] == b"{":
-                found.json_blobs[_blob_digest(name)] = json.loads(handle.read())  # OCI manifests, configs
+                found.json_blobs[_blob_digest(name)] = _json(handle.read(), label, name)  # manifests, configs
                 continue
             state = read_layer(handle, _blob_digest(name), label, analyzers, progress)
             found.layers[name] = state
@@ -436,11 +493,14 @@ def _layer_order(found: _Archive, tag: str | None) -> list[str]:
             )
             entries.append(([name] if name else [], descriptor))
         chosen = _choose(entries, tag, found.label)
-        manifest = found.json_blobs.get(chosen.get("digest", ""))
-        if manifest is not None and "manifests" in manifest:  # an index of platforms: take the first
-            manifest = found.json_blobs.get(manifest["manifests"][0].get("digest", ""))
+        digest = chosen["digest"]
+        manifest = found.json_blobs.get(digest)
+        if manifest is not None and "manifests" in _check(manifest, found.label, digest, "blob"):
+            digest = manifest["manifests"][0]["digest"]  # an index of platforms: take the first
+            manifest = found.json_blobs.get(digest)
         if manifest is None:
             raise ImageError(f"{found.label}: the OCI index points at a manifest the archive does not hold")
+        _check(manifest, found.label, digest, "blob")
         return [layer["digest"] for layer in manifest.get("layers", [])]
     raise ImageError(f"{found.label}: neither manifest.json nor index.json: not a docker save or OCI archive")
 
@@ -469,11 +529,16 @@ def _report(found: _Archive, target: str, tag: str | None) -> ScanReport:
 
 def _oci_directory(path: str, analyzers: Analyzers, progress: Callable[[int], None] | None) -> _Archive:
     found = _Archive(path)
+    index = os.path.join(path, "index.json")
     try:
-        with open(os.path.join(path, "index.json"), "rb") as handle:
-            found.index = json.load(handle)
-    except (OSError, ValueError) as exc:
+        text = read_regular(index, 1 << 20)  # never a FIFO, a device or a link
+    except KecsError as exc:
+        raise ImageError(f"{path}: not an OCI layout directory ({exc})") from None
+    except OSError as exc:
         raise ImageError(f"{path}: not an OCI layout directory (index.json: {exc})") from None
+    if text is None:
+        raise ImageError(f"{path}: not an OCI layout directory (no index.json)")
+    found.index = _json(text.encode(), path, "index.json", "index.json")
     blobs = os.path.join(path, "blobs")
     for algorithm in sorted(os.listdir(blobs)) if os.path.isdir(blobs) else []:
         for digest in sorted(os.listdir(os.path.join(blobs, algorithm))):
@@ -488,7 +553,9 @@ def _oci_directory(path: str, analyzers: Analyzers, progress: Callable[[int], No
                 head = handle.read(1)
                 handle.seek(0)
                 if head == b"{" and os.path.getsize(blob) < 1 << 20:
-                    found.json_blobs[f"{algorithm}:{digest}"] = json.load(handle)
+                    found.json_blobs[f"{algorithm}:{digest}"] = _json(
+                        handle.read(), path, f"blobs/{algorithm}/{digest}"
+                    )
                 else:
                     found.layers[f"{algorithm}:{digest}"] = read_layer(
                         handle, f"{algorithm}:{digest}", path, analyzers, progress

@@ -69,7 +69,10 @@ def test_containers_become_captured_services_sharing_the_task_namespace() -> Non
     document = converted.document()
     assert document["services"]["api"]["command"] == ["-m", "reports", "--price", "$$5"]
     notes = "\n".join(converted.notes)
-    for listed in ("placementConstraints", "executionRoleArn", "logConfiguration (awslogs)", "linuxParameters",
+    # ECS's awslogs settings are what kecs's log forwarder reads from a compose service.
+    assert api["logging"] == {"driver": "awslogs", "options": {"awslogs-group": "/ecs/reports"}}
+    assert "logConfiguration" not in notes
+    for listed in ("placementConstraints", "executionRoleArn", "linuxParameters",
                    "environmentFiles arn:aws:s3:::b/m.env"):  # fmt: skip
         assert listed in notes, listed
 
@@ -111,3 +114,25 @@ def test_compose_with_a_task_definition_alone_or_beside_compose_files(
     (tmp_path / "compose.yaml").write_text("services:\n  api:\n    image: other\n")
     code = main(["compose", str(tmp_path), "--task-definition", str(tmp_path / "reports.json"), "--dry-run"])
     assert code == 2 and "has the name of a service in" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("environment", 5, "containerDefinitions[0].environment: 5 is not of type 'array'"),
+        ("environment", [{"name": "A", "value": 5}], "containerDefinitions[0].environment[0].value: 5 is not of type 'string'"),
+        ("portMappings", [{"containerPort": "x"}], "containerDefinitions[0].portMappings[0].containerPort: 'x' is not of type 'integer'"),
+        ("logConfiguration", 5, "containerDefinitions[0].logConfiguration: 5 is not of type 'object'"),
+        ("logConfiguration", {"logDriver": "awslogs", "options": {"awslogs-group": 1}}, "options.awslogs-group: 1"),
+        ("healthCheck", {"command": 5}, "containerDefinitions[0].healthCheck.command: 5 is not of type 'array'"),
+        ("ulimits", [{"name": "nofile", "softLimit": "a", "hardLimit": 1}], "softLimit: 'a' is not of type 'integer'"),
+        ("mountPoints", [{"sourceVolume": 1, "containerPath": "/x"}], "sourceVolume: 1 is not of type 'string'"),
+        ("cpu", "lots", "containerDefinitions[0].cpu: 'lots' is not of type 'integer'"),
+        ("secrets", [{"name": "A"}], "containerDefinitions[0].secrets[0]: 'valueFrom' is a required property"),
+    ],
+)  # fmt: skip
+def test_a_field_of_the_wrong_type_is_one_line_naming_it(field: str, value: object, message: str) -> None:
+    document = {"containerDefinitions": [{"name": "a", "image": "x", field: value}]}
+    with pytest.raises(KecsError) as caught:
+        convert(json.dumps(document), "t.json")
+    assert str(caught.value).startswith("t.json: ") and message in str(caught.value), str(caught.value)

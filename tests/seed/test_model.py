@@ -131,5 +131,6 @@ def test_the_seed_archive_holds_only_regular_files_and_directories(tmp_path: Pat
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         tar.add(str(data), arcname="files/0", recursive=True, filter=_plain_member)
     buffer.seek(0)
-    names = sorted(tarfile.open(fileobj=buffer).getnames())
+    with tarfile.open(fileobj=buffer) as packed:
+        names = sorted(packed.getnames())
     assert names == ["files/0", "files/0/a.txt"]
