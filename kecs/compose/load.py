@@ -168,8 +168,9 @@ def _check_depth(text: str, path: str) -> None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else 1
                 raise KecsError(
-                    f"{path}:{event.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep; "
+                    f"{path}:{line}: nested more than {MAX_DEPTH} levels deep; "
                     "a compose file is not; refusing to read it"
                 )
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -227,8 +228,9 @@ config = botocore.config.Config(retries={"max_attempts": 0}, connect_timeout=2, 
 s3 = boto3.client("s3", config=config)
 if call == "put":
     s3.create_bucket(Bucket="stream")
-end = time.time() + float(sys.argv[2])
-while time.time() < end:
+# Calls for argv[2] seconds from the first that succeeds (at most 3 minutes in all).
+end, cap = None, time.time() + 180
+while time.time() < (end or cap):
     started = time.time()
     try:
         if call == "put":
@@ -236,6 +238,7 @@ while time.time() < end:
         else:
             s3.list_buckets()
         result = "ok"
+        end = end or time.time() + float(sys.argv[2])
     except Exception as exc:
         result = f"{type(exc).__name__}: {exc}"[:300]
     print(json.dumps([started, time.time(), result]), flush=True)
@@ -243,24 +246,48 @@ while time.time() < end:
 """
 
 
-def _stream(seed: Project, call: str, seconds: float) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*seed.compose_command.split(), "-f", "compose.kecs.yaml", "-p", seed.name, "exec", "-T", "app",
-         "python3", "-c", STREAM, call, str(seconds)],
-        cwd=seed.directory, env=seed.compose_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+class _Stream:
+    """The app making one AWS call after another (STREAM) through `compose exec`, its
+    lines read as they come: a disruption waits until calls succeed (on a loaded machine
+    `exec`, Python and boto3 can take many seconds to get there)."""
 
+    def __init__(self, seed: Project, call: str, seconds: float) -> None:
+        self.process = subprocess.Popen(
+            [*seed.compose_command.split(), "-f", "compose.kecs.yaml", "-p", seed.name, "exec", "-T", "app",
+             "python3", "-c", STREAM, call, str(seconds)],
+            cwd=seed.directory, env=seed.compose_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.rows: list[tuple[float, float, str]] = []
+        self.first_ok = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-def _calls(process: subprocess.Popen[str]) -> list[tuple[float, float, str]]:
-    """Each call the stream made: when it started, when it returned, and what it returned."""
-    out, err = process.communicate(timeout=300)
-    rows = [json.loads(line) for line in out.splitlines() if line.startswith("[")]
-    assert rows, f"the stream printed nothing: {err[-2000:]}"
-    return [(float(started), float(ended), str(r)) for started, ended, r in rows]
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith("["):
+                started, ended, result = json.loads(line)
+                self.rows.append((float(started), float(ended), str(result)))
+                if result == "ok":
+                    self.first_ok.set()
 
+    def wait_ok(self, then: float, timeout: float = 120) -> None:
+        """Until a call has succeeded, then `then` seconds more."""
+        if not self.first_ok.wait(timeout):
+            self.process.kill()
+            _, err = self.process.communicate()
+            raise AssertionError(f"no call succeeded in {timeout:.0f} s: {self.rows[-5:]}\n{err[-2000:]}")
+        time.sleep(then)
 
-def _results(process: subprocess.Popen[str]) -> list[tuple[float, str]]:
-    return [(started, result) for started, _, result in _calls(process)]
+    def calls(self) -> list[tuple[float, float, str]]:
+        """Each call the stream made: when it started, when it returned, and what it returned."""
+        _, err = self.process.communicate(timeout=300)
+        self.reader.join(10)
+        assert self.rows, f"the stream printed nothing: {err[-2000:]}"
+        return self.rows
+
+    def results(self) -> list[tuple[float, str]]:
+        return [(started, result) for started, _, result in self.calls()]
 
 
 def test_a_killed_proxy_comes_back_and_the_app_recovers_alone(seed: Project) -> None:
@@ -268,8 +295,8 @@ def test_a_killed_proxy_comes_back_and_the_app_recovers_alone(seed: Project) -> 
     app_before = seed.inspect("app")["State"]
     holder_pid = seed.inspect("app-kecs-net")["State"]["Pid"]
     with cpu_hog():  # a crash on a busy machine: both cores taken the whole time
-        stream = _stream(seed, "put", 30)
-        time.sleep(6)  # calls succeed before the crash
+        stream = _Stream(seed, "put", 30)
+        stream.wait_ok(then=3)  # calls succeed before the crash
         proxy = seed.inspect("app-kecs-proxy")
         killed_at = time.time()
         os.kill(proxy["State"]["Pid"], signal.SIGKILL)
@@ -280,7 +307,7 @@ def test_a_killed_proxy_comes_back_and_the_app_recovers_alone(seed: Project) -> 
             text=True,
         )
         assert "-A OUTPUT -j KECS_OUTPUT" in rules.stdout, rules.stdout + rules.stderr
-        calls = _calls(stream)
+        calls = stream.calls()
     # A call in flight when the proxy died may be cut: it belongs to neither side.
     before = [r for _, ended, r in calls if ended < killed_at]
     after = [(t, r) for t, _, r in calls if t >= killed_at]
@@ -321,12 +348,12 @@ def _docker_time(stamp: str) -> float:
 def test_an_emulator_restart_gives_aws_errors_then_recovers(seed: Project) -> None:
     seed.wait_for("app", "done")
     app_before = seed.inspect("app")["State"]
-    stream = _stream(seed, "list", 60)
-    time.sleep(4)
+    stream = _Stream(seed, "list", 60)
+    stream.wait_ok(then=2)
     restarted_at = time.time()
     restart = seed.compose("restart", "-t", "2", "kecs-localstack", timeout=300)
     assert restart.returncode == 0, restart.stderr
-    results = _results(stream)
+    results = stream.results()
     after = [(t, r) for t, r in results if t >= restarted_at]
     unavailable = [r for t, r in after if "ServiceUnavailable" in r]
     assert unavailable, f"no AWS-shaped 503 while the emulator restarted:\n{after}"
