@@ -33,6 +33,7 @@ from kecs.compose.load import GENERATED_MARKER, compose_project_name
 from kecs.errors import KecsError
 from kecs.images import ImageStatus, ensure_image, ensure_proxy_image
 from kecs.seed import secrets as seed_secrets
+from kecs.seed import state as seed_state
 from kecs.seed.model import to_document
 from kecs.seed.secrets import ref_to_json
 
@@ -435,15 +436,17 @@ def up(
         client.close()
 
 
-def _seed_archive(generated: Generated) -> bytes:
-    """seed.json (the seed, the secrets to resolve) and the local files it names, as a tar
-    for the seeder's directory. seed.json may hold secret values: mode 0600."""
+def _seed_archive(generated: Generated, update: list[str] | None) -> bytes:
+    """seed.json (the seed, the secrets to resolve, what to bring back to its declaration:
+    `update`, None for everything) and the local files it names, as a tar for the seeder's
+    directory. seed.json may hold secret values: mode 0600."""
     plan = generated.plan
     assert plan.seed is not None
     paths = {path: f"{contract.SEED_DIR}/files/{i}" for i, path in enumerate(plan.seed.files())}
     document = {
         "seed": to_document(plan.seed, paths),
         "secrets": {s.name: [ref_to_json(r) for r in s.secrets] for s in plan.services if s.secrets},
+        "update": update,
     }
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -495,14 +498,25 @@ def _exec(
 
 
 def _seed(
-    client: Any, compose: Compose, generated: Generated, progress: Progress, lines: list[str]
+    client: Any,
+    compose: Compose,
+    generated: Generated,
+    progress: Progress,
+    lines: list[str],
+    reset: bool = False,
 ) -> tuple[Failure | None, dict[str, str]]:
     """Hand the seed to the seeder, apply it (a line per resource), then resolve the
-    services' secrets: (a failure, the secrets' interpolation variables)."""
+    services' secrets: (a failure, the secrets' interpolation variables). What exists is
+    left as the apps made it unless its declaration changed since it was last applied
+    (kecs.seed.state) or `reset`."""
     plan = generated.plan
+    assert plan.seed is not None
+    directory = generated.project.directory
+    current = seed_state.declarations(plan.seed)
+    update = None if reset else seed_state.changed_since(current, seed_state.read_applied(directory))
     container = _seeder(client, compose)
     progress("seeding: handing the seed to kecs-seed")
-    container.put_archive("/", _seed_archive(generated))
+    container.put_archive("/", _seed_archive(generated, update))
     shown = compose.shown("logs", contract.SEED_SERVICE)
 
     def line(text: str) -> None:
@@ -515,6 +529,7 @@ def _seed(
         failed = [entry for entry in lines if entry.split()[-1:] == ["failed"] or " failed (" in entry]
         why = f"seeding failed: {failed[0].split(None, 2)[-1] if failed else _last_line(err)}"
         return Failure(contract.SEED_SERVICE, why, "", "\n".join([*lines, err])[-3000:], shown), {}
+    seed_state.write_applied(directory, current)
     if not any(s.secrets for s in plan.services):
         return None, {}
     progress("resolving the services' secrets")
@@ -739,6 +754,35 @@ def _generated_compose(
         find_compose(compose_command), os.path.dirname(path), os.path.basename(path), name, secrets=secrets
     )
     return compose, document
+
+
+def reset_seed(
+    project_dir: str | None = None,
+    *,
+    output: str | None = None,
+    compose_command: str | None = None,
+    project_name: str | None = None,
+    on_line: Callable[[str], None] = _quiet,
+) -> int:
+    """`kecs seed --reset`: the running project's seeder applies its seed to every resource
+    (what the apps changed is undone); the number of resources that failed."""
+    compose, _ = _generated_compose(project_dir, output, compose_command, project_name)
+    client = _docker()
+    try:
+        container = _seeder(client, compose)
+        lines: list[str] = []
+
+        def line(text: str) -> None:
+            if text.strip():
+                lines.append(text)
+                on_line(text.rstrip())
+
+        code, _, err = _exec(client, container, ["kecs", "seed", "apply", "--all", contract.SEED_DIR], line)
+        if code != 0 and not lines:
+            raise KecsError(f"the seeder could not apply the seed: {_last_line(err)}")
+        return sum(1 for entry in lines if " failed" in entry)
+    finally:
+        client.close()
 
 
 def status(

@@ -5,9 +5,11 @@ calls go to AWS names (no endpoint URL) and the capture takes each to the emulat
 service is routed to, exactly as the apps' calls go. boto3 is imported here only (the proxy
 never imports this module).
 
-`apply` is idempotent: a resource that exists as declared is left alone ("unchanged"); one
-that differs is updated; one that is missing is created. `restore` only re-creates what is
-missing (an emulator that restarted without its state) and never reverts what an app changed.
+`apply` in FULL mode is idempotent: a resource that exists as declared is left alone
+("unchanged"); one that differs is updated; one that is missing is created. RESTORE only
+creates what is missing and never reverts what an app changed ("present"). `kecs up` applies
+RESTORE to every resource but those whose declaration changed since it was last applied
+(kecs.seed.state), which get FULL: a deploy never resets the apps' data.
 """
 
 from __future__ import annotations
@@ -94,9 +96,13 @@ def _status(created: bool, changed: int) -> str:
     return "created" if created else "updated" if changed else "unchanged"
 
 
-def apply(seed: Seed, clients: Clients, mode: str = FULL) -> Iterator[Result]:
+def apply(
+    seed: Seed, clients: Clients, mode: str = FULL, update: frozenset[str] | None = None
+) -> Iterator[Result]:
     """Each resource's result, as it is reached. Roles first (apps assume them), queues
-    before topics (subscriptions name them), dead-letter queues before their sources."""
+    before topics (subscriptions name them), dead-letter queues before their sources.
+    In FULL mode with `update`, only the resources it names (`kind:name`) are brought to
+    their declaration; the others are created if missing and otherwise left alone."""
     account = None
 
     def account_id() -> str:
@@ -105,17 +111,37 @@ def apply(seed: Seed, clients: Clients, mode: str = FULL) -> Iterator[Result]:
             account = str(clients.sts.get_caller_identity()["Account"])
         return account
 
+    def m(kind: str, name: str) -> str:
+        """This resource's mode."""
+        return mode if update is None or f"{kind}:{name}" in update else RESTORE
+
     steps: list[tuple[str, str, Callable[[], Result]]] = []
-    steps += [("iam role", r.name, partial(_role, clients, r, mode)) for r in seed.roles]
-    steps += [("s3 bucket", b.name, partial(_bucket, clients, b, mode, seed.region)) for b in seed.buckets]
+    steps += [("iam role", r.name, partial(_role, clients, r, m("iam role", r.name))) for r in seed.roles]
+    steps += [
+        ("s3 bucket", b.name, partial(_bucket, clients, b, m("s3 bucket", b.name), seed.region))
+        for b in seed.buckets
+    ]
     ordered = sorted(seed.queues, key=lambda q: q.dead_letter is not None)
-    steps += [("sqs queue", q.name, partial(_queue, clients, q, mode, seed, account_id)) for q in ordered]
-    steps += [("sns topic", t.name, partial(_topic, clients, t, mode, seed, account_id)) for t in seed.topics]
-    steps += [("dynamodb table", t.name, partial(_table, clients, t, mode)) for t in seed.tables]
-    steps += [("ssm parameter", p.name, partial(_parameter, clients, p, mode)) for p in seed.parameters]
-    steps += [("secret", s.name, partial(_secret, clients, s, mode)) for s in seed.secrets]
+    steps += [
+        ("sqs queue", q.name, partial(_queue, clients, q, m("sqs queue", q.name), seed, account_id))
+        for q in ordered
+    ]
+    steps += [
+        ("sns topic", t.name, partial(_topic, clients, t, m("sns topic", t.name), seed, account_id))
+        for t in seed.topics
+    ]
+    steps += [
+        ("dynamodb table", t.name, partial(_table, clients, t, m("dynamodb table", t.name)))
+        for t in seed.tables
+    ]
+    steps += [
+        ("ssm parameter", p.name, partial(_parameter, clients, p, m("ssm parameter", p.name)))
+        for p in seed.parameters
+    ]
+    steps += [("secret", s.name, partial(_secret, clients, s, m("secret", s.name))) for s in seed.secrets]
     if seed.namespace:
-        steps.append(("cloud map", seed.namespace, partial(_namespace, clients, seed, mode)))
+        namespace_mode = m("cloud map", seed.namespace)
+        steps.append(("cloud map", seed.namespace, partial(_namespace, clients, seed, namespace_mode)))
     for kind, name, step in steps:
         try:
             yield step()

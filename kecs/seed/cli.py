@@ -1,4 +1,6 @@
-"""`kecs seed apply|watch|secrets DIR`: the seeder's commands, run in the `kecs-seed` container.
+"""`kecs seed apply|watch|secrets DIR`: the seeder's commands, run in the `kecs-seed` container;
+and `kecs seed --reset [PROJECT_DIR]`, the user's: bring every seeded resource of a running
+project back to its declaration (what `kecs up` never does to what exists).
 
 DIR holds `seed.json` (the seed and the services' secret references, put there by `kecs up`)
 and the local files it names. `apply` makes the seed true and prints one line per resource;
@@ -32,8 +34,21 @@ Applier = Callable[[dict[str, Any], str, bool], int]  # (document, mode, quiet_p
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("apply", "watch", "secrets"))
+    parser.add_argument("action", nargs="?", choices=("apply", "watch", "secrets"))
     parser.add_argument("directory", nargs="?", default=contract.SEED_DIR)
+    parser.add_argument(
+        "--reset",
+        nargs="?",
+        const=".",
+        metavar="PROJECT_DIR",
+        help="bring every seeded resource of the running project back to its declaration, "
+        "undoing what the apps changed (kecs up only creates what is missing)",
+    )
+    parser.add_argument(
+        "--all", action="store_true", help="with apply: every resource to its declaration (what --reset runs)"
+    )
+    parser.add_argument("--compose", metavar="COMMAND", default=os.environ.get("KECS_COMPOSE"))
+    parser.add_argument("-p", "--project-name", metavar="NAME", help="Compose's project name")
 
 
 def _load(directory: str) -> dict[str, Any] | None:
@@ -67,12 +82,16 @@ def _exclusive(state_dir: str) -> Iterator[None]:
 
 
 def run_apply(document: dict[str, Any], mode: str, quiet_present: bool = False) -> int:
+    """Apply the seed; in FULL mode only the resources `update` lists are brought to their
+    declaration (`kecs up`'s choice), every one when it is absent."""
     from kecs.seed.apply import Clients, apply
     from kecs.seed.model import from_document
 
     seed = from_document(document["seed"])
+    # What `kecs up` found changed since it was last applied (absent: everything, a reset).
+    update = frozenset(document["update"]) if document.get("update") is not None else None
     failed = 0
-    for result in apply(seed, Clients(seed.region), mode):
+    for result in apply(seed, Clients(seed.region), mode, update):
         if result.status == "failed":
             failed += 1
         if not (quiet_present and result.status == "present"):
@@ -92,6 +111,14 @@ def apply_once(
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.reset is not None:
+        return _reset(args)
+    if args.action is None:
+        print(
+            "kecs seed: give apply, watch or secrets (the seeder's), or --reset [PROJECT_DIR]",
+            file=sys.stderr,
+        )
+        return 2
     if args.action == "watch":
         return watch(args.directory)
     document = _load(args.directory)
@@ -99,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"kecs seed: no {SEED_FILE} in {args.directory}", file=sys.stderr)
         return 2
     if args.action == "apply":
+        if args.all:
+            document = {**document, "update": None}
         return 1 if apply_once(document) else 0
     from kecs.seed.apply import Clients, resolve
 
@@ -135,3 +164,12 @@ def watch(
             except Exception as exc:  # an emulator still starting, or restarting: next round
                 print(f"checking the seed failed: {exc}", flush=True)
     return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    from kecs import lifecycle
+
+    failed = lifecycle.reset_seed(
+        args.reset, compose_command=args.compose, project_name=args.project_name, on_line=print
+    )
+    return 1 if failed else 0

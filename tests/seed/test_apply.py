@@ -147,3 +147,71 @@ def test_cloud_map_namespace_services_and_instances(clients: Clients) -> None:
     found = sd.discover_instances(NamespaceName="shop.local", ServiceName="pay")["Instances"]
     assert [i["Attributes"]["AWS_INSTANCE_IPV4"] for i in found] == ["172.20.0.9"]
     assert [r.status for r in apply(seed, clients)] == ["unchanged"]  # its own DNS knows no "orders" here
+
+
+def test_a_second_up_leaves_what_the_apps_changed_and_applies_only_changed_declarations(
+    tmp_path: Path, clients: Clients
+) -> None:
+    """ECS never resets data on deploy: what exists stays as the apps made it; a resource
+    whose declaration changed since it was last applied is brought to it; a reset does all."""
+    from kecs.seed import state
+
+    project = tmp_path / "p"
+    (project / ".kecs").mkdir(parents=True)
+    seed = seed_in(project)
+    list(apply(seed, clients))  # the first `kecs up`
+    state.write_applied(str(project), state.declarations(seed))
+    # The apps change a seeded item, a seeded object and a parameter.
+    ddb, s3, ssm = clients.dynamodb, clients.s3, clients.ssm
+    ddb.put_item(TableName="users", Item={"id": {"S": "u1"}, "email": {"S": "changed@example.com"}})
+    s3.put_object(Bucket="assets", Key="config/app.json", Body=b'{"a": 2}')
+    ssm.put_parameter(Name="/app/mode", Value="changed-by-app", Type="String", Overwrite=True)
+    # A second `kecs up` with the same declarations: nothing is reverted.
+    update = state.changed_since(state.declarations(seed), state.read_applied(str(project)))
+    assert update == []
+    second = {(r.kind, r.name): r.status for r in apply(seed, clients, update=frozenset(update))}
+    assert set(second.values()) == {"present"}, second
+    assert ddb.get_item(TableName="users", Key={"id": {"S": "u1"}})["Item"]["email"] == {
+        "S": "changed@example.com"
+    }
+    assert s3.get_object(Bucket="assets", Key="config/app.json")["Body"].read() == b'{"a": 2}'
+    assert ssm.get_parameter(Name="/app/mode")["Parameter"]["Value"] == "changed-by-app"
+    # The declaration of one parameter and one file changes: those two, and only those, are applied.
+    changed = dict(DECLARED, ssm=[{"name": "/app/mode", "value": "staging"}, DECLARED["ssm"][1]])
+    (project / "app.json").write_text('{"a": 3}')
+    seed = parse_seed(changed, lambda *p: "compose.yaml:1", str(project), lambda p, d: Path(p).exists())
+    update = state.changed_since(state.declarations(seed), state.read_applied(str(project)))
+    assert update == ["s3 bucket:assets", "ssm parameter:/app/mode"]
+    third = {(r.kind, r.name): r.status for r in apply(seed, clients, update=frozenset(update))}
+    assert third["ssm parameter", "/app/mode"] == "updated" and third["s3 bucket", "assets"] == "updated"
+    assert third["dynamodb table", "users"] == "present"
+    assert ssm.get_parameter(Name="/app/mode")["Parameter"]["Value"] == "staging"
+    assert s3.get_object(Bucket="assets", Key="config/app.json")["Body"].read() == b'{"a": 3}'
+    assert ddb.get_item(TableName="users", Key={"id": {"S": "u1"}})["Item"]["email"] == {
+        "S": "changed@example.com"
+    }
+    # Something the apps deleted is missing: it is created again, with its declared content.
+    ddb.delete_table(TableName="users")
+    fourth = {(r.kind, r.name): r.status for r in apply(seed, clients, update=frozenset())}
+    assert fourth["dynamodb table", "users"] == "created"
+    # `kecs seed --reset`: everything back to the declaration.
+    ddb.put_item(TableName="users", Item={"id": {"S": "u1"}, "email": {"S": "again@example.com"}})
+    reset = {(r.kind, r.name): r.status for r in apply(seed, clients, update=None)}
+    assert reset["dynamodb table", "users"] == "updated"
+    assert ddb.get_item(TableName="users", Key={"id": {"S": "u1"}})["Item"]["email"] == {"S": "a@example.com"}
+
+
+def test_declaration_digests_follow_content_not_paths(tmp_path: Path) -> None:
+    from kecs.seed import state
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    for root in (one, two):
+        root.mkdir()
+    first = state.declarations(seed_in(one))
+    assert first == state.declarations(seed_in(two))  # same content elsewhere: same digests
+    (two / "static" / "css" / "site.css").write_text("h2{}")
+    second = state.declarations(
+        parse_seed(DECLARED, lambda *p: "compose.yaml:1", str(two), lambda p, d: Path(p).exists())
+    )
+    assert [k for k in first if first[k] != second[k]] == ["s3 bucket:assets"]
+    assert state.changed_since(second, {}) == []  # never applied: nothing to bring back
