@@ -378,7 +378,8 @@ def up(
     """Generate, build what kecs needs, start emulators, warm, start everything, wait."""
     started = time.monotonic()
     progress("planning: scanning the services")
-    generated = generate(project_dir, files, overrides or {}, output=output, force=force)
+    wanted = {**(overrides or {}), "project_name": project_name}
+    generated = generate(project_dir, files, wanted, output=output, force=force)
     result = UpResult(generated, find_compose(compose_command))
     result.timings["generate"] = time.monotonic() - started
     client = _docker()
@@ -386,7 +387,7 @@ def up(
         mark = time.monotonic()
         result.images = _ensure_images(client, generated, progress)
         result.timings["images"] = time.monotonic() - mark
-        name = compose_project_name(generated.project.directory, project_name, generated.project.resolved)
+        name = generated.plan.project_name  # one name: Compose's, the cluster's, the logs'
         compose = Compose(
             result.compose, generated.project.directory, os.path.basename(generated.path), name,
             secrets=generated.plan.secret_variables,
@@ -747,8 +748,9 @@ def _generated_compose(
 
     with open(path, encoding="utf-8") as handle:
         document = yaml.safe_load(handle) or {}
-    name = compose_project_name(os.path.dirname(path), project_name, document)
     marker = document.get(GENERATED_MARKER) or {}
+    recorded = marker.get("project") if isinstance(marker.get("project"), str) else None
+    name = project_name or recorded or compose_project_name(os.path.dirname(path), None, document)
     secrets = [str(v) for v in marker.get("secrets") or []]
     compose = Compose(
         find_compose(compose_command), os.path.dirname(path), os.path.basename(path), name, secrets=secrets

@@ -124,7 +124,7 @@ def up_command(args: argparse.Namespace) -> int:
         result.compose,
         generated.project.directory,
         generated.path.rsplit("/", 1)[-1],
-        args.project_name,
+        generated.plan.project_name,
         secrets=generated.plan.secret_variables,
     )
     print(f"kecs: following the logs; Ctrl-C stops the project ({compose.shown('stop')})", file=sys.stderr)

@@ -77,6 +77,8 @@ class Options:
     services_only: bool = False
     # Where kecs keeps every project's CA keys (kecs.tls.keys_root): no service may mount it.
     keys_directory: str = ""
+    # Compose's project name given on the command line (`-p`); else Compose's own choice.
+    project_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,10 @@ class Plan:
     metrics_period: float | None = None
     # Cloud Map names the proxies' DNS answers (x-kecs.discovery).
     discovery: Discovery | None = None
+    # Compose's project name: ECS's cluster in task metadata, log stream names, and every
+    # Compose command kecs runs (`-p`, COMPOSE_PROJECT_NAME from the environment or .env,
+    # the file's `name:`, else the directory's).
+    project_name: str = "kecs"
 
     @property
     def telemetry(self) -> bool:
@@ -421,9 +427,8 @@ def _seed(
     return seed, services
 
 
-def _log_targets(project: Project, region: str) -> tuple[tuple[str, LogTarget], ...]:
-    """Each service whose output goes to CloudWatch Logs, and where."""
-    name = compose_project_name(project.directory, None, project.resolved, project.env)
+def _log_targets(project: Project, region: str, name: str) -> tuple[tuple[str, LogTarget], ...]:
+    """Each service whose output goes to CloudWatch Logs, and where (`name`: the project's)."""
     default = (project.resolved.get("x-kecs") or {}).get("logs")
     found = []
     for service, spec in project.services.items():
@@ -531,7 +536,10 @@ def plan(
     seed_services |= {ref.service for s in services for ref in s.secrets}
     if seed.namespace:
         seed_services.add("servicediscovery")
-    logs = _log_targets(project, options.region)
+    project_name = compose_project_name(
+        project.directory, options.project_name, project.resolved, project.env
+    )
+    logs = _log_targets(project, options.region, project_name)
     metrics_period = _metrics_period(project)
     seed_host = None
     if seed or seed_services or logs or metrics_period:
@@ -625,7 +633,7 @@ def plan(
     return Plan(
         project, services, emulator, options.region, options.proxy_image, tuple(notes), tuple(routed),
         seed if seed or any(s.secrets for s in services) else None, seed_host, logs, metrics_period,
-        discovery,
+        discovery, project_name,
     )  # fmt: skip
 
 

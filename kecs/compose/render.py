@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from kecs import __version__, contract, emulators
-from kecs.compose.load import GENERATED_MARKER, compose_project_name
+from kecs.compose.load import GENERATED_MARKER
 from kecs.compose.plan import EmulatorPlan, Plan, ServicePlan
 from kecs.errors import KecsError
 from kecs.logs.forwarder import MetricsConfig, Source, sources_to_json
@@ -191,7 +191,7 @@ def task_info_for(plan: Plan, name: str) -> TaskInfo:
     """What ECS would know of a service from its task definition: name, image, labels,
     limits (`cpus`/`mem_limit` or `deploy.resources.limits`); the Compose project is the cluster."""
     project = plan.project
-    cluster = compose_project_name(project.directory, None, project.resolved, project.env)
+    cluster = plan.project_name
     resolved = project.services.get(name) or {}
     limits = ((resolved.get("deploy") or {}).get("resources") or {}).get("limits") or {}
     try:
@@ -434,6 +434,7 @@ def render(plan: Plan) -> dict[str, Any]:
         "version": __version__,
         "from": [os.path.relpath(f, plan.project.directory) for f in plan.project.files],
     }
+    out[GENERATED_MARKER]["project"] = plan.project_name  # what `kecs status`/`down` pass as -p
     if plan.secret_variables:
         out[GENERATED_MARKER]["secrets"] = plan.secret_variables
     if plan.captured:

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from typing import Any
 
 from kecs import contract
-from kecs.safefs import read_regular, write_file
+from kecs.safefs import make_directories, read_regular, write_file
 from kecs.seed.model import Seed
 
 APPLIED_FILE = "seed-applied.json"
@@ -82,6 +82,7 @@ def read_applied(project_dir: str) -> dict[str, str]:
 
 
 def write_applied(project_dir: str, digests: Mapping[str, str]) -> None:
+    make_directories(project_dir, contract.PROJECT_KECS_DIR)
     write_file(_path(project_dir), (json.dumps(dict(sorted(digests.items())), indent=1) + "\n").encode())
 
 

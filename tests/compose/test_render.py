@@ -349,3 +349,26 @@ def test_awslogs_and_x_kecs_logs_go_to_the_forwarder(make_project: MakeProject) 
     assert sources["worker"].target.group == "/kecs/shop/worker"
     assert "kecs-logs" in doc["volumes"] and "logs" in (result.emulator.aws_services or ("logs",))
     assert "kecs-seed" not in services  # nothing to seed: no seeder
+
+
+def test_one_project_name_everywhere(tmp_path: Path) -> None:
+    """`-p NAME`, else COMPOSE_PROJECT_NAME in .env: Compose's project, ECS's cluster in the
+    task metadata, and the default log group, all one name."""
+    import json
+
+    from kecs import contract
+    from kecs.compose.load import GENERATED_MARKER
+
+    (tmp_path / "compose.yaml").write_text(
+        "x-kecs: {logs: true}\nservices:\n  api:\n    image: app\n    x-kecs: {proxy: true}\n"
+    )
+    (tmp_path / ".env").write_text("COMPOSE_PROJECT_NAME=fromenv\n")
+    for given, expected in ((None, "fromenv"), ("shop", "shop")):
+        result = plan(load_project(str(tmp_path)), {}, Options(project_name=given))
+        assert result.project_name == expected
+        rendered = render(result)
+        proxy = rendered["services"]["api-kecs-proxy"]
+        task = json.loads(proxy["environment"][contract.ENV_TASK_METADATA].replace("$$", "$"))
+        assert task["cluster"] == expected, task
+        assert dict(result.logs)["api"].group.startswith(f"/kecs/{expected}/"), result.logs
+        assert rendered[GENERATED_MARKER]["project"] == expected
