@@ -78,7 +78,11 @@ class CredentialSource:
     region: str
     emulator_url: str
     role: str | None = None
+    # The emulator's account, learnt from its STS (GetCallerIdentity with the test keys the
+    # seeder uses): the role is assumed in the account the seeder created it in (moto's
+    # default is not LocalStack's), so the app and the seeder see the same resources.
     account: str = ACCOUNT
+    _account_known: bool = field(default=False, repr=False)
     _cached: Credentials | None = field(default=None, repr=False)
     _failure: str = field(default="not fetched yet", repr=False)
     _retry: float = field(default=RETRY_FIRST, repr=False)
@@ -101,7 +105,13 @@ class CredentialSource:
         cached = self._cached
         if cached is not None and cached.expiration - now > ROTATE_BEFORE:
             return min(60.0, (cached.expiration - now - ROTATE_BEFORE).total_seconds())
-        fresh, why = self._assume_role()
+        fresh: Credentials | None = None
+        if not self._account_known:
+            account, why = self._caller_account()
+            if account is not None:
+                self.account, self._account_known = account, True
+        if self._account_known:
+            fresh, why = self._assume_role()
         with self._changed:
             if fresh is not None:
                 self._cached, self._failure, self._retry = fresh, "", RETRY_FIRST
@@ -134,17 +144,10 @@ class CredentialSource:
                     )
                 self._changed.wait(left)
 
-    def _assume_role(self) -> tuple[Credentials | None, str]:
-        """AssumeRole against the emulator's STS (it does not check signatures): the
-        credentials, or None and why not."""
-        body = urllib.parse.urlencode(
-            {
-                "Action": "AssumeRole",
-                "Version": "2011-06-15",
-                "RoleArn": self.role_arn,
-                "RoleSessionName": f"kecs-{self.service}"[:64],
-            }
-        ).encode()
+    def _sts(self, form: dict[str, str]) -> ET.Element:
+        """One STS query-protocol call to the emulator, signed with its test keys (emulators
+        do not check signatures); its XML answer."""
+        body = urllib.parse.urlencode({**form, "Version": "2011-06-15"}).encode()
         date = _now().strftime("%Y%m%d")
         request = urllib.request.Request(
             self.emulator_url.rstrip("/") + "/",
@@ -155,11 +158,34 @@ class CredentialSource:
                 "SignedHeaders=host, Signature=0",
             },
         )
+        # The emulator's own self-signed certificate on the compose network (see http.py).
+        context = ssl._create_unverified_context() if self.emulator_url.startswith("https:") else None
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:
+            return ET.fromstring(response.read())
+
+    def _caller_account(self) -> tuple[str | None, str]:
         try:
-            # The emulator's own self-signed certificate on the compose network (see http.py).
-            context = ssl._create_unverified_context() if self.emulator_url.startswith("https:") else None
-            with urllib.request.urlopen(request, timeout=5, context=context) as response:
-                root = ET.fromstring(response.read())
+            root = self._sts({"Action": "GetCallerIdentity"})
+        except (OSError, ET.ParseError) as exc:
+            why = f"GetCallerIdentity at {self.emulator_url} failed: {exc}"
+            LOG.warning("%s; trying again", why)
+            return None, why
+        found = {el.tag.rsplit("}", 1)[-1]: (el.text or "") for el in root.iter()}
+        account = found.get("Account", "")
+        if not (account.isdigit() and len(account) == 12):
+            return None, "GetCallerIdentity: the emulator's answer names no account"
+        return account, ""
+
+    def _assume_role(self) -> tuple[Credentials | None, str]:
+        """AssumeRole against the emulator's STS: the credentials, or None and why not."""
+        try:
+            root = self._sts(
+                {
+                    "Action": "AssumeRole",
+                    "RoleArn": self.role_arn,
+                    "RoleSessionName": f"kecs-{self.service}"[:64],
+                }
+            )
         except (OSError, ET.ParseError) as exc:
             why = f"AssumeRole at {self.emulator_url} failed: {exc}"
             LOG.warning("%s: %s; trying again", self.role_arn, why)

@@ -450,6 +450,7 @@ def test_a_role_is_only_ever_served_its_own_credentials(monkeypatch: pytest.Monk
         return answers[0], "" if answers[0] else "timed out"
 
     monkeypatch.setattr(source, "_assume_role", assume)
+    monkeypatch.setattr(source, "_caller_account", lambda: ("000000000000", ""))
     now = [datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)]
     monkeypatch.setattr(credentials, "_now", lambda: now[0])
     ecs = credentials_path("api").encode()
@@ -605,3 +606,31 @@ def test_side_listeners_have_their_own_limits_and_deadlines() -> None:
     refused, waited, reply = asyncio.run(scenario())
     assert refused == 36 and waited < 4
     assert str(DNSRecord.parse(reply).rr[0].rdata) == AWS_ADDRESS
+
+
+def test_with_moto_the_app_and_the_seeder_land_in_one_account() -> None:
+    """moto's default account is not LocalStack's 000000000000: the role is assumed in the
+    account the emulator's STS names, so what the seeder made (with its test keys) is what
+    the app sees with the role's credentials."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        seeder = boto3.client("ssm", region_name="us-east-1", endpoint_url=url,
+                              aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
+        seeder.put_parameter(Name="/app/secret", Value="seeded", Type="String")
+        account = boto3.client("sts", region_name="us-east-1", endpoint_url=url, aws_access_key_id="test",
+                               aws_secret_access_key="test").get_caller_identity()["Account"]  # fmt: skip
+        source = CredentialSource("api", "us-east-1", url, role="api-task")
+        source.refresh()
+        creds = source.current()
+        assert creds.role_arn == f"arn:aws:iam::{account}:role/api-task"
+        app = boto3.client("ssm", region_name="us-east-1", endpoint_url=url, aws_access_key_id=creds.access_key_id,
+                           aws_secret_access_key=creds.secret_access_key, aws_session_token=creds.token)  # fmt: skip
+        assert app.get_parameter(Name="/app/secret")["Parameter"]["Value"] == "seeded"
+    finally:
+        server.stop()
