@@ -137,6 +137,12 @@ class _Gone(Exception):
         self.response = {"Error": {"Code": "ResourceNotFoundException"}}
 
 
+class _Exists(Exception):
+    def __init__(self) -> None:
+        super().__init__("exists")
+        self.response = {"Error": {"Code": "ResourceAlreadyExistsException"}}
+
+
 class _FakeLogs:
     """CloudWatch Logs as the forwarder sees it: it can lose everything (a restart)."""
 
@@ -145,10 +151,14 @@ class _FakeLogs:
         self.groups: set[str] = set()
 
     def create_log_group(self, logGroupName: str) -> None:
+        if logGroupName in self.groups:
+            raise _Exists()
         self.groups.add(logGroupName)
 
     def create_log_stream(self, logGroupName: str, logStreamName: str) -> None:
-        self.streams.setdefault((logGroupName, logStreamName), [])
+        if (logGroupName, logStreamName) in self.streams:
+            raise _Exists()
+        self.streams[logGroupName, logStreamName] = []
 
     def describe_log_streams(self, logGroupName: str, logStreamNamePrefix: str) -> dict:  # type: ignore[type-arg]
         if logGroupName not in self.groups:
@@ -383,3 +393,34 @@ def test_the_line_queue_is_bounded_by_bytes_and_always_lets_one_line_in() -> Non
     huge = Line(2, "y" * (5 * 1024 * 1024))  # over the bound alone: let in when the queue is empty
     lines.put(huge)
     assert lines.get(timeout=1) == huge
+
+
+def test_each_container_run_gets_its_own_stream_as_ecs_tasks_do(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A restarted container is a new ECS task: its lines go to a new stream (the first run
+    keeps the task id the metadata endpoint gives); a lost group brings every run's stream
+    back with its own lines, in order."""
+    from kecs.logs.forwarder import Runs, task_id_for
+
+    client, docker = _FakeLogs(), _FakeDocker(_raw(10) + _raw(10, start=1000))
+    stream = _stream(tmp_path, docker, client)
+    runs = Runs(str(tmp_path))
+    stream.runs = runs
+    key = stream.source.key
+    first = parse_line(_raw(1)[0])
+    second = parse_line(_raw(1, start=1000)[0])
+    assert first is not None and second is not None
+    assert runs.add(key, first.timestamp_ns - 1, "t1") == "t1"  # the first run: the metadata's id
+    later = runs.add(key, second.timestamp_ns - 1, "t1")
+    assert later == task_id_for("t1", second.timestamp_ns - 1) and len(later) == 32
+    assert runs.add(key, second.timestamp_ns - 1, "t1") == later  # the same start: the same run
+    assert Runs(str(tmp_path)).get(key, "t1") == runs.get(key, "t1")  # kept across restarts
+    assembler = Assembler()
+    events = [e for raw in docker.raw for e in assembler.feed(parse_line(raw))]  # type: ignore[arg-type]
+    stream._ship(events)
+    assert client.streams["/g", "p/api/t1"] == [f"line {i}" for i in range(10)]
+    assert client.streams["/g", f"p/api/{later}"] == [f"line {i}" for i in range(1000, 1010)]
+    client.groups.clear()
+    client.streams.clear()  # the emulator restarted with nothing
+    stream._check_present()
+    assert client.streams["/g", "p/api/t1"] == [f"line {i}" for i in range(10)]
+    assert client.streams["/g", f"p/api/{later}"] == [f"line {i}" for i in range(1000, 1010)]

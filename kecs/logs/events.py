@@ -130,6 +130,17 @@ def parse_line(raw: str) -> Line | None:
     return Line(int(seconds) * 1_000_000_000 + nanos, text.rstrip("\n"))
 
 
+def run_of(runs: list[tuple[int, str]], timestamp_ns: int) -> str:
+    """The task id of the container run a line belongs to: the latest run that started at
+    or before it (`runs`: (start in ns, task id), oldest first; before any: the first)."""
+    found = runs[0][1]
+    for started, task_id in runs:
+        if started > timestamp_ns:
+            break
+        found = task_id
+    return found
+
+
 def not_delivered(lines: Iterable[Line], position: Position) -> Iterator[Line]:
     """The lines after `position`: older ones are skipped, and of those carrying exactly its
     timestamp the first `count` (delivered before)."""

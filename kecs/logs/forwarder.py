@@ -43,6 +43,7 @@ from kecs.logs.events import (
     not_delivered,
     parse_line,
     records,
+    run_of,
     tty_frames,
 )
 from kecs.logs.metrics import datapoints
@@ -59,6 +60,8 @@ def _client_config() -> Any:
 
 
 STATE_FILE = "positions.json"
+RUNS_FILE = "runs.json"
+MAX_RUNS = 200  # container runs remembered per stream (each its own CloudWatch stream)
 FLUSH_EVERY = 1.0  # seconds a partial batch or multi-line event waits
 CHECK_EVERY = 10.0  # seconds between checks that a quiet stream still exists
 # What is buffered per service before its reader pauses (Docker keeps the rest): lines,
@@ -199,6 +202,57 @@ class Positions:
             os.replace(temporary, self.path)
 
 
+class Runs:
+    """Each source's container runs, as ECS has tasks: (start in ns, task id), oldest
+    first, saved in a file (a volume). A run is a start of the service's container; each
+    gets its own log stream, as a task restarted by ECS does. The first run ever has the
+    task id the task metadata endpoint gives; later ones a new id each."""
+
+    def __init__(self, directory: str) -> None:
+        self.path = os.path.join(directory, RUNS_FILE)
+        self.lock = threading.Lock()
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                raw = json.load(handle)
+            self.known = {str(k): [(int(a), str(b)) for a, b in v] for k, v in raw.items()}
+        except (OSError, ValueError, TypeError):
+            self.known = {}
+
+    def get(self, key: str, first: str) -> list[tuple[int, str]]:
+        with self.lock:
+            return list(self.known.get(key) or [(0, first)])
+
+    def add(self, key: str, started_ns: int, first: str) -> str:
+        """The task id of the run that started at `started_ns` (noted if new)."""
+        with self.lock:
+            runs = self.known.setdefault(key, [])
+            for started, task_id in runs:
+                if started == started_ns:
+                    return task_id
+            task_id = first if not runs else task_id_for(first, started_ns)
+            runs.append((started_ns, task_id))
+            runs.sort()
+            del runs[:-MAX_RUNS]
+            temporary = f"{self.path}.tmp"
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump(self.known, handle)
+            os.replace(temporary, self.path)
+            return task_id
+
+
+def task_id_for(first: str, started_ns: int) -> str:
+    """A later run's task id: 32 hex digits, as ECS's, from the first run's and the start."""
+    import hashlib
+
+    return hashlib.sha256(f"{first}/{started_ns}".encode()).hexdigest()[:32]
+
+
+def started_ns(detail: dict[str, Any]) -> int:
+    """A container's State.StartedAt (RFC 3339 with nanoseconds) in nanoseconds."""
+    line = parse_line(f"{detail['State']['StartedAt']} x")
+    return line.timestamp_ns if line is not None else 0
+
+
 class LineQueue:
     """A queue of lines bounded by count and by bytes: `put` waits while either is full
     (one line is always let in, so no line can block its stream for ever)."""
@@ -229,8 +283,11 @@ class Stream:
     queue: a slow emulator pauses the reader), a shipper thread makes events of them
     (a multi-line event is sent after FLUSH_EVERY of silence) and delivers them."""
 
-    def __init__(self, source: Source, docker: Docker, positions: Positions, client: Any) -> None:
+    def __init__(
+        self, source: Source, docker: Docker, positions: Positions, client: Any, runs: Runs | None = None
+    ) -> None:
         self.source, self.docker, self.positions, self.client = source, docker, positions, client
+        self.runs = runs or Runs(os.path.dirname(positions.path))
         self.lines = LineQueue(QUEUE_LINES, QUEUE_BYTES)
         self.container: tuple[str, bool] | None = None  # the running container: id, tty
         self.last: tuple[str, bool] | None = None  # the latest container, running or not
@@ -247,12 +304,17 @@ class Stream:
             if current is None:
                 time.sleep(0.5)
                 continue
-            print(f"{self.source.service}: following container {current[0][:12]}", flush=True)
             try:
+                detail = self.docker.json(f"/containers/{current[0]}/json")
+                task_id = self.runs.add(self.source.key, started_ns(detail), self.source.task_id)
+                print(
+                    f"{self.source.service}: following container {current[0][:12]} (task {task_id})",
+                    flush=True,
+                )
                 for line in not_delivered(self._lines(current, read.timestamp_ns, follow=True), read):
                     self.lines.put(line)
                     read = read.advance(line.timestamp_ns)
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
                 print(f"{self.source.service}: reading the log failed: {exc}", file=sys.stderr, flush=True)
             time.sleep(0.5)  # it stopped or was replaced: follow whichever runs next
 
@@ -293,6 +355,11 @@ class Stream:
                         flush=True,
                     )
 
+    def _stream_of(self, timestamp_ns: int) -> str:
+        """The log stream of the container run a line with this timestamp belongs to."""
+        runs = self.runs.get(self.source.key, self.source.task_id)
+        return self.source.target.stream_name(self.source.service, run_of(runs, timestamp_ns))
+
     def _check_present(self) -> None:
         """A quiet service's stream is checked too: an emulator that restarted lost it, and
         nothing new would bring it back."""
@@ -300,7 +367,7 @@ class Stream:
         if delivered == Position():
             return
         target = self.source.target
-        stream = target.stream_name(self.source.service, self.source.task_id)
+        stream = self._stream_of(delivered.timestamp_ns)
         try:
             found = self.client.describe_log_streams(logGroupName=target.group, logStreamNamePrefix=stream)
             if any(s.get("logStreamName") == stream for s in found.get("logStreams", [])):
@@ -309,11 +376,21 @@ class Stream:
             if _code(exc) != "ResourceNotFoundException":
                 raise
         self._create(target.group, stream)
-        self._redeliver(stream, delivered)
+        self._redeliver(delivered)
 
     def _ship(self, events: list[Event]) -> None:
+        """Deliver events in order, each run's to its own stream."""
+        start = 0
+        while start < len(events):
+            stream = self._stream_of(events[start].position.timestamp_ns)
+            end = start + 1
+            while end < len(events) and self._stream_of(events[end].position.timestamp_ns) == stream:
+                end += 1
+            self._ship_to(stream, events[start:end])
+            start = end
+
+    def _ship_to(self, stream: str, events: list[Event]) -> None:
         target = self.source.target
-        stream = target.stream_name(self.source.service, self.source.task_id)
         for batch in batches(events):
             delay = 0.5
             while True:
@@ -333,9 +410,9 @@ class Stream:
                         time.sleep(delay)
                         delay = min(delay * 2, 10.0)
                         continue
-                    self._create(target.group, stream)
-                    # The emulator lost the group (it restarted): what it had goes again first.
-                    self._redeliver(stream, self.positions.get(self.source.key))
+                    if self._create(target.group, stream):
+                        # The emulator lost the group (it restarted): what it had goes again first.
+                        self._redeliver(self.positions.get(self.source.key))
             self.positions.set(self.source.key, batch[-1].position)
             self.delivered += len(batch)
             print(
@@ -343,7 +420,8 @@ class Stream:
                 flush=True,
             )
 
-    def _redeliver(self, stream: str, upto: Position) -> None:
+    def _redeliver(self, upto: Position) -> None:
+        """Everything delivered before (up to `upto`), again, each run's to its stream."""
         if upto == Position() or self.last is None:
             return
         assembler = Assembler(self.source.target.multiline)
@@ -359,20 +437,38 @@ class Stream:
             f"{self.source.service}: the log group was gone; delivering {len(earlier)} events again",
             flush=True,
         )
-        for batch in batches(earlier):
-            self.client.put_log_events(
-                logGroupName=self.source.target.group, logStreamName=stream,
-                logEvents=[{"timestamp": e.timestamp_ms, "message": e.message} for e in batch],
-            )  # fmt: skip
+        target = self.source.target
+        made: set[str] = set()
+        for event in earlier:
+            stream = self._stream_of(event.position.timestamp_ns)
+            if stream not in made:
+                self._create(target.group, stream)
+                made.add(stream)
+        start = 0
+        while start < len(earlier):
+            stream = self._stream_of(earlier[start].position.timestamp_ns)
+            end = start + 1
+            while end < len(earlier) and self._stream_of(earlier[end].position.timestamp_ns) == stream:
+                end += 1
+            for batch in batches(earlier[start:end]):
+                self.client.put_log_events(
+                    logGroupName=target.group, logStreamName=stream,
+                    logEvents=[{"timestamp": e.timestamp_ms, "message": e.message} for e in batch],
+                )  # fmt: skip
+            start = end
 
-    def _create(self, group: str, stream: str) -> None:
+    def _create(self, group: str, stream: str) -> bool:
+        """Create the group (if missing) and the stream; whether the group was missing."""
+        made_group = False
         for call, args in ((self.client.create_log_group, {"logGroupName": group}),
                            (self.client.create_log_stream, {"logGroupName": group, "logStreamName": stream})):  # fmt: skip
             try:
                 call(**args)
+                made_group = made_group or call == self.client.create_log_group
             except Exception as exc:
                 if "AlreadyExists" not in _code(exc):
                     raise
+        return made_group
 
 
 def _code(exc: Exception) -> str:
@@ -443,6 +539,7 @@ def forward(
     project = docker.project()
     os.makedirs(state_dir, exist_ok=True)
     positions = Positions(state_dir)
+    runs = Runs(state_dir)
     streams = {}
     clients: dict[str, Any] = {}  # one per region: a client is thread-safe, and costs megabytes
     for source in sources:
@@ -451,7 +548,7 @@ def forward(
             clients[region] = client or internal.mark(
                 boto3.session.Session(region_name=region).client("logs", config=_client_config())
             )
-        streams[source.service] = Stream(source, docker, positions, clients[region])
+        streams[source.service] = Stream(source, docker, positions, clients[region], runs)
         streams[source.service].start()
     if metrics is not None and metrics.services:
         cloudwatch = internal.mark(

@@ -515,7 +515,7 @@ def _log_events(seed: Project, group: str, timeout: float = 180) -> list[tuple[s
 
 def _ticks(seed: Project, runs: int, timeout: float = 180) -> list[tuple[str, str]]:
     """Wait until the ticker's `runs` runs of 100 lines are all in the emulator; check
-    each line once, in order."""
+    each line once, in order, each run in its own stream."""
     group = f"/kecs/{seed.name}/ticker"
     deadline = time.monotonic() + timeout
     while True:
@@ -529,7 +529,12 @@ def _ticks(seed: Project, runs: int, timeout: float = 180) -> list[tuple[str, st
     assert len(started) == runs and ticks == expected, (
         f"{len(events)} events for {runs} runs\n{seed.logs('kecs-telemetry')[-3000:]}"
     )
-    assert len({stream for stream, _ in events}) == 1 and events[0][0].startswith("kecs/ticker/")
+    # Each start of the container is a new ECS task: its own stream, holding its run alone.
+    by_stream: dict[str, set[str]] = {}
+    for stream, message in events:
+        by_stream.setdefault(stream, set()).add(message.split()[1])
+    assert len(by_stream) == runs and all(len(r) == 1 for r in by_stream.values()), by_stream
+    assert all(stream.startswith("kecs/ticker/") for stream in by_stream)
     return events
 
 
