@@ -54,6 +54,7 @@ class Project:
         }
         self.ca_directory = key_directory(str(self.directory), self.env)
         self.up_report: dict[str, Any] = {}
+        self.up_options: tuple[str, ...] = ()  # what the first `kecs up` was given, for a second
         self._secrets: list[str] | None = None
 
     def kecs(self, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:

@@ -60,11 +60,13 @@ def seed(built: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Ite
     taskdef["containerDefinitions"][0]["image"] = built["base"]
     taskdef["volumes"][0]["host"]["sourcePath"] = str(project.directory / "ecs")
     (project.directory / "ecs" / "reports-taskdef.json").write_text(json.dumps(taskdef))
+    project.up_options = (
+        "--proxy-base", built["proxybase"], "--localstack-image", built["localstack"],
+        "--moto-image", built["moto"], "--task-definition", "ecs/reports-taskdef.json",
+    )  # fmt: skip
     try:
-        images.TIMINGS["kecs up, loaded machine"] = project.up_loaded(  # both cores busy throughout
-            "--proxy-base", built["proxybase"], "--localstack-image", built["localstack"],
-            "--moto-image", built["moto"], "--task-definition", "ecs/reports-taskdef.json",
-        )  # fmt: skip
+        # Both cores busy throughout.
+        images.TIMINGS["kecs up, loaded machine"] = project.up_loaded(*project.up_options)
         yield project
     finally:
         project.down()
@@ -592,3 +594,120 @@ def test_metrics_reach_cloudwatch_with_ecs_names(seed: Project) -> None:
             break
         assert time.monotonic() < deadline, f"{counts}\n{seed.logs('kecs-telemetry')[-3000:]}"
         time.sleep(5)
+
+
+def test_a_task_definitions_awslogs_configuration_is_used(seed: Project) -> None:
+    """reports comes from ecs/reports-taskdef.json: its awslogs logConfiguration (group
+    /ecs/reports, prefix ecs) is where its output lands, as on ECS."""
+    deadline = time.monotonic() + 180
+    while True:
+        events = _log_events(seed, "/ecs/reports")
+        if any("ecs report:" in message for _, message in events):
+            break
+        assert time.monotonic() < deadline, f"{events[-5:]}\n{seed.logs('kecs-telemetry')[-3000:]}"
+        time.sleep(2)
+    assert all(stream.startswith("ecs/reports/") for stream, _ in events), events[:3]
+
+
+CREDENTIALS = """
+import json, sys, time, urllib.request, urllib.error
+def get(url, headers=None, method="GET"):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}, method=method), timeout=3) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except Exception as e:
+        return 0, type(e).__name__
+imds = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+print(json.dumps({"v1": get(imds)[0], "other_path": get("http://169.254.170.2/v1/credentials")[0]}), flush=True)
+end = time.time() + float(sys.argv[1])
+while time.time() < end:
+    status, body = get("http://169.254.170.2/v2/credentials/orders")
+    document = json.loads(body) if status == 200 else {}
+    print(json.dumps([time.time(), status, document.get("RoleArn"), document.get("AccessKeyId")]), flush=True)
+    time.sleep(0.1)
+"""
+
+
+def test_a_restarting_proxy_hands_out_the_roles_credentials_or_an_error_never_others(seed: Project) -> None:
+    """While orders' proxy restarts on a busy machine (STS slow, the role not yet fetched),
+    every credentials answer is the role's or an error the SDK retries: never the emulator's
+    test (root) keys under the role's name. IMDSv1 and other paths get nothing."""
+    seed.wait_for("orders", "ecs report: ")
+    with cpu_hog():
+        asking = subprocess.Popen(
+            [*seed.compose_command.split(), "-f", "compose.kecs.yaml", "-p", seed.name, "exec", "-T", "orders",
+             "python3", "-c", CREDENTIALS, "45"],
+            cwd=seed.directory, env=seed.compose_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(8)
+        restarted_at = time.time()
+        restart = subprocess.run(["docker", "restart", "-t", "1", seed.inspect("orders-kecs-proxy")["Id"]],
+                                 capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert restart.returncode == 0, restart.stderr
+        out, err = asking.communicate(timeout=300)
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert lines, err[-2000:]
+    first, answers = lines[0], lines[1:]
+    assert first == {"v1": 401, "other_path": 404}, first
+    served = [a for a in answers if a[1] == 200]
+    assert served and all(
+        arn.endswith(":role/orders-task") and key not in ("test", None) for _, _, arn, key in served
+    ), served[:5]
+    assert all(status in (200, 503, 0) for _, status, _, _ in answers), {a[1] for a in answers}
+    after = [a for a in served if a[0] > restarted_at + 1]
+    assert after, f"no credentials after the restart:\n{answers[-10:]}\n{seed.diagnose('orders')}"
+
+
+SEEDED = """
+import json, sys
+import boto3
+kw = dict(region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
+local = dict(kw, endpoint_url='http://localhost:4566')
+s3, ssm = boto3.client('s3', **local), boto3.client('ssm', **local)
+ddb = boto3.client('dynamodb', **dict(kw, endpoint_url='http://kecs-moto:5000'))
+if sys.argv[1] == 'change':
+    s3.put_object(Bucket='ecs-assets', Key='config/app.json', Body=b'{"feature": "changed by the app"}')
+    ssm.put_parameter(Name='/ecs/mode', Value='changed-by-app', Type='String', Overwrite=True)
+    ddb.put_item(TableName='ecs-orders', Item={'id': {'S': 'o-1'}, 'total': {'N': '99'}})
+print(json.dumps({
+    'object': s3.get_object(Bucket='ecs-assets', Key='config/app.json')['Body'].read().decode(),
+    'parameter': ssm.get_parameter(Name='/ecs/mode')['Parameter']['Value'],
+    'item': ddb.get_item(TableName='ecs-orders', Key={'id': {'S': 'o-1'}})['Item']['total']['N'],
+}))
+"""
+
+
+def _seeded(seed: Project, action: str) -> dict[str, str]:
+    done = seed.compose("exec", "-T", "kecs-localstack", "python3", "-c", SEEDED, action, timeout=300)
+    assert done.returncode == 0, f"{done.stderr[-3000:]}\n{seed.logs('kecs-seed')[-2000:]}"
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_a_second_up_leaves_what_the_apps_changed_and_reset_restores_it(seed: Project) -> None:
+    """As an ECS deploy: a second `kecs up` (both cores busy) creates what is missing and
+    leaves a table item, a seeded object and a parameter the apps changed; `kecs seed
+    --reset` brings them back to the declaration."""
+    seed.wait_for("orders", "ecs report: ")
+    changed = {"object": '{"feature": "changed by the app"}', "parameter": "changed-by-app", "item": "99"}
+    deadline = time.monotonic() + 120
+    while True:  # an earlier scenario may have restarted LocalStack: the seeder restores first
+        try:
+            assert _seeded(seed, "change") == changed
+            break
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(3)
+    seed.up_loaded(*seed.up_options)
+    seeded = seed.up_report["seeded"]
+    for name in ("ecs-assets", "/ecs/mode", "ecs-orders"):
+        line = next(line for line in seeded if f" {name} " in f" {line} ")
+        assert line.split()[-1] == "present" or " present" in line, seeded
+    assert _seeded(seed, "read") == changed
+    reset = seed.kecs("seed", "--reset", str(seed.directory), *seed.lifecycle_args(), timeout=600)
+    assert reset.returncode == 0, reset.stderr + reset.stdout
+    assert "updated" in reset.stdout, reset.stdout
+    assert _seeded(seed, "read") == {"object": (seed.directory / "ecs" / "assets" / "app.json").read_text(),
+                                     "parameter": "local", "item": "42"}  # fmt: skip
