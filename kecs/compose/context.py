@@ -4,9 +4,13 @@ files (a CDK app beside the service's code is not the service).
 
 `.dockerignore` is matched with the Docker SDK's own matcher (Go's filepath.Match rules,
 `**`, `!` exceptions, last match wins); BuildKit's `<Dockerfile>.dockerignore` beside the
-Dockerfile takes precedence, as in `docker build`. Sources are every stage's COPY/ADD
-from the context (not `--from=` another stage or image, not URLs); a directory source
-brings everything below it, globs match as Docker's do.
+Dockerfile takes precedence, as in `docker build`. Sources are the COPY/ADD from the
+context (not `--from=` another stage or image, not URLs) of the stages the image is built
+from: the target stage (`build.target`, else the last) and, transitively, the stages it
+starts `FROM` or copies `--from` (BuildKit builds no other); a directory source brings
+everything below it, globs match as Docker's do. A build artifact copied in (`target/*.jar`,
+`build/libs/`, `dist/`) brings the project it is built from: the directory above the
+artifact's build directory, whose manifests and sources say what the artifact holds.
 """
 
 from __future__ import annotations
@@ -45,11 +49,73 @@ def instructions(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def copy_sources(text: str) -> list[str] | None:
-    """The context paths COPY/ADD take (normalised, relative), or None when one of them cannot
-    be read (then nothing is filtered: a scanner miss is worse than a wider scan)."""
+# Directories build tools write their artifacts to, and artifact file types.
+ARTIFACT_DIRS = ("target", "build", "dist", "out", "bin", "publish")
+ARTIFACT_SUFFIXES = (".jar", ".war", ".ear", ".dll", ".exe", ".whl")
+
+
+def _stages(found: list[tuple[str, str]]) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(name, base, instructions) per build stage, in order; unnamed stages by index."""
+    stages: list[tuple[str, str, list[tuple[str, str]]]] = []
+    for word, rest in found:
+        if word == "FROM":
+            tokens = [t for t in rest.split() if not t.startswith("--")]
+            base = tokens[0] if tokens else ""
+            name = tokens[2] if len(tokens) >= 3 and tokens[1].lower() == "as" else str(len(stages))
+            stages.append((name.lower(), base.lower(), []))
+        elif stages:
+            stages[-1][2].append((word, rest))
+    return stages
+
+
+def _built_stages(
+    stages: list[tuple[str, str, list[tuple[str, str]]]], target: str | None
+) -> set[str] | None:
+    """The stages an image of `target` (else the last stage) is built from; None when the
+    target is not a stage of this Dockerfile (then every stage counts)."""
+    names = [name for name, _, _ in stages]
+    wanted = (target or "").lower() or (names[-1] if names else "")
+    if wanted not in names:
+        return None
+    by_name = {name: (base, body) for name, base, body in stages}
+    built: set[str] = set()
+    todo = [wanted]
+    while todo:
+        name = todo.pop()
+        if name in built or name not in by_name:
+            continue
+        built.add(name)
+        base, body = by_name[name]
+        todo.append(base)
+        for word, rest in body:
+            if word in ("COPY", "ADD"):
+                todo += [t.split("=", 1)[1].lower() for t in rest.split() if t.startswith("--from=")]
+    return built
+
+
+def _artifact_project(source: str) -> str | None:
+    """The project directory an artifact path is built in (`api/target/app.jar` -> `api`),
+    or None when `source` is not a build artifact."""
+    parts = source.split("/")
+    for index, part in enumerate(parts):
+        if part in ARTIFACT_DIRS:
+            return "/".join(parts[:index])
+    if source.endswith(ARTIFACT_SUFFIXES) or any(source.endswith(s + "*") for s in ARTIFACT_SUFFIXES):
+        return "/".join(parts[:-1])
+    return None
+
+
+def copy_sources(text: str, target: str | None = None) -> list[str] | None:
+    """The context paths COPY/ADD take (normalised, relative) in the stages an image of
+    `target` is built from, or None when one of them cannot be read (then nothing is
+    filtered: a scanner miss is worse than a wider scan)."""
     sources: list[str] = []
-    for word, rest in instructions(text):
+    found = instructions(text)
+    stages = _stages(found)
+    built = _built_stages(stages, target)
+    if built is not None:
+        found = [step for name, _, body in stages if name in built for step in body]
+    for word, rest in found:
         if word not in ("COPY", "ADD"):
             continue
         if rest.startswith("["):
@@ -74,6 +140,9 @@ def copy_sources(text: str) -> list[str] | None:
                 return None  # a build argument in the path: cannot tell
             normal = os.path.normpath(source.lstrip("/")).replace(os.sep, "/")
             sources.append("" if normal in (".", "") else normal)
+            built_in = _artifact_project(normal)
+            if built_in is not None:
+                sources.append(built_in)
     return sources
 
 
@@ -122,10 +191,12 @@ def mounted_sources(volumes: object, project_dir: str, context: str) -> list[str
     return out
 
 
-def image_files(context: str, dockerfile: str | None, mounted: list[str] | None = None) -> ImageFiles:
+def image_files(
+    context: str, dockerfile: str | None, mounted: list[str] | None = None, target: str | None = None
+) -> ImageFiles:
     """What `docker build` of `context` with `dockerfile` (a path, or None for the
-    context's Dockerfile) puts in the image, as far as its COPY/ADD say, plus the
-    context paths the service bind-mounts (`mounted`)."""
+    context's Dockerfile) and `target` puts in the image, as far as its COPY/ADD say,
+    plus the context paths the service bind-mounts (`mounted`)."""
     from docker.utils.build import PatternMatcher
 
     path = dockerfile or os.path.join(context, "Dockerfile")
@@ -145,7 +216,7 @@ def image_files(context: str, dockerfile: str | None, mounted: list[str] | None 
             patterns = [p.strip() for p in found.splitlines() if p.strip() and not p.strip().startswith("#")]
             break
     matcher = PatternMatcher(patterns) if patterns else None
-    sources = copy_sources(text) if text is not None else None
+    sources = copy_sources(text, target) if text is not None else None
     if sources is not None:
         sources += mounted or []
 

@@ -22,13 +22,14 @@ _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/)")
 ImageScanner = Callable[[str], "ServiceEvidence | None"]
 
 
-def _build_settings(build: Any) -> tuple[str, str | None, str | None]:
-    """(context, dockerfile, dockerfile_inline) of a `build:` value."""
+def _build_settings(build: Any) -> tuple[str, str | None, str | None, str | None]:
+    """(context, dockerfile, dockerfile_inline, target) of a `build:` value."""
     if isinstance(build, str):
-        return build, None, None
+        return build, None, None, None
     if isinstance(build, dict):
-        return str(build.get("context", ".")), build.get("dockerfile"), build.get("dockerfile_inline")
-    return ".", None, None
+        target = str(build["target"]) if build.get("target") else None
+        return str(build.get("context", ".")), build.get("dockerfile"), build.get("dockerfile_inline"), target
+    return ".", None, None, None
 
 
 def _relative(findings: list[Finding], prefix: str) -> tuple[Finding, ...]:
@@ -61,7 +62,7 @@ def gather(
                 f"image {image}", False, note=f"image {image} is prebuilt and kecs does not scan images here"
             )
             continue
-        context, dockerfile, inline = _build_settings(service["build"])
+        context, dockerfile, inline, target = _build_settings(service["build"])
         if _REMOTE.match(context):
             out[name] = ServiceEvidence(f"build context {context}", False, note="the build context is remote")
             continue
@@ -77,7 +78,7 @@ def gather(
         # Only what the image gets: the Dockerfile's COPY/ADD sources less .dockerignore.
         dockerfile_path = os.path.normpath(os.path.join(context_path, dockerfile)) if dockerfile else None
         mounted = mounted_sources(service.get("volumes"), project.directory, context_path)
-        in_image = image_files(context_path, dockerfile_path if not inline else None, mounted)
+        in_image = image_files(context_path, dockerfile_path if not inline else None, mounted, target)
         dockerfile_rel = os.path.relpath(
             dockerfile_path or os.path.join(context_path, "Dockerfile"), context_path
         )

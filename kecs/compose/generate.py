@@ -81,9 +81,9 @@ def _cached_scan(ref: str) -> tuple[Finding, ...] | None:
         return tuple(Finding(**{**row, "services": tuple(row.get("services", ()))}) for row in rows)
     except (OSError, ValueError, TypeError):
         pass
-    from kecs.scanner.image import scan_image
+    from kecs.scanner.image import ImageOptions, scan_image
 
-    findings = tuple(scan_image(ref).findings)
+    findings = tuple(scan_image(ref, ImageOptions(daemon_only=True)).findings)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         temporary = f"{path}.{os.getpid()}.tmp"
@@ -97,14 +97,14 @@ def _cached_scan(ref: str) -> tuple[Finding, ...] | None:
 
 def daemon_image_evidence(ref: str) -> ServiceEvidence:
     """Scan an image-only service's image when the local daemon has it (cached by image id)."""
-    from kecs.scanner.image import DaemonUnavailable, ImageError, ImageNotFound, scan_image
+    from kecs.scanner.image import DaemonUnavailable, ImageError, ImageNotFound, ImageOptions, scan_image
 
     source = f"image {ref}"
     try:
         cached = _cached_scan(ref)
         if cached is not None:
             return ServiceEvidence(source, True, cached)
-        report = scan_image(ref)
+        report = scan_image(ref, ImageOptions(daemon_only=True))
     except DaemonUnavailable:
         return ServiceEvidence(source, False, note=f"no Docker daemon answered to scan image {ref}")
     except ImageNotFound:

@@ -574,8 +574,17 @@ def load_project(
         validate(interpolate(data, env, where=os.path.relpath(path)), path, lines)
         for key, line in lines.items():
             key_lines.setdefault(key, (path, line))
+        included = _included(data, path, lines, env, project_dir, (path,))
         for name in data.get("services") or {}:
+            if name in included.get("services", {}):
+                raise KecsError(
+                    f"{os.path.relpath(path)}:{lines.get(('services', name), 0)}: service {name!r} is also "
+                    "defined in a file it includes; Compose refuses that: rename one"
+                )
             service_lines.setdefault(name, (path, lines.get(("services", name), 0)))
+        for name in included.get("services", {}):
+            service_lines.setdefault(name, (path, lines.get(("include",), 0)))
+        data = merge(included, {k: v for k, v in data.items() if k != "include"}) if included else data
         raw = merge(raw, data) if raw else data
     for path, data in extra:
         path = os.path.abspath(path)
@@ -593,6 +602,49 @@ def load_project(
     raw["services"] = _resolve_extends(raw["services"], service_lines, project_dir)
     resolved = interpolate(raw, env, where=", ".join(os.path.relpath(p) for p in paths))
     return Project(project_dir, paths, raw, resolved, dict(env), service_lines, key_lines)
+
+
+MAX_INCLUDE_DEPTH = 8
+
+
+def _included(
+    data: dict[str, Any],
+    path: str,
+    lines: dict[tuple[str, ...], int],
+    env: Mapping[str, str],
+    project_dir: str,
+    chain: tuple[str, ...],
+) -> dict[str, Any]:
+    """What `include:` brings into a file: the included files' services, networks and
+    volumes, their relative paths made relative to the project (the generated file stands
+    alone: Debian's docker-compose 1.29 has no `include`)."""
+    entries = data.get("include") or []
+    where = f"{os.path.relpath(path)}:{lines.get(('include',), 0)}: include"
+    if not isinstance(entries, list):
+        raise KecsError(f"{where} must be a list of files")
+    out: dict[str, Any] = {}
+    for entry in entries:
+        names = entry if isinstance(entry, str) else entry.get("path") if isinstance(entry, dict) else None
+        for name in [names] if isinstance(names, str) else names or []:
+            target = os.path.normpath(os.path.join(os.path.dirname(path), interpolate(str(name), env)))
+            if target in chain or len(chain) > MAX_INCLUDE_DEPTH:
+                raise KecsError(
+                    f"{where}: {name} includes itself (through {' -> '.join(map(os.path.relpath, chain))})"
+                )
+            included, included_lines = parse_file(target)
+            validate(interpolate(included, env, where=os.path.relpath(target)), target, included_lines)
+            nested = _included(included, target, included_lines, env, project_dir, (*chain, target))
+            own = {k: v for k, v in included.items() if k != "include"}
+            own["services"] = {
+                n: _rebase_service(s or {}, os.path.dirname(target), project_dir)
+                for n, s in (own.get("services") or {}).items()
+            }
+            piece = merge(nested, own) if nested else own
+            clash = set(out.get("services") or {}) & set(piece.get("services") or {})
+            if clash:
+                raise KecsError(f"{where}: service {sorted(clash)[0]!r} is defined by two included files")
+            out = merge(out, piece) if out else piece
+    return out
 
 
 def compose_project_name(

@@ -621,11 +621,6 @@ def plan(
         services = tuple(_with_removals(project, item, adopted) for item in services)
     else:
         notes.append("no service uses an AWS SDK: nothing to capture, no emulator added")
-    if project.raw.get("include"):
-        notes.append(
-            "the services of `include`d files are neither scanned nor captured: Compose adds them as "
-            "they are (list their files with -f to plan them)"
-        )
     if "version" in project.raw:
         notes.append(
             "the obsolete top-level `version` is dropped: depends_on conditions need the Compose spec"

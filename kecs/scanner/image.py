@@ -76,6 +76,9 @@ class LayerState:
 class ImageOptions:
     tag: str | None = None  # which image of a multi-image archive
     progress: Progress | None = None
+    # A compose service's `image:` names an image of the daemon, never a file: `node:20`
+    # is not the directory `node` with tag 20.
+    daemon_only: bool = False
 
 
 # -- streams -------------------------------------------------------------------------------
@@ -579,7 +582,7 @@ def scan_image(ref_or_path: str, options: ImageOptions | None = None) -> ScanRep
     """Scan an image archive (docker save, OCI layout dir or tar) or a local daemon image."""
     options = options or ImageOptions()
     analyzers = Analyzers()
-    path, tag = _split_tag(ref_or_path)
+    path, tag = (ref_or_path, None) if options.daemon_only else _split_tag(ref_or_path)
     tag = options.tag or tag
     done = [0]
 
@@ -594,7 +597,10 @@ def scan_image(ref_or_path: str, options: ImageOptions | None = None) -> ScanRep
 
         return step
 
-    if os.path.isdir(path):
+    if options.daemon_only:
+        found = _daemon_image(path, analyzers, advance)
+        tag = None
+    elif os.path.isdir(path):
         found = _oci_directory(path, analyzers, advance(0))
     elif os.path.isfile(path):
         size = os.path.getsize(path)

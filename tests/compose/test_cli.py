@@ -193,7 +193,8 @@ def test_extends_profiles_and_routes_through_the_cli(make_project: MakeProject) 
                 """,
             "common/base.yml": "services:\n  python: {build: ../api, environment: {LOG: debug}}\n",
             "api/app.py": BOTO_APP,
-            "extra/compose.yaml": "services:\n  other: {image: busybox}\n",
+            "extra/compose.yaml": "services:\n  other: {image: busybox}\n  job: {build: ./job}\n",
+            "extra/job/run.py": BOTO_APP,
         }
     )
     result = kecs("compose", str(root), "--route", "dynamodb=moto", "--format", "json")
@@ -203,7 +204,10 @@ def test_extends_profiles_and_routes_through_the_cli(make_project: MakeProject) 
     # The build context came from the base file, so it was scanned.
     assert (api["captured"], api["aws_services"]) == (True, ["dynamodb", "s3"])
     assert [e["service"] for e in report["routed"]] == ["kecs-moto"]
-    assert any("`include`d files are neither scanned nor captured" in note for note in report["notes"])
+    # `include`d files' services are the project's: planned, scanned (paths relative to
+    # their file), and inlined (docker-compose 1.29 has no `include`).
+    job = next(s for s in report["services"] if s["name"] == "job")
+    assert job["captured"] and job["evidence"][0].startswith("extra/job/run.py:"), job
     written = (root / "compose.kecs.yaml").read_text()
     doc = yaml.safe_load(written)
     assert doc["services"]["api"]["environment"]["LOG"] == "debug" and "extends" not in doc["services"]["api"]
@@ -211,8 +215,8 @@ def test_extends_profiles_and_routes_through_the_cli(make_project: MakeProject) 
     assert doc["services"]["api-kecs-proxy"]["environment"]["KECS_ROUTES"] == (
         '{"dynamodb":"http://kecs-moto:5000","streams.dynamodb":"http://kecs-moto:5000"}'
     )
-    # docker-compose 1.29 cannot read `include`; check the rest of the file with it.
-    del doc["include"]
+    assert "include" not in doc and doc["services"]["job"]["build"] == "./extra/job"
+    assert doc["services"]["other"]["image"] == "busybox"
     (root / "check.yaml").write_text(yaml.safe_dump(doc))
     binary = shutil.which("docker-compose")
     require(binary is not None, "docker-compose (Debian package docker-compose)")

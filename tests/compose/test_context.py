@@ -67,3 +67,69 @@ def test_code_a_service_mounts_counts_as_its_code(tmp_path: Path) -> None:
     assert mounted == ["src", "lib"]
     files = image_files(str(context), None, mounted)
     assert files("src/app.py") and files("lib/x.py") and not files("cdk/stack.py")
+
+
+MONOREPO = """
+FROM python:3.12 AS base
+COPY shared/ /shared/
+FROM base AS api
+COPY api/ /app/
+FROM base AS worker
+COPY worker/ /app/
+FROM node:20 AS web
+COPY web/ /web/
+"""
+
+
+def test_a_target_stage_takes_only_what_its_stages_copy() -> None:
+    """A monorepo's one Dockerfile, one stage per service (`build.target`): each service's
+    image holds its own code and the shared base, not its neighbours'."""
+    assert copy_sources(MONOREPO, "api") == ["shared", "api"]
+    assert copy_sources(MONOREPO, "WORKER") == ["shared", "worker"]
+    assert copy_sources(MONOREPO) == ["web"]  # no target: the last stage, as docker build does
+    built = "FROM golang AS build\nCOPY cmd/ /src/\nFROM scratch\nCOPY --from=build /out /app\nCOPY conf/ /conf/\n"
+    assert copy_sources(built) == ["cmd", "conf"]  # a stage copied --from is built too
+    assert copy_sources(MONOREPO, "nope") == ["shared", "api", "worker", "web"]  # unknown: all
+
+
+def test_a_copied_build_artifact_brings_the_project_it_is_built_from() -> None:
+    """`COPY target/app.jar` alone: the jar's pom.xml and sources say what it holds."""
+    assert copy_sources("FROM eclipse-temurin:21\nCOPY target/app.jar /app.jar\n") == ["target/app.jar", ""]
+    assert copy_sources("FROM x\nCOPY services/orders/build/libs/*.jar /app/\n") == [
+        "services/orders/build/libs/*.jar",
+        "services/orders",
+    ]
+    assert copy_sources("FROM x\nCOPY app.jar /app.jar\n") == ["app.jar", ""]
+    assert copy_sources("FROM x\nCOPY src/ /src/\n") == ["src"]  # not an artifact
+
+
+def test_a_monorepo_service_gets_a_proxy_only_for_what_its_image_holds(tmp_path: Path) -> None:
+    from kecs.compose.evidence import gather
+    from kecs.compose.load import load_project
+    from kecs.compose.plan import plan
+
+    (tmp_path / "Dockerfile").write_text(MONOREPO)
+    for name in ("shared", "api", "worker", "web"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "shared" / "util.py").write_text("import json\n")
+    (tmp_path / "api" / "app.py").write_text("import boto3\nboto3.client('s3').list_buckets()\n")
+    (tmp_path / "worker" / "run.py").write_text("print('no AWS here')\n")
+    (tmp_path / "web" / "index.js").write_text("console.log('hi')\n")
+    (tmp_path / "java").mkdir()
+    (tmp_path / "java" / "Dockerfile").write_text("FROM eclipse-temurin:21\nCOPY target/app.jar /app.jar\n")
+    (tmp_path / "java" / "pom.xml").write_text(
+        "<project><dependencies><dependency><groupId>software.amazon.awssdk</groupId>"
+        "<artifactId>sqs</artifactId><version>2.25.0</version></dependency></dependencies></project>\n"
+    )
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n"
+        "  api: {build: {context: ., target: api}}\n"
+        "  worker: {build: {context: ., target: worker}}\n"
+        "  web: {build: .}\n"
+        "  orders: {build: ./java}\n"
+    )
+    project = load_project(str(tmp_path))
+    result = {s.name: s for s in plan(project, gather(project)).services}
+    assert result["api"].captured and result["api"].aws_services == ("s3",)
+    assert not result["worker"].captured and not result["web"].captured, (result["worker"], result["web"])
+    assert result["orders"].captured and "sqs" in result["orders"].aws_services, result["orders"]

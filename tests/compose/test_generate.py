@@ -30,3 +30,22 @@ def test_an_image_is_scanned_once_then_read_from_the_cache(
         assert calls == [] and again.findings == first.findings  # from the cache, the same
     finally:
         docker_client.images.remove(tag, force=True)  # type: ignore[attr-defined]
+
+
+def test_an_image_reference_is_never_read_as_a_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`image: node:20` with a `node/` directory where kecs runs: the daemon's image, not
+    the directory `node` with tag 20 (that read a project's own files as the image)."""
+    import json
+
+    from kecs.compose.generate import daemon_image_evidence
+
+    layout = tmp_path / "node"
+    layout.mkdir()
+    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (layout / "index.json").write_text(json.dumps({"manifests": []}))
+    monkeypatch.chdir(tmp_path)
+    found = daemon_image_evidence("node:20")
+    assert not found.findings and "OCI" not in found.note and "index" not in found.note, found
+    assert "node:20" in found.note and ("daemon" in found.note), found
