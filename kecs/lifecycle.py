@@ -779,7 +779,7 @@ def reset_seed(
                 lines.append(text)
                 on_line(text.rstrip())
 
-        code, _, err = _exec(client, container, ["kecs", "seed", "apply", "--all", contract.SEED_DIR], line)
+        code, _, err = _exec(client, container, ["kecs", "seed", "apply", contract.SEED_DIR, "--all"], line)
         if code != 0 and not lines:
             raise KecsError(f"the seeder could not apply the seed: {_last_line(err)}")
         return sum(1 for entry in lines if " failed" in entry)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kecs import emulators
+from kecs.compose.load import service_environment
 
 # Endpoint variables that send an SDK around the capture (every SDK reads these).
 SDK_ENDPOINT = re.compile(r"^AWS_ENDPOINT_URL(_[A-Z0-9_]+)?$")
@@ -24,6 +25,28 @@ APP_ENDPOINT = re.compile(
     r"^(?=[A-Z0-9_]*(AWS|LOCALSTACK|MOTO|S3|SQS|SNS|DYNAMO|KINESIS|SSM|SECRETS|STS|LAMBDA|EVENTS|LOGS))"
     r"[A-Z0-9_]*(ENDPOINT|ENDPOINT_URL|_URL|_HOST)$"
 )
+
+
+# Images that are AWS clients themselves (a job running the AWS CLI has no SDK to scan).
+AWS_CLIENT_IMAGE = re.compile(
+    r"(^|/)(amazon/aws-cli|aws-cli/aws-cli|amazon/aws-sam-cli[^/]*|localstack/awscli-local)(:|@|$)"
+)
+# Variables that say a service talks to AWS (an SDK or the CLI reads them).
+AWS_VARIABLES = re.compile(
+    r"^AWS_(ENDPOINT_URL(_[A-Z0-9_]+)?|ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|REGION|DEFAULT_REGION|PROFILE|ROLE_ARN)$"
+)
+# Variables LocalStack's tooling and apps written for it use to name it.
+LOCALSTACK_VARIABLES = {"LOCALSTACK_HOST", "LOCALSTACK_HOSTNAME", "LOCALSTACK_ENDPOINT", "AWS_ENDPOINT"}
+
+
+def compose_evidence(image: str, env: Mapping[str, str]) -> str | None:
+    """Why the compose file itself says a service talks to AWS, or None."""
+    if AWS_CLIENT_IMAGE.search(image.lower()):
+        return f"image {image} is an AWS client"
+    named = sorted(k for k in env if AWS_VARIABLES.match(k))
+    if named:
+        return f"environment {', '.join(named[:3])}{' ...' if len(named) > 3 else ''}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -37,16 +60,7 @@ class UserEmulator:
     environment: Mapping[str, str] = field(default_factory=dict)  # as the user set it
 
 
-def environment(service: Mapping[str, Any]) -> dict[str, str]:
-    value = service.get("environment") or {}
-    if isinstance(value, dict):
-        return {str(k): "" if v is None else str(v) for k, v in value.items()}
-    out: dict[str, str] = {}
-    if isinstance(value, list):
-        for item in value:
-            key, _, val = str(item).partition("=")
-            out[key] = val
-    return out
+environment = service_environment  # a service's `environment`, either form, as a mapping
 
 
 def _kind_of_image(image: str) -> str | None:
@@ -108,18 +122,23 @@ def endpoint_targets(services: Mapping[str, Any]) -> dict[str, tuple[str, str, i
     return out
 
 
-def find_emulators(services: Mapping[str, Any]) -> list[UserEmulator]:
-    """The project's own emulators: by image, or as the target of the apps' endpoints."""
+def find_emulators(services: Mapping[str, Any], built: Mapping[str, str] | None = None) -> list[UserEmulator]:
+    """The project's own emulators: by image, by what their Dockerfile builds (`built`:
+    service -> kind), or as the target of the apps' endpoints."""
     targets = endpoint_targets(services)
+    built = built or {}
     found = []
     for name, service in services.items():
         service = service if isinstance(service, dict) else {}
         image = str(service.get("image", ""))
-        kind = _kind_of_image(image)
+        kind = _kind_of_image(image) or built.get(name)
         target = targets.get(name)
         if kind is None and target is None:
             continue
-        why = f"image {image}" if kind else f"the target of {target[0]}'s {target[1]}" if target else ""
+        if name in built and not _kind_of_image(image):
+            why = f"its Dockerfile builds {emulators.REGISTRY[built[name]].title}"
+        else:
+            why = f"image {image}" if kind else f"the target of {target[0]}'s {target[1]}" if target else ""
         port = target[2] if target else None
         found.append(
             UserEmulator(
@@ -146,10 +165,47 @@ def url_of(emulator: UserEmulator) -> str:
     return f"http://{emulator.service}:{emulator.port or emulators.DEFAULT_PORT}"
 
 
-def removals(service: Mapping[str, Any], emulator: UserEmulator | None) -> tuple[str, ...]:
+def emulator_hosts(services: Mapping[str, Any], adopted: UserEmulator | None) -> list[str]:
+    """The names an app can reach the adopted emulator by (and LocalStack's own names)."""
+    hosts = ["localhost.localstack.cloud", "localstack"]
+    if adopted is not None:
+        service = services.get(adopted.service)
+        hosts += sorted(_names(adopted.service, service if isinstance(service, dict) else {}))
+        hosts += list(adopted.addresses)
+    return hosts
+
+
+def points_at_emulator(variable: str, value: str, own: Mapping[str, UserEmulator], hosts: Any = ()) -> bool:
+    """Whether a variable sends an app's AWS calls to an emulator directly: an SDK endpoint
+    variable, or an endpoint-like one (S3_ENDPOINT, LOCALSTACK_HOST) naming an emulator."""
+    if SDK_ENDPOINT.match(variable) and value:
+        return True
+    if not (APP_ENDPOINT.match(variable) or variable in LOCALSTACK_VARIABLES) or not value:
+        return False
+    host = value
+    if "://" in value:
+        try:
+            host = urlsplit(value).hostname or ""
+        except ValueError:
+            return False
+    host = host.split(":", 1)[0].lower()
+    names = {*(h.lower() for h in hosts), *(e.service.lower() for e in own.values())}
+    names |= {"localhost.localstack.cloud", "localstack"}
+    return host in names or host.endswith(".localhost.localstack.cloud") or host.endswith(".localstack.cloud")
+
+
+def removals(
+    service: Mapping[str, Any], emulator: UserEmulator | None, hosts: set[str] | None = None
+) -> tuple[str, ...]:
     """What a captured service no longer needs and what would bypass its capture: SDK endpoint
-    variables, and `dns:` entries naming the adopted emulator's fixed address."""
-    out = [f"environment {name}" for name in environment(service) if SDK_ENDPOINT.match(name)]
+    variables, endpoint-like variables naming an emulator (`S3_ENDPOINT=http://localstack:4566`,
+    `LOCALSTACK_HOST`), and `dns:` entries naming the adopted emulator's fixed address."""
+    own = {emulator.service: emulator} if emulator is not None else {}
+    out = [
+        f"environment {name}"
+        for name, value in environment(service).items()
+        if SDK_ENDPOINT.match(name) or points_at_emulator(name, value, own, hosts or ())
+    ]
     dns = service.get("dns")
     entries = dns if isinstance(dns, list) else [dns] if dns else []
     if emulator is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,6 +103,40 @@ def _artifact_project(source: str) -> str | None:
             return "/".join(parts[:index])
     if source.endswith(ARTIFACT_SUFFIXES) or any(source.endswith(s + "*") for s in ARTIFACT_SUFFIXES):
         return "/".join(parts[:-1])
+    return None
+
+
+# An emulator installed with pip: moto only with its server (a test image has plain moto),
+# MiniStack and LocalStack always; or an entry point that starts one.
+_PIP_EMULATOR = re.compile(
+    r"\b(?:pip3?|uv pip|pipx)\s+install\b.*?(?<![\w-])"
+    r"(moto\[[^\]]*\b(?:server|all)\b[^\]]*\]|ministack|localstack(?:-core)?)",
+    re.I,
+)
+_STARTS_EMULATOR = re.compile(r"\b(moto_server|moto\.server|ministack|localstack)\b", re.I)
+
+
+def built_emulator(text: str, target: str | None = None) -> str | None:
+    """The emulator kind a Dockerfile builds (`FROM localstack/localstack`, a `pip install
+    moto[server]`), in the stages its image is built from; None for anything else."""
+    from kecs import emulators
+
+    found = instructions(text)
+    stages = _stages(found)
+    built = _built_stages(stages, target)
+    for name, base, body in stages:
+        if built is not None and name not in built:
+            continue
+        kind = emulators.kind_of_image(base)
+        if kind:
+            return kind
+        for word, rest in body:
+            match = _PIP_EMULATOR.search(rest) if word == "RUN" else None
+            if word in ("CMD", "ENTRYPOINT"):
+                match = _STARTS_EMULATOR.search(rest)
+            if match:
+                package = match.group(1).lower()
+                return next(k for k in ("moto", "ministack", "localstack") if package.startswith(k))
     return None
 
 

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from kecs.compose.context import image_files, mounted_sources
+from kecs.compose.context import built_emulator, image_files, mounted_sources
 from kecs.compose.load import Project
 from kecs.compose.plan import ServiceEvidence
 from kecs.errors import KecsError
+from kecs.safefs import read_regular
 from kecs.scanner.engine import ScanOptions, scan_path
 from kecs.scanner.manifests import analyze_manifest, cataloger_for
 from kecs.scanner.model import Finding
@@ -30,6 +31,13 @@ def _build_settings(build: Any) -> tuple[str, str | None, str | None, str | None
         target = str(build["target"]) if build.get("target") else None
         return str(build.get("context", ".")), build.get("dockerfile"), build.get("dockerfile_inline"), target
     return ".", None, None, None
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        return read_regular(path, 4 * 1024 * 1024) if os.path.isfile(path) else None
+    except (OSError, UnicodeDecodeError, KecsError):
+        return None
 
 
 def _relative(findings: list[Finding], prefix: str) -> tuple[Finding, ...]:
@@ -109,5 +117,9 @@ def gather(
             assert dockerfile_cataloger is not None
             findings.extend(analyze_manifest(dockerfile_cataloger, label, text, catalog))
         source = f"build context {prefix if prefix != '.' else '.'}"
-        out[name] = ServiceEvidence(source, True, tuple(findings))
+        recipe = (
+            str(inline) if inline else _read_text(dockerfile_path or os.path.join(context_path, "Dockerfile"))
+        )
+        emulator = built_emulator(recipe, target) if recipe else None
+        out[name] = ServiceEvidence(source, True, tuple(findings), emulator=emulator)
     return out

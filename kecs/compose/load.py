@@ -12,7 +12,7 @@ import functools
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -53,6 +53,19 @@ class Project:
     service_lines: dict[str, tuple[str, int]] = field(default_factory=dict)
     # (file, line) of every mapping key, by its path: ("x-kecs", "routes", "dynamodb").
     key_lines: dict[tuple[str, ...], tuple[str, int]] = field(default_factory=dict)
+    # What each service's env_file entries set (read at load), and each variable's file.
+    env_files: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    # env_file entries that do not exist (Compose refuses to start such a service).
+    missing_env_files: tuple[str, ...] = ()
+
+    def service_environment_names(self, name: str) -> set[str]:
+        return set(service_environment(self.services.get(name) or {}))
+
+    def environment_of(self, name: str) -> dict[str, str]:
+        """A service's environment as its container gets it: env_file values, then
+        `environment` on top (Compose's precedence)."""
+        from_files = {k: value for k, (value, _) in self.env_files.get(name, {}).items()}
+        return {**from_files, **service_environment(self.services.get(name) or {})}
 
     @property
     def services(self) -> dict[str, dict[str, Any]]:
@@ -412,6 +425,50 @@ def interpolate(value: Any, env: Mapping[str, str], where: str = "") -> Any:
     return _VARIABLE.sub(substitute, value)
 
 
+def service_environment(service: Mapping[str, Any]) -> dict[str, str]:
+    """A service's `environment` (mapping or list form) as a mapping; a bare NAME is empty."""
+    value = service.get("environment") or {}
+    if isinstance(value, dict):
+        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    out: dict[str, str] = {}
+    if isinstance(value, list):
+        for item in value:
+            key, _, val = str(item).partition("=")
+            out[key] = val
+    return out
+
+
+def _env_files(
+    services: Mapping[str, Any], project_dir: str, where: Callable[[str], str]
+) -> tuple[dict[str, dict[str, tuple[str, str]]], tuple[str, ...]]:
+    """What each service's env_file entries set (value and file), and the entries that do
+    not exist, as warnings."""
+    found: dict[str, dict[str, tuple[str, str]]] = {}
+    missing: list[str] = []
+    for name, service in services.items():
+        entries = (service or {}).get("env_file")
+        entries = [entries] if isinstance(entries, (str, dict)) else entries or []
+        values: dict[str, tuple[str, str]] = {}
+        for entry in entries:
+            path = entry.get("path") if isinstance(entry, dict) else entry
+            required = entry.get("required", True) if isinstance(entry, dict) else True
+            if not isinstance(path, str):
+                continue
+            full = os.path.normpath(os.path.join(project_dir, os.path.expanduser(path)))
+            if not os.path.exists(full):
+                if required is not False:
+                    missing.append(
+                        f"{where(name)}: services.{name}.env_file {path} does not exist: Compose will not "
+                        f"start {name} (create it, or mark it `required: false`)"
+                    )
+                continue
+            label = os.path.relpath(full, project_dir)
+            values.update({k: (v, label) for k, v in read_env_file(full).items()})
+        if values:
+            found[name] = values
+    return found, tuple(missing)
+
+
 def read_env_file(path: str) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
@@ -601,7 +658,9 @@ def load_project(
         raise KecsError(f"{paths[0]}: no services defined")
     raw["services"] = _resolve_extends(raw["services"], service_lines, project_dir)
     resolved = interpolate(raw, env, where=", ".join(os.path.relpath(p) for p in paths))
-    return Project(project_dir, paths, raw, resolved, dict(env), service_lines, key_lines)
+    project = Project(project_dir, paths, raw, resolved, dict(env), service_lines, key_lines)
+    project.env_files, project.missing_env_files = _env_files(project.services, project_dir, project.where)
+    return project
 
 
 MAX_INCLUDE_DEPTH = 8

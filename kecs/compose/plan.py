@@ -58,6 +58,8 @@ class ServiceEvidence:
     scanned: bool
     findings: tuple[Finding, ...] = ()
     note: str = ""  # why it was not scanned
+    # An emulator kind its Dockerfile builds (FROM localstack/localstack, pip install moto).
+    emulator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class Options:
     keys_directory: str = ""
     # Compose's project name given on the command line (`-p`); else Compose's own choice.
     project_name: str | None = None
+    # Where the region came from when the services' own environment named it.
+    region_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,14 +206,18 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
         raise KecsError(
             f"{project.where_key('x-kecs', 'services_only')}: x-kecs.services_only must be true or false"
         )
+    region, region_from = str(settings.get("region", DEFAULT_REGION)), ""
+    if "region" not in settings:
+        region, region_from = _services_region(project, region)
     options = Options(
+        region_from=region_from,
         emulator=emulators.ALIASES.get(
             str(settings.get("emulator", emulators.DEFAULT)), str(settings.get("emulator", emulators.DEFAULT))
         ),
         adopt=not ({"emulator", "emulator_url"} & set(settings)),
         services_only=bool(settings.get("services_only", False)),
         emulator_url=settings.get("emulator_url"),
-        region=str(settings.get("region", DEFAULT_REGION)),
+        region=region,
         images={kind: str(images[kind]) for kind in emulators.REGISTRY if images.get(kind)},
         proxy_image=str(images.get("proxy", PROXY_IMAGE)),
         proxy_base=str(images["proxy_base"]) if images.get("proxy_base") else None,
@@ -229,6 +237,8 @@ def options_from_project(project: Project, overrides: Mapping[str, Any]) -> Opti
             raise KecsError(f"--route {item}: give SERVICE=EMULATOR (--route dynamodb=moto)")
         wanted[service.strip()] = (target.strip(), f"--route {item}")
     overrides = {k: v for k, v in overrides.items() if v is not None and k != "routes"}
+    if "region" in overrides:
+        overrides["region_from"] = ""
     if overrides.get("emulator") or overrides.get("emulator_url"):
         overrides["adopt"] = False
     if overrides.get("images"):
@@ -344,6 +354,20 @@ def _service_settings(project: Project, name: str, service: Mapping[str, Any]) -
     return settings
 
 
+def _services_region(project: Project, default: str) -> tuple[str, str]:
+    """The region the services set themselves (AWS_REGION, AWS_DEFAULT_REGION, in
+    `environment` or env_file), the most common one, and where it came from; else `default`."""
+    counts: dict[str, list[str]] = {}
+    for name in project.services:
+        for key, value in project.environment_of(name).items():
+            if key in ("AWS_REGION", "AWS_DEFAULT_REGION") and value and "$" not in value:
+                counts.setdefault(value, []).append(f"{name}'s {key}")
+    if not counts:
+        return default, ""
+    region = max(counts, key=lambda r: (len(counts[r]), r == default))
+    return region, f"from {', '.join(sorted(set(counts[region]))[:3])}"
+
+
 def _plan_service(
     project: Project, name: str, service: Mapping[str, Any], evidence: ServiceEvidence | None
 ) -> ServicePlan:
@@ -376,6 +400,13 @@ def _plan_service(
     )
     if settings.get("proxy") is False:
         return replace(base, reason="opted out (x-kecs.proxy: false)")
+    if settings.get("proxy") is True and network_mode.startswith(("service:", "container:")):
+        raise KecsError(
+            f"{project.where_key('services', name, 'x-kecs', 'proxy')}: services.{name} has x-kecs.proxy: true "
+            f"but network_mode {network_mode!r}: it lives in another's network namespace, which kecs cannot "
+            f"capture apart; put x-kecs.proxy: true on {network_mode.split(':', 1)[1]} (its sidecars are "
+            "captured with it) or drop network_mode"
+        )
     if network_mode in ("host", "none") or network_mode.startswith(("service:", "container:")):
         return replace(
             base,
@@ -392,6 +423,12 @@ def _plan_service(
         return replace(
             base, captured=True, reason=f"{what} at {first.path}:{first.line}", services_unknown=unknown
         )
+    declared = adopt.compose_evidence(str(service.get("image") or ""), project.environment_of(name))
+    if declared:
+        # The compose file itself says this service talks to AWS (an image-only AWS CLI job,
+        # a vendor image): captured, every AWS service served.
+        scanned = f"; the scan of {evidence.source} found no SDK" if evidence and evidence.scanned else ""
+        return replace(base, captured=True, reason=f"compose: {declared}{scanned}", services_unknown=True)
     if evidence is None or not evidence.scanned:
         why = evidence.note if evidence else "nothing to scan"
         return replace(
@@ -506,7 +543,11 @@ def plan(
         for name, service in project.services.items()
     )
     names = set(project.services)
-    own_emulators = {e.service: e for e in adopt.find_emulators(project.services)}
+    effective = {
+        n: {**(s or {}), "environment": project.environment_of(n)} for n, s in project.services.items()
+    }
+    built = {n: e.emulator for n, e in evidence.items() if e.emulator}
+    own_emulators = {e.service: e for e in adopt.find_emulators(effective, built)}
     services = tuple(
         replace(
             item, captured=False, reason=f"an AWS emulator ({own_emulators[item.name].why}): left as it is"
@@ -619,8 +660,15 @@ def plan(
             if hint:
                 notes.append(hint)
         services = tuple(_with_removals(project, item, adopted) for item in services)
+        notes += _bypass_notes(project, services, own_emulators)
     else:
         notes.append("no service uses an AWS SDK: nothing to capture, no emulator added")
+    notes += list(project.missing_env_files)
+    notes += _uncapturable_notes(project, services, own_emulators)
+    if options.region_from:
+        notes.append(
+            f"region {options.region}: {options.region_from} (kecs never overrides the services' own)"
+        )
     if "version" in project.raw:
         notes.append(
             "the obsolete top-level `version` is dropped: depends_on conditions need the Compose spec"
@@ -632,6 +680,62 @@ def plan(
     )  # fmt: skip
 
 
+def _bypass_notes(
+    project: Project, services: tuple[ServicePlan, ...], own: Mapping[str, adopt.UserEmulator]
+) -> list[str]:
+    """Endpoint variables from env_file that point a captured app at an emulator: kecs
+    does not edit the user's files, so it says plainly what they do."""
+    out = []
+    for item in services:
+        if not item.captured:
+            continue
+        for key, (value, file) in sorted(project.env_files.get(item.name, {}).items()):
+            if key in project.service_environment_names(item.name):
+                continue  # `environment` sets it: that is what the container gets
+            if adopt.points_at_emulator(key, value, own):
+                out.append(
+                    f"{item.name}: {key}={value} from {file} sends its calls straight to the emulator, "
+                    f"around the capture (not recorded, no task role, no TLS as in AWS): {item.name} is not "
+                    f"really captured until you remove it from {file}"
+                )
+    return out
+
+
+def _uncapturable_notes(
+    project: Project, services: tuple[ServicePlan, ...], own: Mapping[str, adopt.UserEmulator]
+) -> list[str]:
+    """What kecs cannot capture, named: containers an app starts through the Docker socket,
+    Lambda functions the emulator runs, services sharing another's network namespace."""
+    out = []
+    captured = {s.name for s in services if s.captured}
+    for name, service in project.services.items():
+        service = service or {}
+        volumes = [str(v.get("source") if isinstance(v, dict) else v) for v in service.get("volumes") or []]
+        if any("docker.sock" in v.split(":", 1)[0] for v in volumes) and name not in own:
+            out.append(
+                f"{name} mounts the Docker socket: containers it starts are not in the project, and their "
+                "AWS calls are not captured"
+            )
+        mode = str(service.get("network_mode") or "")
+        if mode.startswith("service:"):
+            owner = mode.split(":", 1)[1]
+            how = (
+                f"captured with {owner}, but without the trust settings its SDK needs (add them or give "
+                f"{name} its own network)"
+                if owner in captured
+                else "not captured"
+            )
+            out.append(f"{name} shares {owner}'s network namespace (network_mode: {mode}): {how}")
+    for emulator in own.values():
+        env = project.environment_of(emulator.service)
+        if any(k.startswith("LAMBDA_") for k in env) or "lambda" in env.get("SERVICES", ""):
+            out.append(
+                f"Lambda functions {emulator.service} runs execute inside the emulator: their AWS calls are "
+                "not captured (they reach the emulator directly)"
+            )
+    return out
+
+
 def _with_removals(project: Project, item: ServicePlan, adopted: adopt.UserEmulator | None) -> ServicePlan:
     """A captured service without what would bypass its capture (x-kecs.keep_endpoint keeps it)."""
     if not item.captured:
@@ -640,7 +744,9 @@ def _with_removals(project: Project, item: ServicePlan, adopted: adopt.UserEmula
     settings = raw.get("x-kecs") or {}
     if isinstance(settings, dict) and settings.get("keep_endpoint") is True:
         return item
-    return replace(item, removed=adopt.removals(raw, adopted))
+    return replace(
+        item, removed=adopt.removals(raw, adopted, set(adopt.emulator_hosts(project.services, adopted)))
+    )
 
 
 def _emulator(

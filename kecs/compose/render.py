@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import yaml
@@ -49,10 +49,11 @@ def _env_names(environment: Any) -> set[str]:
     return {str(item).split("=", 1)[0] for item in environment or []}
 
 
-def _add_env(service: dict[str, Any], values: dict[str, str]) -> None:
-    """Add variables the user did not set, keeping the list or mapping form they used."""
+def _add_env(service: dict[str, Any], values: dict[str, str], also_set: Iterable[str] = ()) -> None:
+    """Add variables the user did not set (in `environment`, or in env_file: `also_set`),
+    keeping the list or mapping form they used."""
     environment = service.get("environment")
-    present = _env_names(environment)
+    present = _env_names(environment) | set(also_set)
     missing = {k: v for k, v in values.items() if k not in present}
     if not missing:
         return
@@ -84,10 +85,12 @@ def trust_environment(item: ServicePlan, region: str) -> dict[str, str]:
     return env
 
 
-def _credentials_environment(service: dict[str, Any], name: str) -> dict[str, str]:
+def _credentials_environment(
+    service: dict[str, Any], name: str, also_set: Iterable[str] = ()
+) -> dict[str, str]:
     """The ECS container-credentials variable, unless the service brings its own credentials."""
     own = {"AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE"}
-    present = _env_names(service.get("environment"))
+    present = _env_names(service.get("environment")) | set(also_set)
     if present & own or any(n.startswith("AWS_CONTAINER_CREDENTIALS") for n in present):
         return {}
     return {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": contract.credentials_path(name)}
@@ -273,8 +276,9 @@ def _join_app(item: ServicePlan, app: dict[str, Any], plan: Plan) -> dict[str, A
     app["depends_on"] = {item.proxy: {"condition": "service_healthy"}, **depends_on}
     trust = f"./{contract.PROJECT_KECS_DIR}/trust:{contract.CONTAINER_TRUST_DIR}:ro"
     app["volumes"] = [*(app.get("volumes") or []), trust]
-    _add_env(app, trust_environment(item, plan.region))
-    _add_env(app, _credentials_environment(app, item.name))
+    from_files = set(plan.project.env_files.get(item.name, {}))  # the user's own, never overridden
+    _add_env(app, trust_environment(item, plan.region), from_files)
+    _add_env(app, _credentials_environment(app, item.name, from_files), from_files)
     metadata = contract.ECS_ENDPOINT + metadata_path(task_info_for(plan, item.name))
     _add_env(app, {"ECS_CONTAINER_METADATA_URI_V4": metadata})
     return app

@@ -185,7 +185,9 @@ def convert(text: str, where: str) -> Converted:
     for index, container in enumerate(containers):
         at = f"{where}: containerDefinitions[{index}] ({container['name']})"
         service = _service(container, at, out.notes, volumes, out.volumes, family)
-        settings: dict[str, Any] = {"proxy": True}
+        joins = mode == "awsvpc" and container["name"] != owner
+        # The task's other containers share the first's namespace: captured with it.
+        settings: dict[str, Any] = {} if joins else {"proxy": True}
         if role:
             settings["role"] = role
         if container.get("secrets"):
@@ -194,8 +196,9 @@ def convert(text: str, where: str) -> Converted:
                 for s in container["secrets"]
                 if isinstance(s, Mapping)
             ]
-        service["x-kecs"] = settings
-        if mode == "awsvpc" and container["name"] != owner:
+        if settings:
+            service["x-kecs"] = settings
+        if joins:
             # One network namespace per task: the first container owns it, as ECS's pause container does.
             service["network_mode"] = f"service:{owner}"
             ports = service.pop("ports", [])
