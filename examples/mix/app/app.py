@@ -41,7 +41,9 @@ report["ssm"] = boto3.client("ssm").get_parameter(Name="/mix/mode")["Parameter"]
 # A call no scanner sees (the operation's name is computed): the proxy still records it.
 operation = "list_" + "queues"
 report["queues"] = len(getattr(sqs, operation)().get("QueueUrls", []))
-report["account"] = boto3.client("sts").get_caller_identity()["Account"]
+identity = boto3.client("sts").get_caller_identity()
+report["account"] = identity["Account"]
+report["identity"] = identity["Arn"]
 print("mix report: " + json.dumps(report, sort_keys=True), flush=True)
 while True:
     time.sleep(3600)
