@@ -41,11 +41,23 @@ def cpu_hog(processes: int | None = None) -> Iterator[None]:
 class Project:
     """A copy of an example project, driven through the real `kecs` CLI."""
 
-    def __init__(self, source: Path, work: Path, compose: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        source: Path,
+        work: Path,
+        compose: str,
+        env: dict[str, str] | None = None,
+        name_in_env: bool = False,
+    ) -> None:
         self.name = f"kecse2e{uuid.uuid4().hex[:6]}"
-        self.directory = (
-            Path(shutil.copytree(source, work / self.name)) if source.is_dir() else work / self.name
-        )
+        # name_in_env: the project's name comes from COMPOSE_PROJECT_NAME in its .env, not
+        # from `-p` nor its directory's name (which then differs), as many projects set it.
+        self.name_in_env = name_in_env
+        folder = work / (f"{self.name}-project" if name_in_env else self.name)
+        self.directory = Path(shutil.copytree(source, folder)) if source.is_dir() else folder
+        if name_in_env:
+            with (self.directory / ".env").open("a") as handle:
+                handle.write(f"\nCOMPOSE_PROJECT_NAME={self.name}\n")
         self.compose_command = compose
         self.env = {
             "PATH": f"{Path(sys.executable).parent}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -64,7 +76,7 @@ class Project:
         )  # fmt: skip
 
     def lifecycle_args(self) -> list[str]:
-        return ["--compose", self.compose_command, "-p", self.name]
+        return ["--compose", self.compose_command, *([] if self.name_in_env else ["-p", self.name])]
 
     def up(self, *options: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
         return self.kecs(

@@ -44,6 +44,7 @@ def mix(built: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iter
         tmp_path_factory.mktemp("mix"),
         "docker-compose",
         {"BASE_IMAGE": built["base"]},
+        name_in_env=True,  # COMPOSE_PROJECT_NAME in .env: one name for Compose, ECS's cluster, kecs down
     )
     project.env["KECS_E2E_BASE"] = built["base"]
     options = ["--proxy-base", built["proxybase"]]
@@ -115,6 +116,10 @@ def test_each_call_lands_in_the_emulator_its_service_is_routed_to(mix: Project) 
     assert report["sqs_url"].startswith("https://sqs.us-east-1.amazonaws.com/"), report["sqs_url"]
     assert report["sqs_seeded"].startswith("https://sqs.us-east-1.amazonaws.com/"), report["sqs_seeded"]
     assert report["kinesis"] is True and report["ssm"] == "three-emulators", report
+    # COMPOSE_PROJECT_NAME from the project's .env (no -p, another directory name) is the
+    # Compose project's name and ECS's cluster in the task metadata.
+    assert report["cluster"] == mix.name, report
+    assert mix.inspect("app")["Config"]["Labels"]["com.docker.compose.project"] == mix.name
     # The task role was assumed in moto (STS and IAM routed there), in moto's own account:
     # the seeded table the app read above is in that account too.
     assert ":assumed-role/mix-task/" in report["identity"], report

@@ -1,7 +1,9 @@
 """Calls six AWS services as code written for AWS does: no endpoint, no credentials."""
 
 import json
+import os
 import time
+import urllib.request
 
 import boto3
 
@@ -44,6 +46,8 @@ report["queues"] = len(getattr(sqs, operation)().get("QueueUrls", []))
 identity = boto3.client("sts").get_caller_identity()
 report["account"] = identity["Account"]
 report["identity"] = identity["Arn"]
+with urllib.request.urlopen(os.environ["ECS_CONTAINER_METADATA_URI_V4"] + "/task", timeout=5) as answer:
+    report["cluster"] = json.load(answer)["Cluster"]
 print("mix report: " + json.dumps(report, sort_keys=True), flush=True)
 while True:
     time.sleep(3600)
