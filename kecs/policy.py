@@ -79,9 +79,19 @@ class Use:
     where: str  # "app/app.py:12", or "PUT /bkt/k -> 200"
 
 
+# Services whose IAM actions are the HTTP method of the request (API Gateway's management
+# APIs, v1 and v2: `apigateway:GET` on the resource path), not the operation's name.
+HTTP_METHOD_ACTIONS = {"apigateway": "apigateway", "apigatewayv2": "apigateway"}
+
+
 def iam_actions(service: str, operation: str, catalog: ServiceCatalog) -> tuple[str, ...]:
     if (service, operation) in ACTIONS:
         return ACTIONS[(service, operation)]
+    if service in HTTP_METHOD_ACTIONS:
+        ops = OperationCatalog.load().service(service)
+        method = next((r.method for r in ops.rest if r.operation == operation), None) if ops else None
+        if method:
+            return (f"{HTTP_METHOD_ACTIONS[service]}:{method}",)
     prefix = IAM_PREFIX.get(service) or catalog.endpoints.get(service, ("", service))[1] or service
     return (f"{prefix}:{operation}",)
 
@@ -252,7 +262,8 @@ def allows(document: Mapping[str, Any], action: str, resource: str | None) -> bo
 def violations(
     document: Mapping[str, Any], seen: Iterable[Use], catalog: ServiceCatalog
 ) -> list[tuple[Use, str]]:
-    """Observed requests the document does not allow: (the request, the action denied)."""
+    """Uses (observed requests, or call sites the scan predicts) the document does not
+    allow: (the use, the action denied)."""
     out = []
     for use in seen:
         for action in iam_actions(use.aws_service, use.operation, catalog):

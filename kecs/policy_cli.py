@@ -46,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
     from kecs.compose.evidence import gather
     from kecs.compose.generate import daemon_image_evidence
     from kecs.compose.load import load_project
-    from kecs.compose.plan import DEFAULT_REGION
     from kecs.policy import Observed, build, predicted, read_observed, violations
     from kecs.safefs import make_directories, read_regular, write_file
     from kecs.scanner.engine import ScanOptions
@@ -60,16 +59,16 @@ def run(args: argparse.Namespace) -> int:
         raise KecsError(f"{project.files[0]}: no service {unknown[0]!r} (services: {', '.join(names)})")
     evidence = {} if args.observed_only else gather(project, ScanOptions(), scan_image=daemon_image_evidence)
     catalog = ServiceCatalog.load()
-    # The region the services run in (the one their requests are signed for locally).
-    region = str((project.resolved.get("x-kecs") or {}).get("region") or DEFAULT_REGION)
     from kecs.tls import key_directory, read_internal_token
 
     token = read_internal_token(key_directory(project.directory))
     results: dict[str, ServicePolicy] = {}
     seen_by: dict[str, list[Any]] = {}
+    statics: dict[str, list[Any]] = {}
     for name in wanted:
         found = evidence.get(name)
-        static = predicted(found.findings if found else (), region)
+        # A call site names no region (the SDK's configuration does): its ARNs match any.
+        static = predicted(found.findings if found else (), "*")
         observed = Observed() if args.static_only else read_observed(project.directory, name, token)
         seen = observed.uses
         for why, count in sorted(observed.left_out.items()):
@@ -80,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         if not static and not seen:
             continue
         seen_by[name] = seen
+        statics[name] = static
         results[name] = build(static, seen, catalog, args.observed_only, args.static_only)
     directory = os.path.join(project.directory, args.policy_dir)
     failing: list[str] = []
@@ -98,6 +98,11 @@ def run(args: argparse.Namespace) -> int:
                 ) from None
             for use, action in violations(document, seen, catalog):
                 failing.append(f"{name}: {action} on {use.resource or '*'} is not allowed ({use.where})")
+            if not args.observed_only:  # what the code can call must be allowed too
+                for use, action in violations(document, statics.get(name, []), catalog):
+                    failing.append(
+                        f"{name}: {action} on {use.resource or '*'} is not allowed (predicted at {use.where})"
+                    )
     if args.write:
         make_directories(project.directory, args.policy_dir)
         for name, result in results.items():

@@ -199,3 +199,34 @@ def test_observed_use_reads_any_json_without_failing() -> None:
     for record in (None, 5, "x", [1], {"aws_service": ["s3"]}, {"aws_service": "s3", "operation": {"a": 1}},
                    {"aws_service": "s3", "operation": "GetObject", "status": "200"}, {"status": True}):  # fmt: skip
         assert isinstance(policy.observed_use(record, operations), str)
+
+
+def test_api_gateway_actions_are_http_methods() -> None:
+    """API Gateway's management APIs are authorised by method (`apigateway:GET` on the
+    path), not by the operation's name: `apigateway:GetApis` is not an IAM action."""
+    assert policy.iam_actions("apigatewayv2", "GetApis", CATALOG) == ("apigateway:GET",)
+    assert policy.iam_actions("apigateway", "CreateRestApi", CATALOG) == ("apigateway:POST",)
+    assert policy.iam_actions("apigateway", "DeleteRestApi", CATALOG) == ("apigateway:DELETE",)
+    assert policy.iam_actions("apigateway", "UpdateStage", CATALOG) == ("apigateway:PATCH",)
+
+
+def test_a_call_site_narrows_to_any_region() -> None:
+    """The code names a queue, not a region (the SDK's configuration does)."""
+    [use] = policy.predicted([_call(3, "sqs", "CreateQueue", "QueueName=jobs")])
+    assert use.resource == "arn:aws:sqs:*:*:jobs"
+    [table] = policy.predicted([_call(4, "dynamodb", "GetItem", "TableName=users")])
+    assert table.resource == "arn:aws:dynamodb:*:*:table/users"
+
+
+def test_check_fails_when_the_code_needs_what_the_saved_policy_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project(tmp_path)
+    assert main(["policy", str(root), "--write"]) == 0
+    assert main(["policy", str(root), "--check"]) == 0
+    capsys.readouterr()
+    app = root / "app" / "app.py"
+    app.write_text(app.read_text() + 's3.delete_object(Bucket="assets", Key="old")\n')
+    assert main(["policy", str(root), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "app: s3:DeleteObject on arn:aws:s3:::assets/old is not allowed (predicted at app/app.py:4)" in err
