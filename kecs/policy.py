@@ -19,6 +19,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,12 +97,34 @@ def iam_actions(service: str, operation: str, catalog: ServiceCatalog) -> tuple[
     return (f"{prefix}:{operation}",)
 
 
-def _literal_arn(service: str, region: str, resource: str) -> str | None:
-    """The ARN a call site's literal parameters name (`Bucket=assets,Key=a.txt`)."""
+_QUEUE_URL = re.compile(
+    r"^https?://(?:sqs\.)?([a-z0-9-]+)\.(?:queue\.)?amazonaws\.com(?:\.cn)?/(\d{12})/([^/?#]+)$"
+)
+# S3 operations that act on a bucket, not on its objects (ListObjectsV2 is s3:ListBucket on
+# the bucket); the rest of S3's with a Bucket act on objects in it.
+_S3_BUCKET_LEVEL = re.compile(
+    r"^(List|CreateBucket|DeleteBucket|HeadBucket|GetBucket|PutBucket|DeleteBucket)"
+)
+
+
+def _literal_arn(service: str, region: str, resource: str, operation: str = "") -> str | None:
+    """The ARN a call site's literal parameters name (`Bucket=assets,Key=a.txt`): an object
+    operation on a bucket whose key the code computes acts on `bucket/*`; a literal queue
+    URL names its own region and account."""
     fields = dict(part.split("=", 1) for part in resource.split(",") if "=" in part)
     bound: dict[str, str] = {k: fields[k] for k in ("Bucket", "Key", "FunctionName") if k in fields}
     if service == "s3" and "Key" not in fields and "Prefix" in fields:
         bound["Key"] = fields["Prefix"] + "*"
+    elif (
+        service == "s3"
+        and "Bucket" in fields
+        and "Key" not in fields
+        and not _S3_BUCKET_LEVEL.match(operation)
+    ):
+        bound["Key"] = "*"
+    queue = _QUEUE_URL.match(fields.get("QueueUrl", "")) if service == "sqs" else None
+    if queue:
+        return f"arn:aws:sqs:{queue.group(1)}:{queue.group(2)}:{queue.group(3)}"
     return resource_arn(service, region, bound, fields, "")
 
 
@@ -112,7 +135,7 @@ def predicted(findings: Iterable[Finding], region: str = "*") -> list[Use]:
         if f.kind != "call" or not f.operation:
             continue
         for service in f.services:
-            arn = _literal_arn(service, region, f.resource) if f.resource else None
+            arn = _literal_arn(service, region, f.resource, f.operation) if f.resource else None
             out.append(Use(service, f.operation, arn, f"{f.path}:{f.line}"))
     return out
 

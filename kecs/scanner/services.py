@@ -30,6 +30,8 @@ IRREGULAR = {
     "cloudwatchevents": "events",
     "awslambda": "lambda",  # Go/Java v1 call it lambda; some code says AWSLambda
     "elasticmapreduce": "emr",
+    "cognitoidentityserviceprovider": "cognito-idp",  # JS v2's AWS.CognitoIdentityServiceProvider
+    "cognitoidentityprovider": "cognito-idp",  # Java v1, .NET
 }
 
 

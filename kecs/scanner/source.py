@@ -210,6 +210,9 @@ _HEAD = re.compile(r"(?:@@?|[$\\])?[A-Za-z_][\w$]*")  # also Ruby's @s3, PHP's $
 # `.put_object`, `->putObject`: one member called on the client.
 _METHOD = re.compile(r"(?:\.|->)([A-Za-z_]\w*)")
 _HELPERS = ("get_paginator", "can_paginate")
+_NAME_TYPES = frozenset({"identifier", "variable_name", "simple_identifier"})
+_RECORD_TYPES = frozenset({"dictionary", "object", "hash", "array_creation_expression", "composite_literal"})
+_LAST_METHOD = re.compile(r"(?:\.|->)([A-Za-z_]\w*)$")
 _RESOURCE_OBJECT = re.compile(r"\.([A-Z]\w*)")  # `.Table`, `.Bucket`: a boto3 resource's sub-resource
 # What a sub-resource's first identifier is, as the operations' parameter names it.
 _IDENTIFIERS = {"Table": "TableName", "Bucket": "Bucket", "Queue": "QueueUrl", "Topic": "TopicArn",
@@ -251,6 +254,9 @@ class FileAnalyzer:
             child = node.named_children[0]
             assert child is not None
             node = child
+        constant = self._constants.get(text(node, src)) if node.type in _NAME_TYPES else None
+        if constant is not None:
+            node = constant  # `Bucket=BUCKET`, `TableName: TABLE`: the file's one string for it
         if node.type not in spec.string_types:
             return None
         if _has_interpolation(node, spec.interpolation_types):
@@ -275,6 +281,8 @@ class FileAnalyzer:
         self.defined_factories: dict[str, Factory] = {}
         self.used_imported_factory = False
         tree = self.parser.parse(src)
+        self._constants: dict[str, Node] = {}
+        self._records: dict[str, Node] = {}
         matches = QueryCursor(self.query).matches(tree.root_node)
         if lint.might_apply(src):
             matches += QueryCursor(self.lint_query).matches(tree.root_node)
@@ -375,6 +383,25 @@ class FileAnalyzer:
                 return "client", Use(use.sdk)
             return spec.classify_call(call, ctx)
 
+        # Names bound once in the file, to a string (`BUCKET = "reports"`, `const TABLE =
+        # "users"`) or to a request record (`params = {"TableName": "orders"}`): a call's
+        # argument that names one is read as what it holds.
+        bound_once: dict[str, list[Node]] = {}
+        for name_node, value_node in binds:
+            bound_once.setdefault(text(name_node, src), []).append(value_node)
+        self._constants = {
+            name: values[0]
+            for name, values in bound_once.items()
+            if len(values) == 1
+            and values[0].type in spec.string_types
+            and not _has_interpolation(values[0], spec.interpolation_types)
+        }
+        self._records = {
+            name: values[0]
+            for name, values in bound_once.items()
+            if len(values) == 1 and values[0].type in _RECORD_TYPES
+        }
+
         # Bindings in source order, so `s = Session(); c = s.client(...)` resolves.
         for name_node, value_node in sorted(binds, key=lambda b: b[0].start_byte):
             value = value_node
@@ -412,8 +439,34 @@ class FileAnalyzer:
                 else:
                     clients.pop(local, None)
 
+        def chained(call: Call, callee_node: Node | None) -> Call:
+            """A call made on a client built in the same expression
+            (`boto3.client("s3").put_object(...)`, `new AWS.SQS().sendMessage(...)`): as
+            if the client had a name."""
+            if call.local in clients or callee_node is None or not callee_node.named_child_count:
+                return call
+            receiver = callee_node.named_children[0]
+            while (
+                receiver is not None and receiver.id not in call_by_node and receiver.named_child_count == 1
+            ):
+                receiver = receiver.named_children[0]  # parentheses: `(new AWS.SQS()).x(...)`
+            method = _LAST_METHOD.search(call.callee)
+            if receiver is None or receiver.id not in call_by_node or method is None:
+                return call
+            if method.group(1) in ("get_waiter", *_HELPERS):
+                return call  # a waiter or paginator object: nothing is called until it is used
+            inner = resolve_call(*call_by_node[receiver.id])
+            found = classify(inner) or self._built(inner, ctx)
+            if found is None or found[0] != "client" or len(found[1].services) != 1:
+                return call
+            key = f"\x00{receiver.id}"
+            clients[key], client_sdks[key] = found[1].services[0], found[1].sdk
+            made = Call(call.node, call.callee, call._read_arguments, key, f".{method.group(1)}")
+            made.args_node = call.args_node
+            return made
+
         for call_node, callee_node, args_node in sorted(calls, key=lambda c: c[0].start_byte):
-            call = resolve_call(call_node, callee_node, args_node)
+            call = chained(resolve_call(call_node, callee_node, args_node), callee_node)
             performed = self._operations(call, ctx, clients, named)
             sdk = client_sdks.get(call.local or "") or (ctx.imported_sdks[0] if ctx.imported_sdks else "")
             for service, name, resource in performed:
@@ -500,12 +553,20 @@ class FileAnalyzer:
                 return
             written = strip_quotes((key.text or b"").decode("utf-8", "replace")).strip()
             name = _PARAMETER_SPELLINGS.get(written.rstrip(":").replace("_", "").lower(), "")
+            held = (value.text or b"").decode("utf-8", "replace")
+            if value.type in _NAME_TYPES and held in self._constants:
+                value = self._constants[held]
             literal = self._literal_node(value)
             interpolated = literal is not None and _has_interpolation(literal, self.spec.interpolation_types)
             if name and literal is not None and name not in found and not interpolated:
                 found[name] = strip_quotes((literal.text or b"").decode("utf-8", "replace"))
 
-        for node in _descendants(call.args_node, depth=8) if call.args_node is not None else ():
+        nodes = list(_descendants(call.args_node, depth=8)) if call.args_node is not None else []
+        for node in list(nodes):  # a request object built above: `get_item(**params)`, `put(params)`
+            named = (node.text or b"").decode("utf-8", "replace")
+            if node.type in _NAME_TYPES and named in self._records:
+                nodes += _descendants(self._records[named], depth=8)
+        for node in nodes:
             if node.type == "pair":
                 take(node.child_by_field_name("key"), node.child_by_field_name("value"))
             elif node.type in ("keyed_element", "array_element_initializer") and node.named_child_count == 2:

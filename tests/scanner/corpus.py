@@ -48,3 +48,26 @@ def score() -> tuple[Score, Score]:
         f"{path} {s} {op}" for path, calls in labels.items() for s, ops in calls.items() for op in ops
     }
     return _score(services, want_services), _score(operations, want_operations)
+
+
+POLICY_CORPUS = Path(__file__).resolve().parent.parent / "policy_corpus"
+
+
+def policy_score() -> tuple[Score, Score]:
+    """(IAM actions per file, literal resources narrowed per file) of what `kecs policy`
+    predicts from the held-out policy corpus (tests/policy_corpus), against its labels."""
+    from kecs.policy import _generalize, iam_actions, predicted
+    from kecs.scanner.services import ServiceCatalog
+
+    labels = json.loads((POLICY_CORPUS / "labels.json").read_text())
+    catalog = ServiceCatalog.load()
+    report = scan_path(str(POLICY_CORPUS), ScanOptions(jobs=1))
+    actions, resources = set(), set()
+    for use in predicted(report.findings):
+        path = use.where.rsplit(":", 1)[0]
+        actions.update(f"{path} {a}" for a in iam_actions(use.aws_service, use.operation, catalog))
+        if use.resource:
+            resources.add(f"{path} {_generalize(use.resource)}")
+    want_actions = {f"{path} {a}" for path, found in labels["files"].items() for a in found}
+    want_resources = {f"{path} {r}" for path, found in labels["resources"].items() for r in found}
+    return _score(actions, want_actions), _score(resources, want_resources)

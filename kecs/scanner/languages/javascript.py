@@ -134,6 +134,19 @@ _DOCUMENT_COMMANDS = {"Put": "PutItem", "Get": "GetItem", "Update": "UpdateItem"
                       "TransactGet": "TransactGetItems", "TransactWrite": "TransactWriteItems"}  # fmt: skip
 
 
+# JS v2's helpers on a client: the DocumentClient's methods (`doc.put(...)` is PutItem) and
+# S3's managed upload (one PutObject, or a multipart upload above its part size).
+_S3_UPLOAD = ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload",
+              "AbortMultipartUpload")  # fmt: skip
+HELPERS = {
+    **{
+        ("dynamodb", method[0].lower() + method[1:]): (operation,)
+        for method, operation in _DOCUMENT_COMMANDS.items()
+    },
+    ("s3", "upload"): _S3_UPLOAD,
+}
+
+
 # A module specifier of an SDK package in a require, import or export line (also the
 # `} from "@aws-sdk/..."` that ends a multi-line import).
 GATE = code_line(rb"\b(?:require|import|from)\b[^\n]*?['\"`](?:@aws-sdk/|aws-sdk(?:/|['\"`]))")
@@ -178,6 +191,7 @@ def _spec(name: str, extensions: tuple[str, ...], grammar, query: str) -> Langua
         classify_import=classify_import,
         classify_call=classify_call,
         classify_operation=classify_operation,
+        helper_operations=HELPERS,
         bind_import=bind_import,
         sdk_gate=GATE,
         bind_names=bind_names,
