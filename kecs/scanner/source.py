@@ -165,6 +165,11 @@ class LanguageSpec:
     # resolves to in the importing file (`client_for` -> `app.aws.client_for`).
     module_names: ModuleNames | None = None
     imported_name: ImportedName | None = None
+    # Declarations with a type (`client *s3.Client`, `@Autowired private SqsClient sqs;`):
+    # captures @typed.name and @typed.type (added to `query`); `classify_type` says which
+    # client a qualified type is. A name so declared is that service's client.
+    typed_query: str = ""
+    classify_type: Callable[[str, Context], Use | None] | None = None
 
 
 def text(node: Node, src: bytes) -> str:
@@ -212,11 +217,15 @@ _METHOD = re.compile(r"(?:\.|->)([A-Za-z_]\w*)")
 _HELPERS = ("get_paginator", "can_paginate")
 _NAME_TYPES = frozenset({"identifier", "variable_name", "simple_identifier"})
 _RECORD_TYPES = frozenset({"dictionary", "object", "hash", "array_creation_expression", "composite_literal"})
+_MEMBER_NAMES = re.compile(r"(?:\.|->)([A-Za-z_]\w*)")
 _LAST_METHOD = re.compile(r"(?:\.|->)([A-Za-z_]\w*)$")
-_RESOURCE_OBJECT = re.compile(r"\.([A-Z]\w*)")  # `.Table`, `.Bucket`: a boto3 resource's sub-resource
+# `.Table`, `.Bucket`: a boto3 resource's sub-resource; `.table(...)`: Java's DynamoDB enhanced
+# client's table, `.getTable(...)`: its v1 document API's.
+_RESOURCE_OBJECT = re.compile(r"\.([A-Z]\w*|table|getTable)")
 # What a sub-resource's first identifier is, as the operations' parameter names it.
 _IDENTIFIERS = {"Table": "TableName", "Bucket": "Bucket", "Queue": "QueueUrl", "Topic": "TopicArn",
-                "Object": "Bucket", "Stream": "StreamName", "Function": "FunctionName"}  # fmt: skip
+                "Object": "Bucket", "Stream": "StreamName", "Function": "FunctionName",
+                "table": "TableName", "getTable": "TableName"}  # fmt: skip
 # Parameters that name what an operation acts on, where the code gives them literally.
 RESOURCE_PARAMETERS = (
     "Bucket", "Key", "Prefix", "TableName", "QueueName", "QueueUrl", "TopicArn", "TargetArn", "SecretId",
@@ -245,7 +254,7 @@ class FileAnalyzer:
         self.catalog = catalog
         language = Language(spec.grammar())
         self.parser = Parser(language)
-        self.query = Query(language, spec.query)
+        self.query = Query(language, spec.query + spec.typed_query)
         self.lint_query = Query(language, spec.lint_query)
 
     def literal(self, node: Node, src: bytes) -> str | None:
@@ -299,6 +308,7 @@ class FileAnalyzer:
         named: dict[str, str] = {}  # resource objects' names -> what they name ("TableName=orders")
         client_sdks: dict[str, str] = {}  # the SDK each client came from
         factory_defs: list[tuple[str, Node, Node, Node | None, Node | None]] = []
+        typed: list[tuple[Node, Node]] = []
 
         def emit(node: Node, use: Use, kind: str, **extra: str) -> None:
             findings.append(self._finding(rel_path, src, node, use, kind, **extra))
@@ -333,6 +343,8 @@ class FileAnalyzer:
                 )  # fmt: skip
             elif "bind" in caps:
                 binds.append((caps["bind.name"][0], caps["bind.value"][0]))
+            elif "typed" in caps:
+                typed.append((caps["typed.name"][0], caps["typed.type"][0]))
             elif "string" in caps:
                 strings.extend(caps["string"])
             elif "pair" in caps:
@@ -402,6 +414,21 @@ class FileAnalyzer:
             if len(values) == 1 and values[0].type in _RECORD_TYPES
         }
 
+        # Names declared with a client's type (parameters, struct and class fields), by the
+        # type, not the name; a name declared with two services' types is left alone.
+        declared: dict[str, set[str]] = {}
+        for name_node, type_node in typed:
+            written = text(type_node, src).lstrip("*&[]").split("<")[0].strip()
+            head = _HEAD.match(written)
+            if head and head.group(0) in aliases:
+                written = aliases[head.group(0)] + written[head.end() :]
+            use = spec.classify_type(written, ctx) if spec.classify_type else None
+            if use is not None and len(use.services) == 1:
+                declared.setdefault(text(name_node, src), set()).add(use.services[0])
+                client_sdks.setdefault(text(name_node, src), use.sdk)
+        fields = {name: services.pop() for name, services in declared.items() if len(services) == 1}
+        clients.update(fields)
+
         # Bindings in source order, so `s = Session(); c = s.client(...)` resolves.
         for name_node, value_node in sorted(binds, key=lambda b: b[0].start_byte):
             value = value_node
@@ -443,7 +470,14 @@ class FileAnalyzer:
             """A call made on a client built in the same expression
             (`boto3.client("s3").put_object(...)`, `new AWS.SQS().sendMessage(...)`): as
             if the client had a name."""
-            if call.local in clients or callee_node is None or not callee_node.named_child_count:
+            if call.local in clients:
+                return call
+            path = _MEMBER_NAMES.findall(call.member)
+            if len(path) >= 2 and path[-2] in fields:  # a client field: `s.db.GetItem`, `this.sqs.x`
+                made = Call(call.node, call.callee, call._read_arguments, path[-2], f".{path[-1]}")
+                made.args_node = call.args_node
+                return made
+            if callee_node is None or not callee_node.named_child_count:
                 return call
             receiver = callee_node.named_children[0]
             while (

@@ -21,6 +21,12 @@ QUERY = r"""
     function: (_) @factory.callee arguments: (argument_list) @factory.args) @factory.call))))) @factory
 """
 
+# Parameters and struct fields declared with a client's type (`client *s3.Client`).
+TYPED_QUERY = r"""
+(parameter_declaration name: (identifier) @typed.name type: (_) @typed.type) @typed
+(field_declaration name: (field_identifier) @typed.name type: (_) @typed.type) @typed
+"""
+
 # Run only on files that could hold a lint finding (see kecs.scanner.lint).
 LINT_QUERY = r"""
 (interpreted_string_literal) @string
@@ -49,6 +55,21 @@ def bind_import(module: str, name: str | None, alias: str | None) -> list[tuple[
 
 def classify_import(module: str, ctx: Context) -> Use | None:
     return go_module(module, ctx.catalog)
+
+
+_CLIENT_TYPE = re.compile(r"^github\.com/aws/(aws-sdk-go-v2|aws-sdk-go)/service/(\w+)(?:/\w+iface)?\.(\w+)$")
+
+
+def classify_type(qualified: str, ctx: Context) -> Use | None:
+    """The client a declared type is: v2's `*s3.Client`, v1's `*s3.S3` or `s3iface.S3API`."""
+    match = _CLIENT_TYPE.match(qualified)
+    if not match:
+        return None
+    sdk, package, name = match.groups()
+    if name != "Client" and not name.endswith("API") and name.lower() != package.lower():
+        return None
+    service = ctx.catalog.lookup(package)
+    return Use(V2 if sdk == "aws-sdk-go-v2" else V1, (service,)) if service else None
 
 
 def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
@@ -99,4 +120,6 @@ SPEC = LanguageSpec(
     sdk_gate=GATE,
     module_names=module_names,
     imported_name=imported_name,
+    typed_query=TYPED_QUERY,
+    classify_type=classify_type,
 )

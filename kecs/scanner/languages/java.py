@@ -17,6 +17,12 @@ QUERY = r"""
   body: (block (return_statement (method_invocation arguments: (argument_list) @factory.args) @factory.call))) @factory
 """
 
+# Fields and parameters declared with a client's type (`@Autowired private SqsClient sqs;`).
+TYPED_QUERY = r"""
+(field_declaration type: (_) @typed.type declarator: (variable_declarator name: (identifier) @typed.name)) @typed
+(formal_parameter type: (_) @typed.type name: (identifier) @typed.name) @typed
+"""
+
 # Run only on files that could hold a lint finding (see kecs.scanner.lint).
 LINT_QUERY = r"""
 (string_literal) @string
@@ -36,4 +42,6 @@ SPEC = LanguageSpec(
     sdk_gate=jvm.GATE,
     module_names=jvm.module_names,
     imported_name=jvm.imported_name,
+    typed_query=TYPED_QUERY,
+    classify_type=jvm.classify_type,
 )

@@ -85,6 +85,13 @@ def _client(qualified: str, ctx: Context) -> Use | None:
     return use if use is not None and use.services else None
 
 
+def classify_type(qualified: str, ctx: Context) -> Use | None:
+    """The client a declared type is (`software.amazon.awssdk.services.sqs.SqsClient`, or a
+    bare `SqsClient` under a wildcard import)."""
+    found = classify_call(Call(None, qualified, lambda: ([], {})), ctx)  # type: ignore[arg-type]
+    return found[1] if found else None
+
+
 def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
     use = _client(call.callee, ctx)
     if use is None and ctx.wildcards and _BARE_CLIENT.match(call.callee):

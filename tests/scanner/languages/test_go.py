@@ -88,3 +88,43 @@ def test_negatives(scan_source: ScanSource) -> None:
         """,
     )
     assert found == []
+
+
+def test_clients_declared_by_type_as_parameters_and_struct_fields(scan_source: ScanSource) -> None:
+    """A client handed in (`client *s3.Client`) or held in a struct field (`s.db`): found by
+    its declared type, whatever the variable is called."""
+    found = scan_source(
+        "store.go",
+        """
+        package store
+
+        import (
+            "context"
+
+            "github.com/aws/aws-sdk-go-v2/aws"
+            "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+            "github.com/aws/aws-sdk-go-v2/service/s3"
+            "github.com/aws/aws-sdk-go/service/sqs/sqsiface"
+        )
+
+        type Store struct {
+            db *dynamodb.Client
+        }
+
+        func (s *Store) Get(ctx context.Context) {
+            s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("items")})
+        }
+
+        func Save(ctx context.Context, whatever *s3.Client, q sqsiface.SQSAPI) {
+            whatever.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("b")})
+            q.SendMessage(nil)
+        }
+        """,
+        kinds=("call",),
+    )
+    calls = {(f.services, f.operation, f.resource) for f in found if f.kind == "call"}
+    assert calls == {
+        (("dynamodb",), "GetItem", "TableName=items"),
+        (("s3",), "PutObject", "Bucket=b"),
+        (("sqs",), "SendMessage", ""),
+    }, calls
