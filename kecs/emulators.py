@@ -174,6 +174,12 @@ def get(kind: str) -> Emulator:
     return REGISTRY[kind]
 
 
+# Names apps use to reach an emulator directly (LocalStack's own DNS names among them): an
+# endpoint variable naming one sends an app's calls around the capture.
+DIRECT_HOSTS = ("localhost.localstack.cloud", "localstack", "moto", "motoserver", "ministack")
+DIRECT_DOMAINS = (".localhost.localstack.cloud", ".localstack.cloud")
+
+
 def kind_of_image(image: str) -> str | None:
     """The emulator an image reference names, or None."""
     for record in REGISTRY.values():

@@ -167,7 +167,7 @@ def url_of(emulator: UserEmulator) -> str:
 
 def emulator_hosts(services: Mapping[str, Any], adopted: UserEmulator | None) -> list[str]:
     """The names an app can reach the adopted emulator by (and LocalStack's own names)."""
-    hosts = ["localhost.localstack.cloud", "localstack"]
+    hosts = list(emulators.DIRECT_HOSTS)
     if adopted is not None:
         service = services.get(adopted.service)
         hosts += sorted(_names(adopted.service, service if isinstance(service, dict) else {}))
@@ -189,16 +189,15 @@ def points_at_emulator(variable: str, value: str, own: Mapping[str, UserEmulator
         except ValueError:
             return False
     host = host.split(":", 1)[0].lower()
-    names = {*(h.lower() for h in hosts), *(e.service.lower() for e in own.values())}
-    names |= {"localhost.localstack.cloud", "localstack"}
-    return host in names or host.endswith(".localhost.localstack.cloud") or host.endswith(".localstack.cloud")
+    names = {*(h.lower() for h in hosts), *(e.service.lower() for e in own.values()), *emulators.DIRECT_HOSTS}
+    return host in names or host.endswith(emulators.DIRECT_DOMAINS)
 
 
 def removals(
     service: Mapping[str, Any], emulator: UserEmulator | None, hosts: set[str] | None = None
 ) -> tuple[str, ...]:
     """What a captured service no longer needs and what would bypass its capture: SDK endpoint
-    variables, endpoint-like variables naming an emulator (`S3_ENDPOINT=http://localstack:4566`,
+    variables, endpoint-like variables naming an emulator (`S3_ENDPOINT=http://localstack:PORT`,
     `LOCALSTACK_HOST`), and `dns:` entries naming the adopted emulator's fixed address."""
     own = {emulator.service: emulator} if emulator is not None else {}
     out = [

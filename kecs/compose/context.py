@@ -136,7 +136,7 @@ def built_emulator(text: str, target: str | None = None) -> str | None:
                 match = _STARTS_EMULATOR.search(rest)
             if match:
                 package = match.group(1).lower()
-                return next(k for k in ("moto", "ministack", "localstack") if package.startswith(k))
+                return next((k for k in emulators.REGISTRY if package.startswith(k)), None)
     return None
 
 

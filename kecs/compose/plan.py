@@ -564,6 +564,14 @@ def plan(
                     f"to {item.name}'s {what}; rename it"
                 )
     captured = [s for s in services if s.captured]
+    for item in captured:  # the holder takes the app's networks by name, with an alias on each
+        networks = (project.services.get(item.name) or {}).get("networks")
+        for network in networks if isinstance(networks, list) else []:
+            if not re.fullmatch(r"[a-zA-Z0-9._-]+", str(network)):
+                raise KecsError(
+                    f"{project.where_key('services', item.name, 'networks')}: services.{item.name}.networks: "
+                    f"{network!r} is not a network name (letters, digits, '.', '_', '-')"
+                )
     check_ca_reach(project, options.keys_directory)
     if captured and contract.CA_VOLUME in (project.raw.get("volumes") or {}):
         raise KecsError(
