@@ -309,6 +309,10 @@ class FileAnalyzer:
         client_sdks: dict[str, str] = {}  # the SDK each client came from
         factory_defs: list[tuple[str, Node, Node, Node | None, Node | None]] = []
         typed: list[tuple[Node, Node]] = []
+        # `def clients(): return boto3.client("sqs"), boto3.client("sns")` and
+        # `sqs, sns = clients()`: each name is the client at its position.
+        tuple_factories: dict[str, Node] = {}
+        unpacks: list[tuple[Node, str]] = []
 
         def emit(node: Node, use: Use, kind: str, **extra: str) -> None:
             findings.append(self._finding(rel_path, src, node, use, kind, **extra))
@@ -345,6 +349,10 @@ class FileAnalyzer:
                 binds.append((caps["bind.name"][0], caps["bind.value"][0]))
             elif "typed" in caps:
                 typed.append((caps["typed.name"][0], caps["typed.type"][0]))
+            elif "tuple" in caps:
+                tuple_factories[text(caps["tuple.name"][0], src)] = caps["tuple.values"][0]
+            elif "unpack" in caps:
+                unpacks.append((caps["unpack.names"][0], text(caps["unpack.callee"][0], src)))
             elif "string" in caps:
                 strings.extend(caps["string"])
             elif "pair" in caps:
@@ -498,6 +506,18 @@ class FileAnalyzer:
             made = Call(call.node, call.callee, call._read_arguments, key, f".{method.group(1)}")
             made.args_node = call.args_node
             return made
+
+        for names_node, factory in unpacks:
+            values = tuple_factories.get(factory)
+            if values is None:
+                continue
+            for name_node, value in zip(names_node.named_children, values.named_children):
+                if value.id not in call_by_node or name_node.type not in _NAME_TYPES:
+                    continue
+                found = classify(resolve_call(*call_by_node[value.id]))
+                if found is not None and found[0] == "client" and len(found[1].services) == 1:
+                    clients[text(name_node, src)] = found[1].services[0]
+                    client_sdks[text(name_node, src)] = found[1].sdk
 
         for call_node, callee_node, args_node in sorted(calls, key=lambda c: c[0].start_byte):
             call = chained(resolve_call(call_node, callee_node, args_node), callee_node)

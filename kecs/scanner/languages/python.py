@@ -29,6 +29,8 @@ QUERY = r"""
 (with_item value: (as_pattern (_) @bind.value alias: (as_pattern_target (identifier) @bind.name))) @bind
 (function_definition name: (identifier) @factory.name parameters: (parameters) @factory.params
   body: (block (return_statement (call function: (_) @factory.callee arguments: (argument_list) @factory.args) @factory.call))) @factory
+(function_definition name: (identifier) @tuple.name body: (block (return_statement (expression_list) @tuple.values))) @tuple
+(assignment left: [(pattern_list) (tuple_pattern)] @unpack.names right: (call function: (identifier) @unpack.callee)) @unpack
 """
 
 # Run only on files that could hold a lint finding (see kecs.scanner.lint).

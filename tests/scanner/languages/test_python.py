@@ -130,3 +130,27 @@ def test_unknown_service_names_do_not_become_services(scan_source: ScanSource) -
 def test_fstring_service_is_not_a_literal(scan_source: ScanSource) -> None:
     found = scan_source("a.py", 'import boto3\nsvc = "s3"\nboto3.client(f"{svc}")\n')
     assert [f.services for f in found if f.kind == "client"] == [()]
+
+
+def test_a_factory_returning_a_tuple_of_clients(scan_source: ScanSource) -> None:
+    found = scan_source(
+        "drain.py",
+        """
+        import boto3
+
+        def clients():
+            return boto3.client("sqs"), boto3.client("sns")
+
+        sqs, sns = clients()
+        (queue, topic) = clients()
+        sqs.receive_message(QueueUrl="q")
+        sns.publish(TopicArn="t", Message="m")
+        topic.publish(TopicArn="t", Message="m")
+        """,
+        kinds=("call",),
+    )
+    assert [(f.line, f.services, f.operation) for f in found] == [
+        (8, ("sqs",), "ReceiveMessage"),
+        (9, ("sns",), "Publish"),
+        (10, ("sns",), "Publish"),
+    ]
