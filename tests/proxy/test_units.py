@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import h11
@@ -276,6 +277,26 @@ def test_http_1_0_gets_an_answer() -> None:
     assert (method, target, headers[b"host"]) == (b"GET", b"/b", b"test")  # Host added for HTTP/1.1
 
 
+async def _forwarding_to(
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> tuple[tuple[str, int], Callable[[], None], set[asyncio.Task[None]]]:
+    """A forwarder in front of an upstream served by `handler`: its address, how to close
+    both, and the forwarder's connection tasks."""
+    upstream_server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = upstream_server.sockets[0].getsockname()[1]
+    routes = Routes(Upstream("127.0.0.1", port, f"http://127.0.0.1:{port}"))
+    tasks: set[asyncio.Task[None]] = set()
+    front = await asyncio.start_server(
+        tracked(lambda r, w: forward(r, w, routes, "t"), tasks), "127.0.0.1", 0
+    )
+
+    def close() -> None:
+        front.close()
+        upstream_server.close()
+
+    return front.sockets[0].getsockname()[:2], close, tasks
+
+
 def test_stalled_clients_and_aborted_uploads_release_their_connections(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -285,15 +306,7 @@ def test_stalled_clients_and_aborted_uploads_release_their_connections(
     monkeypatch.setattr(http, "BODY_STALL_TIMEOUT", 0.5)
 
     async def scenario() -> tuple[float, float, bool]:
-        emulator = Emulator()
-        upstream_server = await asyncio.start_server(emulator.handle, "127.0.0.1", 0)
-        port = upstream_server.sockets[0].getsockname()[1]
-        routes = Routes(Upstream("127.0.0.1", port, f"http://127.0.0.1:{port}"))
-        tasks: set[asyncio.Task[None]] = set()
-        front = await asyncio.start_server(
-            tracked(lambda r, w: forward(r, w, routes, "t"), tasks), "127.0.0.1", 0
-        )
-        address = front.sockets[0].getsockname()[:2]
+        address, close, tasks = await _forwarding_to(Emulator().handle)
         loop = asyncio.get_running_loop()
         # 1. Connected, never a whole request: dropped after REQUEST_TIMEOUT.
         reader, writer = await asyncio.open_connection(*address)
@@ -321,8 +334,7 @@ def test_stalled_clients_and_aborted_uploads_release_their_connections(
             if not tasks:
                 break
         released = not tasks
-        front.close()
-        upstream_server.close()
+        close()
         return idle, stalled, released
 
     idle, stalled, released = asyncio.run(scenario())
@@ -517,15 +529,8 @@ def test_a_trickled_body_is_cut_at_its_pace_deadline(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(http, "BODY_MIN_RATE", 1000)
 
     async def scenario() -> float:
-        emulator = Emulator()
-        upstream_server = await asyncio.start_server(emulator.handle, "127.0.0.1", 0)
-        port = upstream_server.sockets[0].getsockname()[1]
-        routes = Routes(Upstream("127.0.0.1", port, f"http://127.0.0.1:{port}"))
-        tasks: set[asyncio.Task[None]] = set()
-        front = await asyncio.start_server(
-            tracked(lambda r, w: forward(r, w, routes, "t"), tasks), "127.0.0.1", 0
-        )
-        reader, writer = await asyncio.open_connection(*front.sockets[0].getsockname()[:2])
+        address, close, _ = await _forwarding_to(Emulator().handle)
+        reader, writer = await asyncio.open_connection(*address)
         writer.write(b"PUT /b/k HTTP/1.1\r\nHost: s3.amazonaws.com\r\nContent-Length: 100\r\n\r\n")
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -534,8 +539,7 @@ def test_a_trickled_body_is_cut_at_its_pace_deadline(monkeypatch: pytest.MonkeyP
             writer.write(b"x")  # a byte every 0.1 s: never stalls, never keeps pace
             await asyncio.sleep(0.1)
         await asyncio.wait_for(closed, 5)
-        front.close()
-        upstream_server.close()
+        close()
         return loop.time() - started
 
     elapsed = asyncio.run(scenario())
@@ -552,18 +556,11 @@ def test_a_silent_emulator_gets_the_client_a_504(monkeypatch: pytest.MonkeyPatch
             await reader.read(65536)
             await asyncio.sleep(5)
 
-        upstream_server = await asyncio.start_server(silent, "127.0.0.1", 0)
-        port = upstream_server.sockets[0].getsockname()[1]
-        routes = Routes(Upstream("127.0.0.1", port, f"http://127.0.0.1:{port}"))
-        tasks: set[asyncio.Task[None]] = set()
-        front = await asyncio.start_server(
-            tracked(lambda r, w: forward(r, w, routes, "t"), tasks), "127.0.0.1", 0
-        )
-        reader, writer = await asyncio.open_connection(*front.sockets[0].getsockname()[:2])
+        address, close, _ = await _forwarding_to(silent)
+        reader, writer = await asyncio.open_connection(*address)
         writer.write(b"GET /b HTTP/1.1\r\nHost: s3.amazonaws.com\r\n\r\n")
         answer = await asyncio.wait_for(reader.read(), 5)
-        front.close()
-        upstream_server.close()
+        close()
         return answer
 
     answer = asyncio.run(scenario())
