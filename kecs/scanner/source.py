@@ -511,7 +511,7 @@ class FileAnalyzer:
             values = tuple_factories.get(factory)
             if values is None:
                 continue
-            for name_node, value in zip(names_node.named_children, values.named_children):
+            for name_node, value in zip(names_node.named_children, values.named_children, strict=False):
                 if value.id not in call_by_node or name_node.type not in _NAME_TYPES:
                     continue
                 found = classify(resolve_call(*call_by_node[value.id]))
