@@ -176,6 +176,23 @@ def _frames(response: http.client.HTTPResponse, tty: bool) -> Iterator[bytes]:
         yield data
 
 
+def _load_json(path: str) -> Any:
+    """A state file's JSON, or None when it is missing or unreadable (start afresh)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _save_json(path: str, data: Any) -> None:
+    """Replace a state file whole (a reader never sees half of it)."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    os.replace(temporary, path)
+
+
 class Positions:
     """Delivered positions per stream, saved in a file (a volume) after each batch."""
 
@@ -183,10 +200,9 @@ class Positions:
         self.path = os.path.join(directory, STATE_FILE)
         self.lock = threading.Lock()
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                raw = json.load(handle)
+            raw = _load_json(self.path) or {}
             self.known = {k: Position(int(v[0]), int(v[1])) for k, v in raw.items()}
-        except (OSError, ValueError, TypeError, IndexError):
+        except (AttributeError, ValueError, TypeError, IndexError):
             self.known = {}
 
     def get(self, key: str) -> Position:
@@ -196,10 +212,7 @@ class Positions:
     def set(self, key: str, position: Position) -> None:
         with self.lock:
             self.known[key] = position
-            temporary = f"{self.path}.tmp"
-            with open(temporary, "w", encoding="utf-8") as handle:
-                json.dump({k: [p.timestamp_ns, p.count] for k, p in self.known.items()}, handle)
-            os.replace(temporary, self.path)
+            _save_json(self.path, {k: [p.timestamp_ns, p.count] for k, p in self.known.items()})
 
 
 class Runs:
@@ -212,10 +225,9 @@ class Runs:
         self.path = os.path.join(directory, RUNS_FILE)
         self.lock = threading.Lock()
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                raw = json.load(handle)
+            raw = _load_json(self.path) or {}
             self.known = {str(k): [(int(a), str(b)) for a, b in v] for k, v in raw.items()}
-        except (OSError, ValueError, TypeError):
+        except (AttributeError, ValueError, TypeError):
             self.known = {}
 
     def get(self, key: str, first: str) -> list[tuple[int, str]]:
@@ -233,10 +245,7 @@ class Runs:
             runs.append((started_ns, task_id))
             runs.sort()
             del runs[:-MAX_RUNS]
-            temporary = f"{self.path}.tmp"
-            with open(temporary, "w", encoding="utf-8") as handle:
-                json.dump(self.known, handle)
-            os.replace(temporary, self.path)
+            _save_json(self.path, self.known)
             return task_id
 
 
