@@ -92,7 +92,15 @@ def classify_type(qualified: str, ctx: Context) -> Use | None:
     return found[1] if found else None
 
 
+# Java v1's document APIs: objects over a client whose methods send the service's operations
+# (`new DynamoDB(client).getTable("orders").putItem(item)`).
+_DOCUMENT_APIS = {"com.amazonaws.services.dynamodbv2.document.DynamoDB": "dynamodb"}
+
+
 def classify_call(call: Call, ctx: Context) -> tuple[str, Use] | None:
+    document = _DOCUMENT_APIS.get(call.callee)
+    if document is not None and (call.node is None or call.node.type == "object_creation_expression"):
+        return "client", Use(JAVA_V1, (document,))
     use = _client(call.callee, ctx)
     if use is None and ctx.wildcards and _BARE_CLIENT.match(call.callee):
         # `import software.amazon.awssdk.services.dynamodb.*;` then `DynamoDbClient.create()`:
