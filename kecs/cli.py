@@ -131,7 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(proxy)
     from kecs.seed.cli import add_arguments as seed_arguments
 
-    seed = commands.add_parser("seed", help="the seeder (run by `kecs up` in the kecs-seed container)")
+    seed = commands.add_parser(
+        "seed",
+        help="--reset: bring a running project's seed back to its declaration; else the seeder (run by kecs up)",
+    )
     seed_arguments(seed)
     from kecs.policy_cli import add_arguments as policy_arguments
 

@@ -80,3 +80,13 @@ def test_the_modes_are_the_appliers() -> None:
     from kecs.seed import apply
 
     assert (cli.FULL, cli.RESTORE) == (apply.FULL, apply.RESTORE)
+
+
+def test_reset_without_a_running_project_is_one_line(tmp_path: Path, capsys: Any) -> None:
+    from kecs.cli import main
+
+    assert main(["seed", "--reset", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no generated compose file here; run `kecs up` first" in err
+    assert main(["seed"]) == 2
+    assert "--reset [PROJECT_DIR]" in capsys.readouterr().err
