@@ -19,7 +19,7 @@ from kecs.scanner.manifests import (
 )
 from kecs.scanner.model import Finding, ScanReport, Skipped
 from kecs.scanner.services import ServiceCatalog
-from kecs.scanner.source import Factory, FileAnalyzer, LanguageSpec, Layout
+from kecs.scanner.source import Factory, FileAnalyzer, LanguageSpec, Layout, Use
 from kecs.scanner.walk import WalkOptions, iter_files
 
 # Every AWS SDK import and every lint rule needs one of these bytes; files without
@@ -57,6 +57,8 @@ class ChunkResult:
     parsed: int
     # Client factories the files define, for callers in other modules: (path, name, factory).
     factories: list[tuple[str, str, Factory]] = field(default_factory=list)
+    # Clients handed to another module's functions: (qualified function, position, use).
+    handoffs: list[tuple[str, int, Use]] = field(default_factory=list)
 
 
 class Analyzers:
@@ -147,7 +149,13 @@ def analyze_blob(
     if looks_minified(data):
         return ChunkResult([], [Skipped(rel_path, "minified or generated")], 0)
     found, skipped = _bounded(rel_path, analyzer.analyze(rel_path, data))
-    return ChunkResult(found, skipped, 1, [(rel_path, n, f) for n, f in analyzer.defined_factories.items()])
+    return ChunkResult(
+        found,
+        skipped,
+        1,
+        [(rel_path, n, f) for n, f in analyzer.defined_factories.items()],
+        analyzer.handoffs,
+    )
 
 
 def analyze_file(item: WorkItem, analyzers: Analyzers, options: ScanOptions) -> ChunkResult:
@@ -171,6 +179,7 @@ def analyze_chunk(items: Sequence[WorkItem], options: ScanOptions) -> ChunkResul
         out.skipped.extend(result.skipped)
         out.parsed += result.parsed
         out.factories.extend(result.factories)
+        out.handoffs.extend(result.handoffs)
     return out
 
 
@@ -239,13 +248,17 @@ def scan_paths(paths: Iterable[str], options: ScanOptions = ScanOptions()) -> Sc
     report = ScanReport(target=label, files_seen=len(items))
     report.skipped.extend(unreadable)
     factories: list[tuple[str, str, Factory]] = []
+    handoffs: list[tuple[str, int, Use]] = []
     for result in _run(items, options):
         report.findings.extend(result.findings)
         report.skipped.extend(result.skipped)
         report.files_parsed += result.parsed
         factories.extend(result.factories)
+        handoffs.extend(result.handoffs)
     if factories:
         _resolve_imported_factories(report, items, factories, options)
+    if handoffs:
+        _resolve_passed_clients(report, items, handoffs, options)
     report.findings.sort(key=lambda f: (f.path, f.line, f.column, f.kind, f.sdk))
     report.skipped.sort()
     return report
@@ -325,6 +338,55 @@ def _resolve_imported_factories(
         found = analyzer.analyze(item.rel_path, data, imported_factories=exported)
         if analyzer.used_imported_factory:
             redone[item.rel_path] = _bounded(item.rel_path, found)[0]
+    if redone:
+        report.findings[:] = [f for f in report.findings if f.path not in redone]
+        for found in redone.values():
+            report.findings.extend(found)
+
+
+def _resolve_passed_clients(
+    report: ScanReport, items: list[WorkItem], handoffs: list[tuple[str, int, Use]], options: ScanOptions
+) -> None:
+    """The third pass: a client one module hands to a function of another
+    (`archive(s3, ...)` after `from app.helpers import archive`) is that service's client
+    in the function's parameter at that position: the defining module is analysed again
+    knowing it (it may import no SDK at all)."""
+    languages = by_extension()
+    layout = _layout(items, options)
+    by_module: dict[str, dict[str, dict[int, Use]]] = {}  # module -> function -> position -> use
+    for qualified, position, use in handoffs:
+        module, _, function = qualified.rpartition(".")
+        positions = by_module.setdefault(module, {}).setdefault(function, {})
+        if position in positions and positions[position] != use:
+            positions[position] = Use(use.sdk)  # two services at one position: not one client
+        else:
+            positions.setdefault(position, use)
+    # A module's last part is its file's stem (Python, JS, Java's class) or its directory
+    # (a Go package): only such files are read again.
+    lasts = {module.rpartition(".")[2].rpartition("/")[2] for module in by_module}
+    analyzers = Analyzers()
+    redone: dict[str, list[Finding]] = {}
+    for item in items:
+        spec = languages.get(os.path.splitext(item.rel_path)[1].lower())
+        if spec is None or spec.module_names is None or item.language.startswith("manifest:"):
+            continue
+        stem = os.path.splitext(os.path.basename(item.rel_path))[0]
+        if stem not in lasts and os.path.basename(os.path.dirname(item.rel_path)) not in lasts:
+            continue
+        data = _read(item.abs_path, options.max_file_size)
+        if data is None:
+            continue
+        passed: dict[str, dict[int, Use]] = {}
+        for module in spec.module_names(item.rel_path, data, layout):
+            for function, positions in by_module.get(module, {}).items():
+                passed.setdefault(function, {}).update({p: u for p, u in positions.items() if u.services})
+        if not passed:
+            continue
+        analyzer = analyzers.for_path(item.rel_path)
+        assert analyzer is not None
+        redone[item.rel_path] = _bounded(
+            item.rel_path, analyzer.analyze(item.rel_path, data, passed_clients=passed)
+        )[0]
     if redone:
         report.findings[:] = [f for f in report.findings if f.path not in redone]
         for found in redone.values():

@@ -215,6 +215,23 @@ _HEAD = re.compile(r"(?:@@?|[$\\])?[A-Za-z_][\w$]*")  # also Ruby's @s3, PHP's $
 # `.put_object`, `->putObject`: one member called on the client.
 _METHOD = re.compile(r"(?:\.|->)([A-Za-z_]\w*)")
 _HELPERS = ("get_paginator", "can_paginate")
+
+
+def _parameter_names(params: Node, src: bytes) -> list[str]:
+    """A parameter list's names, in order (`(self, s3_client, bucket="b", *rest)`)."""
+    out = []
+    for param in params.named_children:
+        if param.type == "identifier":
+            out.append(text(param, src))
+        elif param.type in ("typed_parameter", "default_parameter", "typed_default_parameter"):
+            head = param.child_by_field_name("name") or (
+                param.named_children[0] if param.named_child_count else None
+            )
+            if head is not None and head.type == "identifier":
+                out.append(text(head, src))
+    return out
+
+
 _NAME_TYPES = frozenset({"identifier", "variable_name", "simple_identifier"})
 _RECORD_TYPES = frozenset({"dictionary", "object", "hash", "array_creation_expression", "composite_literal"})
 _MEMBER_NAMES = re.compile(r"(?:\.|->)([A-Za-z_]\w*)")
@@ -281,14 +298,22 @@ class FileAnalyzer:
         return strings[0] if len(strings) == 1 else None
 
     def analyze(
-        self, rel_path: str, src: bytes, imported_factories: Mapping[str, Factory] | None = None
+        self,
+        rel_path: str,
+        src: bytes,
+        imported_factories: Mapping[str, Factory] | None = None,
+        passed_clients: Mapping[str, Mapping[int, Use]] | None = None,
     ) -> list[Finding]:
         """The file's findings. `imported_factories`: client factories other modules define,
-        by qualified name; afterwards `defined_factories` holds the file's own and
-        `used_imported_factory` says whether a call went through one of the imported."""
+        by qualified name; `passed_clients`: the clients other modules hand to this file's
+        functions (function -> parameter position -> the client). Afterwards
+        `defined_factories` holds the file's own factories, `used_imported_factory` says
+        whether a call went through an imported one, and `handoffs` lists the clients this
+        file hands to other modules' functions (qualified function, position, client)."""
         spec = self.spec
         self.defined_factories: dict[str, Factory] = {}
         self.used_imported_factory = False
+        self.handoffs: list[tuple[str, int, Use]] = []
         tree = self.parser.parse(src)
         self._constants: dict[str, Node] = {}
         self._records: dict[str, Node] = {}
@@ -313,6 +338,7 @@ class FileAnalyzer:
         # `sqs, sns = clients()`: each name is the client at its position.
         tuple_factories: dict[str, Node] = {}
         unpacks: list[tuple[Node, str]] = []
+        functions: dict[str, tuple[Node, Node]] = {}  # the file's functions: parameters, definition
 
         def emit(node: Node, use: Use, kind: str, **extra: str) -> None:
             findings.append(self._finding(rel_path, src, node, use, kind, **extra))
@@ -353,6 +379,8 @@ class FileAnalyzer:
                 tuple_factories[text(caps["tuple.name"][0], src)] = caps["tuple.values"][0]
             elif "unpack" in caps:
                 unpacks.append((caps["unpack.names"][0], text(caps["unpack.callee"][0], src)))
+            elif "def" in caps:
+                functions[text(caps["def.name"][0], src)] = (caps["def.params"][0], caps["def"][0])
             elif "string" in caps:
                 strings.extend(caps["string"])
             elif "pair" in caps:
@@ -436,6 +464,21 @@ class FileAnalyzer:
                 client_sdks.setdefault(text(name_node, src), use.sdk)
         fields = {name: services.pop() for name, services in declared.items() if len(services) == 1}
         clients.update(fields)
+        # Parameters other modules pass a client in (kecs.scanner.engine's third pass): a
+        # client within that function's body only.
+        scopes: list[tuple[Node, dict[str, str]]] = []
+        for function, positions in (passed_clients or {}).items():
+            if function not in functions:
+                continue
+            params, definition = functions[function]
+            names = [n for n in _parameter_names(params, src) if n not in ("self", "cls")]
+            inside: dict[str, str] = {}
+            for position, use in positions.items():
+                if position < len(names) and len(use.services) == 1:
+                    key = f"\x00{definition.id}:{names[position]}"
+                    inside[names[position]] = key
+                    clients[key], client_sdks[key] = use.services[0], use.sdk
+            scopes.append((definition, inside))
 
         # Bindings in source order, so `s = Session(); c = s.client(...)` resolves.
         for name_node, value_node in sorted(binds, key=lambda b: b[0].start_byte):
@@ -480,6 +523,14 @@ class FileAnalyzer:
             if the client had a name."""
             if call.local in clients:
                 return call
+            for definition, inside in scopes:
+                if (
+                    call.local in inside
+                    and definition.start_byte <= call.node.start_byte < definition.end_byte
+                ):
+                    made = Call(call.node, call.callee, call._read_arguments, inside[call.local], call.member)
+                    made.args_node = call.args_node
+                    return made
             path = _MEMBER_NAMES.findall(call.member)
             if len(path) >= 2 and path[-2] in fields:  # a client field: `s.db.GetItem`, `this.sqs.x`
                 made = Call(call.node, call.callee, call._read_arguments, path[-2], f".{path[-1]}")
@@ -527,6 +578,7 @@ class FileAnalyzer:
                 emit(call_node, Use(sdk, (service,)), "call", operation=name, resource=resource)
             if performed:
                 continue
+            self._note_handoffs(call, rel_path, src, clients, client_sdks)
             found = classify(call)
             if found is None:
                 continue
@@ -543,6 +595,26 @@ class FileAnalyzer:
         return findings
 
     # -- helpers -------------------------------------------------------------------
+
+    def _note_handoffs(
+        self, call: Call, rel_path: str, src: bytes, clients: Mapping[str, str], sdks: Mapping[str, str]
+    ) -> None:
+        """A client handed to an imported function (`archive(s3, "b")` where `archive`
+        comes from another module): that function's parameter is the client."""
+        if self.spec.imported_name is None or call.args_node is None or not clients:
+            return
+        positional = [
+            c
+            for c in call.args_node.named_children
+            if c.type != "comment" and c.type != (self.spec.keyword_arg or ("",))[0]
+        ]
+        for position, argument in enumerate(positional):
+            name = text(argument, src)
+            if name in clients and not name.startswith("\x00"):
+                qualified = self.spec.imported_name(call.callee, rel_path, src)
+                if qualified and "." in qualified:
+                    use = Use(sdks.get(name, ""), (clients[name],))
+                    self.handoffs.append((qualified, position, use))
 
     def _built(self, call: Call, ctx: Context) -> tuple[str, Use] | None:
         """A builder chain (`S3Client.builder().region(r).build()`): the client is the class

@@ -142,3 +142,29 @@ def test_a_file_of_a_million_identical_calls_costs_its_first_thousand(tmp_path: 
     assert skipped.path == "big.py" and skipped.reason.endswith(
         "further findings like those listed are not listed"
     )
+
+
+def test_a_client_handed_to_another_modules_function_is_that_functions_client(tmp_path: Path) -> None:
+    """`archive(s3, ...)` with `archive` from the project's helpers (which import no SDK):
+    the parameter at that position is an s3 client there; a helper handed two services'
+    clients at one position stays unknown."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "__init__.py").write_text("")
+    (app / "helpers.py").write_text(
+        "def archive(client, bucket, key):\n"
+        "    client.delete_object(Bucket=bucket, Key=key)\n\n"
+        "def either(client):\n"
+        "    client.list_buckets()\n\n"
+        "def unused(client):\n"
+        "    client.delete_object(Bucket='x', Key='y')\n"
+    )
+    (app / "jobs.py").write_text(
+        "import boto3\nfrom .helpers import archive, either\n\n"
+        "s3 = boto3.client('s3')\nsqs = boto3.client('sqs')\n"
+        "archive(s3, 'b', 'k')\neither(s3)\neither(sqs)\n"
+    )
+    for jobs in (1, 2):
+        report = scan_path(str(tmp_path), ScanOptions(jobs=jobs))
+        calls = [(f.path, f.line, f.services, f.operation) for f in report.findings if f.kind == "call"]
+        assert calls == [("app/helpers.py", 2, ("s3",), "DeleteObject")], calls

@@ -31,6 +31,7 @@ QUERY = r"""
   body: (block (return_statement (call function: (_) @factory.callee arguments: (argument_list) @factory.args) @factory.call))) @factory
 (function_definition name: (identifier) @tuple.name body: (block (return_statement (expression_list) @tuple.values))) @tuple
 (assignment left: [(pattern_list) (tuple_pattern)] @unpack.names right: (call function: (identifier) @unpack.callee)) @unpack
+(function_definition name: (identifier) @def.name parameters: (parameters) @def.params) @def
 """
 
 # Run only on files that could hold a lint finding (see kecs.scanner.lint).
