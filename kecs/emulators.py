@@ -145,6 +145,7 @@ MINISTACK = Emulator(
 REGISTRY: dict[str, Emulator] = {e.kind: e for e in (LOCALSTACK, MOTO, MINISTACK)}
 URL = "url"  # an emulator already running at a URL: nothing added
 KINDS = (*REGISTRY, URL)
+PORTS = frozenset(e.port for e in REGISTRY.values())  # what emulators listen on
 DEFAULT = LOCALSTACK.kind  # the project's emulator unless it says otherwise
 DEFAULT_PORT = LOCALSTACK.port  # the edge port an unknown emulator is taken to listen on
 # Earlier spellings still accepted in x-kecs.emulator.

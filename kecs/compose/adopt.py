@@ -182,15 +182,18 @@ def points_at_emulator(variable: str, value: str, own: Mapping[str, UserEmulator
         return True
     if not (APP_ENDPOINT.match(variable) or variable in LOCALSTACK_VARIABLES) or not value:
         return False
-    host = value
-    if "://" in value:
-        try:
-            host = urlsplit(value).hostname or ""
-        except ValueError:
-            return False
-    host = host.split(":", 1)[0].lower()
+    host, port = value, None
+    try:
+        parts = urlsplit(value if "://" in value else f"http://{value}")
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return False
+    host = host.lower()
     names = {*(h.lower() for h in hosts), *(e.service.lower() for e in own.values()), *emulators.DIRECT_HOSTS}
-    return host in names or host.endswith(emulators.DIRECT_DOMAINS)
+    # `http://localhost:<an emulator's port>`: written for an emulator on the host (or in
+    # the same namespace); in a captured app it reaches nothing, or goes around the capture.
+    local = host in ("localhost", "127.0.0.1", "host.docker.internal") and port in emulators.PORTS
+    return local or host in names or host.endswith(emulators.DIRECT_DOMAINS)
 
 
 def removals(

@@ -358,7 +358,9 @@ def _services_region(project: Project, default: str) -> tuple[str, str]:
     """The region the services set themselves (AWS_REGION, AWS_DEFAULT_REGION, in
     `environment` or env_file), the most common one, and where it came from; else `default`."""
     counts: dict[str, list[str]] = {}
-    for name in project.services:
+    for name, service in project.services.items():
+        if emulators.kind_of_image(str((service or {}).get("image") or "")):
+            continue  # an emulator's own default region is not the apps'
         for key, value in project.environment_of(name).items():
             if key in ("AWS_REGION", "AWS_DEFAULT_REGION") and value and "$" not in value:
                 counts.setdefault(value, []).append(f"{name}'s {key}")

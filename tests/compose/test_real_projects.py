@@ -225,3 +225,31 @@ def test_the_plan_names_what_kecs_cannot_capture(
         "log-shipper shares runner's network namespace (network_mode: service:runner): captured with runner"
         in notes
     )
+
+
+def test_seen_on_public_projects_localhost_endpoints_and_the_emulators_own_region(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Rails app written for LocalStack on the host (`LOCALSTACK_ENDPOINT=http://localhost:4566`)
+    loses that variable; a queue URL it uses as a parameter stays; the region of the
+    emulator's own environment is not taken for the apps'."""
+    root = make_project({
+        "compose.yaml": """
+            services:
+              localstack:
+                image: localstack/localstack:latest
+                environment: [AWS_DEFAULT_REGION=eu-west-3]
+              worker:
+                build: ./worker
+                environment:
+                  - LOCALSTACK_ENDPOINT=http://localhost:4566
+                  - COUNTER_QUEUE_URL=http://localhost:4566/000000000000/counter-queue
+            """,
+        "worker/Gemfile": "source 'https://rubygems.org'\ngem 'aws-sdk-sqs'\n",
+    })  # fmt: skip
+    report, document = _plan(root, capsys)
+    worker = _service(report, "worker")
+    assert worker["captured"] and worker["removed"] == ["environment LOCALSTACK_ENDPOINT"], worker
+    assert "COUNTER_QUEUE_URL" in str(document["services"]["worker"]["environment"])
+    assert not any(n.startswith("region ") for n in report["notes"]), report["notes"]
+    assert document["services"]["worker-kecs-proxy"]["environment"]["KECS_REGION"] == "us-east-1"
