@@ -102,9 +102,7 @@ _QUEUE_URL = re.compile(
 )
 # S3 operations that act on a bucket, not on its objects (ListObjectsV2 is s3:ListBucket on
 # the bucket); the rest of S3's with a Bucket act on objects in it.
-_S3_BUCKET_LEVEL = re.compile(
-    r"^(List|CreateBucket|DeleteBucket|HeadBucket|GetBucket|PutBucket|DeleteBucket)"
-)
+_S3_BUCKET_LEVEL = re.compile(r"^(List|CreateBucket|DeleteBucket|HeadBucket|GetBucket|PutBucket)")
 
 
 def _literal_arn(service: str, region: str, resource: str, operation: str = "") -> str | None:

@@ -166,8 +166,9 @@ def url_of(emulator: UserEmulator) -> str:
 
 
 def emulator_hosts(services: Mapping[str, Any], adopted: UserEmulator | None) -> list[str]:
-    """The names an app can reach the adopted emulator by (and LocalStack's own names)."""
-    hosts = list(emulators.DIRECT_HOSTS)
+    """The names an app can reach the adopted emulator by (the emulators' own names are
+    points_at_emulator's)."""
+    hosts: list[str] = []
     if adopted is not None:
         service = services.get(adopted.service)
         hosts += sorted(_names(adopted.service, service if isinstance(service, dict) else {}))

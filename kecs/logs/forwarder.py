@@ -387,16 +387,24 @@ class Stream:
         self._create(target.group, stream)
         self._redeliver(delivered)
 
+    def _by_stream(self, events: list[Event]) -> list[tuple[str, list[Event]]]:
+        """Events in order, cut where the container run they belong to (their stream)
+        changes; the runs are read once for all of them."""
+        runs = self.runs.get(self.source.key, self.source.task_id)
+        target, service = self.source.target, self.source.service
+        out: list[tuple[str, list[Event]]] = []
+        for event in events:
+            stream = target.stream_name(service, run_of(runs, event.position.timestamp_ns))
+            if out and out[-1][0] == stream:
+                out[-1][1].append(event)
+            else:
+                out.append((stream, [event]))
+        return out
+
     def _ship(self, events: list[Event]) -> None:
         """Deliver events in order, each run's to its own stream."""
-        start = 0
-        while start < len(events):
-            stream = self._stream_of(events[start].position.timestamp_ns)
-            end = start + 1
-            while end < len(events) and self._stream_of(events[end].position.timestamp_ns) == stream:
-                end += 1
-            self._ship_to(stream, events[start:end])
-            start = end
+        for stream, run in self._by_stream(events):
+            self._ship_to(stream, run)
 
     def _ship_to(self, stream: str, events: list[Event]) -> None:
         target = self.source.target
@@ -448,23 +456,15 @@ class Stream:
         )
         target = self.source.target
         made: set[str] = set()
-        for event in earlier:
-            stream = self._stream_of(event.position.timestamp_ns)
+        for stream, run in self._by_stream(earlier):
             if stream not in made:
                 self._create(target.group, stream)
                 made.add(stream)
-        start = 0
-        while start < len(earlier):
-            stream = self._stream_of(earlier[start].position.timestamp_ns)
-            end = start + 1
-            while end < len(earlier) and self._stream_of(earlier[end].position.timestamp_ns) == stream:
-                end += 1
-            for batch in batches(earlier[start:end]):
+            for batch in batches(run):
                 self.client.put_log_events(
                     logGroupName=target.group, logStreamName=stream,
                     logEvents=[{"timestamp": e.timestamp_ms, "message": e.message} for e in batch],
                 )  # fmt: skip
-            start = end
 
     def _create(self, group: str, stream: str) -> bool:
         """Create the group (if missing) and the stream; whether the group was missing."""

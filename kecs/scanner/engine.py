@@ -288,6 +288,14 @@ def _layout(items: list[WorkItem], options: ScanOptions) -> Layout:
     return Layout(go_modules=modules)
 
 
+def _replace_findings(report: ScanReport, redone: dict[str, list[Finding]]) -> None:
+    """A later pass's findings for the files it analysed again, instead of the first's."""
+    if redone:
+        report.findings[:] = [f for f in report.findings if f.path not in redone]
+        for found in redone.values():
+            report.findings.extend(found)
+
+
 def _resolve_imported_factories(
     report: ScanReport, items: list[WorkItem], factories: list[tuple[str, str, Factory]], options: ScanOptions
 ) -> None:
@@ -338,10 +346,7 @@ def _resolve_imported_factories(
         found = analyzer.analyze(item.rel_path, data, imported_factories=exported)
         if analyzer.used_imported_factory:
             redone[item.rel_path] = _bounded(item.rel_path, found)[0]
-    if redone:
-        report.findings[:] = [f for f in report.findings if f.path not in redone]
-        for found in redone.values():
-            report.findings.extend(found)
+    _replace_findings(report, redone)
 
 
 def _resolve_passed_clients(
@@ -387,10 +392,7 @@ def _resolve_passed_clients(
         redone[item.rel_path] = _bounded(
             item.rel_path, analyzer.analyze(item.rel_path, data, passed_clients=passed)
         )[0]
-    if redone:
-        report.findings[:] = [f for f in report.findings if f.path not in redone]
-        for found in redone.values():
-            report.findings.extend(found)
+    _replace_findings(report, redone)
 
 
 def scan_path(path: str, options: ScanOptions = ScanOptions()) -> ScanReport:

@@ -65,6 +65,13 @@ class Call:
         self.member = member
         self.args_node: Node | None = None
 
+    def on(self, local: str, member: str) -> Call:
+        """This call as made on the client named `local` (a field, a parameter, a client
+        built in the same expression), its arguments read the same way."""
+        made = Call(self.node, self.callee, self._read_arguments, local, member)
+        made.args_node = self.args_node
+        return made
+
     @cached_property
     def _arguments(self) -> tuple[list[str | None], dict[str, str | None]]:
         return self._read_arguments()
@@ -528,14 +535,10 @@ class FileAnalyzer:
                     call.local in inside
                     and definition.start_byte <= call.node.start_byte < definition.end_byte
                 ):
-                    made = Call(call.node, call.callee, call._read_arguments, inside[call.local], call.member)
-                    made.args_node = call.args_node
-                    return made
+                    return call.on(inside[call.local], call.member)
             path = _MEMBER_NAMES.findall(call.member)
             if len(path) >= 2 and path[-2] in fields:  # a client field: `s.db.GetItem`, `this.sqs.x`
-                made = Call(call.node, call.callee, call._read_arguments, path[-2], f".{path[-1]}")
-                made.args_node = call.args_node
-                return made
+                return call.on(path[-2], f".{path[-1]}")
             if callee_node is None or not callee_node.named_child_count:
                 return call
             receiver = callee_node.named_children[0]
@@ -554,9 +557,7 @@ class FileAnalyzer:
                 return call
             key = f"\x00{receiver.id}"
             clients[key], client_sdks[key] = found[1].services[0], found[1].sdk
-            made = Call(call.node, call.callee, call._read_arguments, key, f".{method.group(1)}")
-            made.args_node = call.args_node
-            return made
+            return call.on(key, f".{method.group(1)}")
 
         for names_node, factory in unpacks:
             values = tuple_factories.get(factory)
